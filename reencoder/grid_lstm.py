@@ -1,0 +1,210 @@
+"""The N-dimensional Grid LSTM block (Kalchbrenner, Danihelka & Graves, ICLR 2016, §3).
+
+A block has N sides. It receives N hidden vectors ``h_1..h_N`` and N memory vectors
+``m_1..m_N`` and concatenates the hidden vectors (paper eq. 4)::
+
+    H = [h_1; ...; h_N]
+
+Each dimension ``k`` then applies its own LSTM transform (paper eq. 5)::
+
+    (h'_k, m'_k) = LSTM(H, m_k, W_k)
+
+with the LSTM of paper eq. 3 (``u`` input, ``f`` forget, ``o`` output, ``c`` candidate)::
+
+    g^u = σ(W^u H)   g^f = σ(W^f H)   g^o = σ(W^o H)   g^c = tanh(W^c H)
+    m' = g^f ⊙ m + g^u ⊙ g^c
+    h' = tanh(g^o ⊙ m')              (paper variant, ``cell="paper"``)
+    h' = g^o ⊙ tanh(m')              (standard LSTM, ``cell="standard"``)
+
+Options from the paper:
+
+* **Weight sharing** (§3.4): ``tied=True`` makes every dimension use the same ``W``.  Since
+  all non-priority dimensions see the same ``H``, tied non-priority dimensions share one set of
+  gates and differ only through their memory vectors; the block computes the gates once.
+* **Priority dimensions** (§3.5): the other dimensions are computed first; the priority
+  dimension then sees their *updated* hidden vectors, ``H' = [h'_1; ...; h_p; ...; h'_N]``.
+* **Non-LSTM dimensions** (§3.6): ``h'_k = α(V_k H)`` with no memory (``α`` = tanh or ReLU);
+  their memory output is returned as zeros so every side keeps the same interface.
+
+All non-priority transforms are computed by **one** matmul ``H @ [W_1 | W_2 | ...]``; the
+priority transform is a second matmul, as it must wait for the others.  The block works on
+flat ``[M, n]`` tensors (any number of cells times batch), so a wavefront scheduler can feed a
+whole hyperplane of grid cells to it at once.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch import Tensor
+
+CELL_TYPES = ("standard", "paper")
+ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+def lstm_pointwise(gates: Tensor, m: Tensor, cell: str) -> Tuple[Tensor, Tensor]:
+    """Paper eq. 3 given the pre-activations ``gates = W H + b`` laid out as ``[u | f | o | c]``.
+
+    ``gates`` may carry extra leading sides (``[..., 4n]``) broadcast against ``m``.
+    """
+    u, f, o, c = gates.chunk(4, dim=-1)
+    m_new = torch.sigmoid(f) * m + torch.sigmoid(u) * torch.tanh(c)
+    if cell == "paper":
+        h_new = torch.tanh(torch.sigmoid(o) * m_new)
+    else:
+        h_new = torch.sigmoid(o) * torch.tanh(m_new)
+    return h_new, m_new
+
+
+class GridLSTMBlock(nn.Module):
+    """One N-dimensional Grid LSTM block (paper §3), see the module docstring.
+
+    Args:
+        num_dims: N, the number of sides of the block.
+        hidden_size: n, the size of every hidden and memory vector.
+        priority_dim: index of the priority dimension, or ``None``.
+        tied: share one weight matrix across all dimensions (§3.4).
+        non_lstm_dims: dimensions that use ``h' = α(V H)`` instead of an LSTM (§3.6).
+        cell: ``"standard"`` (``o ⊙ tanh(m)``) or ``"paper"`` (``tanh(o ⊙ m)``).
+        activation: ``α`` for non-LSTM dimensions, ``"tanh"`` or ``"relu"``.
+        forget_bias: initial forget-gate bias (1.0 helps long grids train).
+    """
+
+    def __init__(
+        self,
+        num_dims: int,
+        hidden_size: int,
+        priority_dim: Optional[int] = None,
+        tied: bool = False,
+        non_lstm_dims: Sequence[int] = (),
+        cell: str = "standard",
+        activation: str = "tanh",
+        forget_bias: float = 1.0,
+        init_scale: float = 0.1,
+    ):
+        super().__init__()
+        if cell not in CELL_TYPES:
+            raise ValueError(f"cell must be one of {CELL_TYPES}, got {cell!r}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        if priority_dim is not None and not 0 <= priority_dim < num_dims:
+            raise ValueError(f"priority_dim {priority_dim} out of range for {num_dims} dims")
+        non_lstm = sorted(set(non_lstm_dims))
+        if any(not 0 <= k < num_dims for k in non_lstm):
+            raise ValueError(f"non_lstm_dims {non_lstm} out of range for {num_dims} dims")
+        if tied and non_lstm and len(non_lstm) != num_dims:
+            raise ValueError("tied weights need every dimension to be of the same kind")
+        self.num_dims = num_dims
+        self.hidden_size = n = hidden_size
+        self.priority_dim = priority_dim
+        self.tied = tied
+        self.non_lstm_dims = tuple(non_lstm)
+        self.cell = cell
+        self.activation = activation
+        self.forget_bias = forget_bias
+        self.init_scale = init_scale
+        self.first_dims = [k for k in range(num_dims) if k != priority_dim]
+        width = lambda k: n if k in self.non_lstm_dims else 4 * n  # noqa: E731
+        if tied:
+            # one transform serves every dimension; tied non-priority dims share gates
+            self.weight = nn.Parameter(torch.empty(width(0), num_dims * n))
+            self.bias = nn.Parameter(torch.empty(width(0)))
+            self.first_widths = [width(0)] if self.first_dims else []
+        else:
+            self.first_widths = [width(k) for k in self.first_dims]
+            self.weight = nn.Parameter(torch.empty(sum(self.first_widths), num_dims * n))
+            self.bias = nn.Parameter(torch.empty(sum(self.first_widths)))
+            if priority_dim is not None:
+                self.priority_weight = nn.Parameter(torch.empty(width(priority_dim), num_dims * n))
+                self.priority_bias = nn.Parameter(torch.empty(width(priority_dim)))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for name, p in self.named_parameters():
+            if "weight" in name:
+                nn.init.uniform_(p, -self.init_scale, self.init_scale)
+            else:
+                nn.init.zeros_(p)
+        n = self.hidden_size
+        with torch.no_grad():
+            for bias, dims in self._bias_layout():
+                for offset, k in dims:
+                    if k not in self.non_lstm_dims:
+                        bias[offset + n : offset + 2 * n].fill_(self.forget_bias)
+
+    def _bias_layout(self):
+        """(bias tensor, [(offset, dim), ...]) pairs, to locate each forget gate."""
+        n = self.hidden_size
+        if self.tied:
+            return [(self.bias, [(0, 0)])]
+        offsets, off = [], 0
+        for k, w in zip(self.first_dims, self.first_widths):
+            offsets.append((off, k))
+            off += w
+        layout = [(self.bias, offsets)]
+        if self.priority_dim is not None:
+            layout.append((self.priority_bias, [(0, self.priority_dim)]))
+        return layout
+
+    def _priority_params(self) -> Tuple[Tensor, Tensor]:
+        if self.tied:
+            return self.weight, self.bias
+        return self.priority_weight, self.priority_bias
+
+    def _transform(self, k: int, pre: Tensor, m: Tensor) -> Tuple[Tensor, Tensor]:
+        """Apply dimension k's nonlinearity to its pre-activation ``pre``."""
+        if k in self.non_lstm_dims:
+            return ACTIVATIONS[self.activation](pre), torch.zeros_like(m)
+        return lstm_pointwise(pre, m, self.cell)
+
+    def forward(self, hs: Sequence[Tensor], ms: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+        """Compute one block for a batch of cells.
+
+        Args:
+            hs, ms: N tensors each, ``[M, n]``: the incoming hidden and memory vector of every
+                side, for M cells at once.
+        Returns:
+            (hs', ms'): N tensors each, ``[M, n]``, the outgoing vectors of every side.
+        """
+        H = torch.cat(list(hs), dim=-1)
+        return self.forward_concat(H, ms)
+
+    def forward_concat(self, H: Tensor, ms: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+        """``forward`` with the hidden vectors already concatenated: ``H = [h_1; ...; h_N]``."""
+        n, N = self.hidden_size, self.num_dims
+        h_out: List[Optional[Tensor]] = [None] * N
+        m_out: List[Optional[Tensor]] = [None] * N
+        if self.first_dims:
+            pre = F.linear(H, self.weight, self.bias)  # one matmul for all non-priority dims
+            if self.tied:
+                k0 = self.first_dims[0]
+                if k0 in self.non_lstm_dims:
+                    h_shared = ACTIVATIONS[self.activation](pre)
+                    for k in self.first_dims:
+                        h_out[k], m_out[k] = h_shared, torch.zeros_like(ms[k])
+                else:
+                    # shared gates, per-dimension memories: one pointwise call over a stack
+                    mem = torch.stack([ms[k] for k in self.first_dims])
+                    hh, mm = lstm_pointwise(pre.unsqueeze(0), mem, self.cell)
+                    for idx, k in enumerate(self.first_dims):
+                        h_out[k], m_out[k] = hh[idx], mm[idx]
+            else:
+                for k, chunk in zip(self.first_dims, pre.split(self.first_widths, dim=-1)):
+                    h_out[k], m_out[k] = self._transform(k, chunk, ms[k])
+        p = self.priority_dim
+        if p is not None:
+            if self.first_dims:
+                parts = [h_out[k] if k != p else H[:, p * n : (p + 1) * n] for k in range(N)]
+                H = torch.cat(parts, dim=-1)
+            weight, bias = self._priority_params()
+            h_out[p], m_out[p] = self._transform(p, F.linear(H, weight, bias), ms[p])
+        return h_out, m_out  # type: ignore[return-value]
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_dims={self.num_dims}, hidden_size={self.hidden_size}, priority_dim={self.priority_dim}, "
+            f"tied={self.tied}, non_lstm_dims={self.non_lstm_dims}, cell={self.cell!r}"
+        )

@@ -1,0 +1,3 @@
+"""fairseq models built on the Grid LSTM (importing registers them)."""
+
+from . import reencoder  # noqa: F401

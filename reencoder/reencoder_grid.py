@@ -1,0 +1,124 @@
+"""The Reencoder's 3D grid (paper §5.3, "Reencoder"), in pure torch.
+
+The source sentence runs along axis ``i``, the target sentence along axis ``j`` and depth
+along axis ``d``; every cell ``(i, j, d)`` is a 3D Grid LSTM block.  The input of cell
+``(i, j, 0)`` is a projection of ``[E_src(x_i); E_tgt(y_{j-1})]`` (teacher forcing, BOS for
+``j = 0``), so row ``j`` re-reads — re-encodes — the whole source sentence conditioned on the
+target prefix.  States flow along ``i``, along ``j`` and up ``d`` (depth is the priority
+dimension by default).  The distribution of target word ``j`` is read from the top-depth
+hidden vector at the last real source position of row ``j``.
+
+Sources must be right-padded: a real cell ``(i, j, d)`` only depends on cells with smaller or
+equal coordinates, so padding cells (``i ≥ |x|`` or ``j ≥ |y|``) never influence real ones and
+a padded batch gives the same outputs as each sentence alone.
+
+The row state — the target-axis ``(h, m)`` leaving row ``j`` at every ``(i, d)`` — is all that
+row ``j + 1`` needs, which makes incremental decoding one row per token.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .grid_lstm import GridLSTMBlock
+from .wavefront import Observer, run_grid
+
+SRC, TGT, DEPTH = 0, 1, 2
+RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
+
+
+class ReencoderGrid(nn.Module):
+    """A stack of ``depth`` layers of 3D Grid LSTM blocks over (source, target, depth).
+
+    Args:
+        hidden_size: n, the size of every hidden and memory vector.
+        depth: D, the number of layers along the depth axis.
+        priority: make depth the priority dimension (paper §3.5).
+        tied_dims: share the block's weights across its three dimensions (§3.4).
+        shared_depth: one block for every depth layer (otherwise one block per layer).
+        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid_lstm`).
+        depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        depth: int,
+        priority: bool = True,
+        tied_dims: bool = False,
+        shared_depth: bool = False,
+        cell: str = "standard",
+        depth_dropout: float = 0.0,
+    ):
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.depth = depth
+        self.depth_dropout = depth_dropout
+        n_blocks = 1 if shared_depth else depth
+        self.blocks = nn.ModuleList(
+            GridLSTMBlock(3, hidden_size, priority_dim=DEPTH if priority else None, tied=tied_dims, cell=cell)
+            for _ in range(n_blocks)
+        )
+
+    def empty_row_state(self, src_len: int, batch: int, like: Tensor) -> RowState:
+        """Zero target-axis state entering row 0."""
+        z = like.new_zeros(src_len * self.depth, batch, self.hidden_size)
+        return z, z
+
+    def forward(
+        self,
+        src_in: Tensor,
+        tgt_in: Tensor,
+        src_lengths: Tensor,
+        row_state: Optional[RowState] = None,
+        observer: Optional[Observer] = None,
+    ) -> Tuple[Tensor, RowState]:
+        """Run the grid over ``T`` target rows.
+
+        Args:
+            src_in: ``[B, S, n]`` source half of the input projection (right-padded).
+            tgt_in: ``[B, T, n]`` target half (bias included), for the rows to compute.
+            src_lengths: ``[B]`` real source lengths (≥ 1).
+            row_state: target-axis state entering the first row (``None``: zeros, row 0).
+            observer: passed to :func:`reencoder.wavefront.run_grid`.
+        Returns:
+            ``[B, T, n]`` top-depth hidden vectors at each row's last real source position,
+            and the row state leaving the last row (for incremental decoding).
+        """
+        B, S, n = src_in.shape
+        T = tgt_in.shape[1]
+        D = self.depth
+        # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})], face (i, j)
+        x = (src_in.transpose(0, 1).unsqueeze(1) + tgt_in.transpose(0, 1).unsqueeze(0)).reshape(S * T, B, n)
+        if row_state is None:
+            row_state = self.empty_row_state(S, B, src_in)
+        exit_h, exit_m = run_grid(
+            self.blocks,
+            (S, T, D),
+            boundary_h=[None, row_state[0], x],
+            boundary_m=[None, row_state[1], None],
+            block_axis=DEPTH,
+            dropout=[0.0, 0.0, self.depth_dropout],
+            observer=observer,
+        )
+        top = exit_h[DEPTH].view(S, T, B, n)  # face (i, j)
+        last = (src_lengths - 1).clamp(min=0).view(1, 1, B, 1).expand(1, T, B, n)
+        out = top.gather(0, last).squeeze(0).transpose(0, 1)  # [B, T, n]
+        return out, (exit_h[TGT], exit_m[TGT])
+
+
+def reorder_row_state(state: RowState, new_order: Tensor) -> RowState:
+    """Reorder a row state along the batch for beam search."""
+    return state[0].index_select(1, new_order), state[1].index_select(1, new_order)
+
+
+def right_pad_lengths(tokens: Tensor, pad: int) -> Tensor:
+    """Real lengths of a ``[B, L]`` token batch."""
+    return tokens.ne(pad).long().sum(dim=1)
+
+
+__all__: List[str] = ["ReencoderGrid", "reorder_row_state", "right_pad_lengths", "RowState"]

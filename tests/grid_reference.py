@@ -1,0 +1,41 @@
+"""Naive cell-by-cell Grid LSTM evaluation: the oracle the wavefront must match.
+
+Kept inside the tests on purpose: it visits the cells one at a time in lexicographic order
+(every predecessor ``c - e_k`` comes earlier), calling the block once per cell.
+"""
+
+import itertools
+
+import torch
+
+from reencoder.wavefront import face_index
+
+
+def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
+    ndim = len(shape)
+    template = next(t for t in boundary_h if t is not None)
+    B, n = template.shape[1], template.shape[2]
+    zeros = template.new_zeros(B, n)
+    out_h, out_m = {}, {}
+    exit_h = [dict() for _ in range(ndim)]
+    exit_m = [dict() for _ in range(ndim)]
+    for c in itertools.product(*(range(s) for s in shape)):
+        hs, ms = [], []
+        for k in range(ndim):
+            if c[k] == 0:
+                f = face_index(c, shape, k)
+                hs.append(zeros if boundary_h[k] is None else boundary_h[k][f])
+                ms.append(zeros if boundary_m[k] is None else boundary_m[k][f])
+            else:
+                pred = c[:k] + (c[k] - 1,) + c[k + 1 :]
+                hs.append(out_h[pred][k])
+                ms.append(out_m[pred][k])
+        blk = blocks[c[block_axis]] if (block_axis is not None and len(blocks) > 1) else blocks[0]
+        h_new, m_new = blk(hs, ms)
+        out_h[c], out_m[c] = h_new, m_new
+        for k in range(ndim):
+            if c[k] == shape[k] - 1:
+                f = face_index(c, shape, k)
+                exit_h[k][f], exit_m[k][f] = h_new[k], m_new[k]
+    stack = lambda d: torch.stack([d[i] for i in range(len(d))])  # noqa: E731
+    return [stack(e) for e in exit_h], [stack(e) for e in exit_m]
