@@ -1,0 +1,218 @@
+"""The whole preparation: read -> clean -> split -> word-segment -> subwords -> binarize.
+
+Output layout of ``prepare`` (all under ``out_dir``)::
+
+    raw/       raw.zh raw.en                       pairs as read
+    clean/     clean.zh clean.en report.json       normalised, filtered, de-duplicated
+    split/     train.{zh,en} dev.zh dev.en.0..K dev.en test.zh test.en.0..K test.en
+               references.json                     (K, refs per item; missing ref = empty line)
+    tok/       train.{zh,en} dev.zh dev.en.k test.zh test.en.k   jieba / Moses, for the SMT baseline
+    spm/       spm.{zh,en}.{model,vocab} dict.{zh,en}.txt
+    encoded/   {train,valid,test}.{zh,en}          pieces; valid = dev, English = reference 0
+    bin/       fairseq-preprocess output (dictionaries = spm/dict.*.txt)
+    manifest.json                                  written last: the completion marker
+
+The folder is built as ``OUT.tmp-XXXX`` and renamed into place when complete.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from itertools import chain
+from pathlib import Path
+from typing import Sequence
+
+from . import binarize, manifest, subwords, wordseg
+from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, clean, normalize
+from .errors import DataError
+from .progress import step, track
+from .readers import Pair, Reader
+from .references import write_items
+from .split import Item, make_splits
+from .staging import staged_folder
+from .textio import atomic_write_text, sha256_file, write_lines
+
+DEFAULT_DEV_SIZE = 500
+DEFAULT_TEST_SIZE = 1000
+DEFAULT_SEED = 1
+LANGS = ("zh", "en")
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r", " ").replace("\n", " ")
+
+
+def _write_pairs(folder: Path, stem: str, pairs: Sequence[Pair]) -> None:
+    for index, lang in enumerate(LANGS):
+        write_lines(folder / f"{stem}.{lang}", (_one_line(pair[index]) for pair in pairs))
+
+
+def _write_json(path: Path, content: dict) -> None:
+    atomic_write_text(path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
+
+
+def _read_all(sources: Sequence[Reader]) -> list[Pair]:
+    step("reading " + ", ".join(source.kind for source in sources))
+    pairs = list(track(chain.from_iterable(sources), "read"))
+    if not pairs:
+        raise DataError("the sources contain no sentence pairs")
+    return pairs
+
+
+def _up_to_date(out_dir: Path, print_fn, expected: str) -> bool:
+    if manifest.is_up_to_date(out_dir, expected):
+        print_fn(f"up to date: {out_dir}")
+        return True
+    return False
+
+
+def _write_tok(tok: Path, name: str, zh: Sequence[str], en_files: dict[str, Sequence[str]]):
+    write_lines(tok / f"{name}.zh", wordseg.segment_zh(zh, f"jieba {name}"))
+    for filename, lines in en_files.items():
+        write_lines(tok / filename, wordseg.tokenize_en(lines, f"moses {filename}"))
+
+
+def _ref_files(items: Sequence[Item], prefix: str) -> dict[str, list[str]]:
+    num = max(len(item.refs) for item in items)
+    return {f"{prefix}.en.{k}": [item.refs[k] if k < len(item.refs) else "" for item in items]
+            for k in range(num)}
+
+
+def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAULT_SEED,
+            dev_size: int = DEFAULT_DEV_SIZE, test_size: int = DEFAULT_TEST_SIZE,
+            min_refs: int = 2, spm_vocab_zh: int = subwords.DEFAULT_VOCAB["zh"],
+            spm_vocab_en: int = subwords.DEFAULT_VOCAB["en"], t2s: bool = False,
+            max_len: int = DEFAULT_MAX_LEN, max_ratio: float = DEFAULT_MAX_RATIO,
+            workers: int = 1, command: Sequence[str] | None = None,
+            print_fn=print) -> Path:
+    """Prepare training, dev and test data from ``sources`` into ``out_dir`` (see module doc).
+
+    Does nothing (prints "up to date") if ``out_dir`` was built from the same sources and
+    settings. Raises :class:`DataError` for bad input; ``out_dir`` is then left as it was.
+    """
+    out_dir = Path(out_dir)
+    settings = {"mode": "full", "seed": seed, "dev_size": dev_size, "test_size": test_size,
+                "min_refs": min_refs, "spm_vocab": {"zh": spm_vocab_zh, "en": spm_vocab_en},
+                "spm_model_type": subwords.MODEL_TYPE,
+                "character_coverage": subwords.CHARACTER_COVERAGE,
+                "add_dummy_prefix": subwords.ADD_DUMMY_PREFIX, "t2s": t2s,
+                "max_len": max_len, "max_ratio": max_ratio}
+    described = [source.describe() for source in sources]
+    expected = manifest.fingerprint(described, settings)
+    if _up_to_date(out_dir, print_fn, expected):
+        return out_dir
+    with staged_folder(out_dir) as tmp:
+        raw = _read_all(sources)
+        _write_pairs(tmp / "raw", "raw", raw)
+
+        step("cleaning")
+        kept, report = clean(raw, t2s=t2s, max_len=max_len, max_ratio=max_ratio)
+        _write_pairs(tmp / "clean", "clean", kept)
+        _write_json(tmp / "clean" / "report.json", report.to_dict())
+        if not kept:
+            raise DataError(f"no sentence pairs left after cleaning "
+                            f"(removed per rule: {report.removed})")
+
+        step("splitting")
+        splits = make_splits(kept, dev_size, test_size, seed, min_refs)
+        split = tmp / "split"
+        _write_pairs(split, "train", splits.train)
+        refs_info = {name: write_items(split, name, items)
+                     for name, items in (("dev", splits.dev), ("test", splits.test))}
+        _write_json(split / "references.json", refs_info)
+
+        step("word segmentation for the phrase-based baseline")
+        train_zh, train_en = [zh for zh, _ in splits.train], [en for _, en in splits.train]
+        _write_tok(tmp / "tok", "train", train_zh, {"train.en": train_en})
+        for name, items in (("dev", splits.dev), ("test", splits.test)):
+            _write_tok(tmp / "tok", name, [item.zh for item in items], _ref_files(items, name))
+
+        step("training sentencepiece models")
+        spm_dir, encoded = tmp / "spm", tmp / "encoded"
+        spm_dir.mkdir()
+        vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
+        texts = {"train": {"zh": train_zh, "en": train_en},
+                 "valid": {"zh": [i.zh for i in splits.dev], "en": [i.refs[0] for i in splits.dev]},
+                 "test": {"zh": [i.zh for i in splits.test], "en": [i.refs[0] for i in splits.test]}}
+        spm_info = {}
+        for lang in LANGS:
+            model = subwords.train(split / f"train.{lang}", spm_dir / f"spm.{lang}", vocab[lang],
+                                   subwords.CHARACTER_COVERAGE[lang],
+                                   add_dummy_prefix=subwords.ADD_DUMMY_PREFIX[lang])
+            for name in texts:
+                lines = subwords.encode_lines(model, texts[name][lang], f"spm {name}.{lang}")
+                write_lines(encoded / f"{name}.{lang}", lines)
+                texts[name][lang] = lines
+            entries = subwords.write_fairseq_dict(model, texts["train"][lang],
+                                                  spm_dir / f"dict.{lang}.txt")
+            spm_info[lang] = {"requested_vocab": vocab[lang],
+                              "pieces": subwords.load(str(model)).get_piece_size(),
+                              "fairseq_dict_entries": entries}
+
+        step("binarizing")
+        binarize.fairseq_preprocess(tmp / "bin", spm_dir / "dict.zh.txt", spm_dir / "dict.en.txt",
+                                    trainpref=encoded / "train", validpref=encoded / "valid",
+                                    testpref=encoded / "test", workers=workers)
+        counts = {"raw": len(raw), "clean": len(kept), "cleaning": report.to_dict(),
+                  "split": splits.stats, "references": refs_info, "spm": spm_info}
+        manifest.write(tmp, {"fingerprint": expected, "sources": described,
+                             "settings": settings, "counts": counts,
+                             "arguments": list(command) if command is not None else None})
+    print_fn(f"wrote {out_dir}: train {len(splits.train)} pairs, dev {len(splits.dev)} items, "
+             f"test {len(splits.test)} items")
+    return out_dir
+
+
+def prepare_eval(sources: Sequence[Reader], out_dir: str | Path, spm_dir: str | Path,
+                 dict_dir: str | Path, *, t2s: bool = False, workers: int = 1,
+                 command: Sequence[str] | None = None, print_fn=print) -> Path:
+    """Prepare an evaluation-only test set with an existing spm model and dictionaries.
+
+    Writes ``split/test.zh test.en.0 test.en``, ``tok/test.*``, ``spm/`` (copies of the
+    models and dictionaries used), ``encoded/test.*``, ``bin/test.*`` and the manifest.
+    Every segment is kept, in order (only :func:`normalize` is applied), so the output stays
+    aligned with the official set; one reference per item.
+    """
+    out_dir, spm_dir, dict_dir = Path(out_dir), Path(spm_dir), Path(dict_dir)
+    needed = [spm_dir / f"spm.{lang}.model" for lang in LANGS]
+    needed += [dict_dir / f"dict.{lang}.txt" for lang in LANGS]
+    for path in needed:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file (--spm-dir/--dict-dir must point at a "
+                            "prepared output's spm/ and bin/ folders)")
+    settings = {"mode": "eval-only", "t2s": t2s,
+                "models": {path.name: sha256_file(path) for path in needed}}
+    described = [source.describe() for source in sources]
+    expected = manifest.fingerprint(described, settings)
+    if _up_to_date(out_dir, print_fn, expected):
+        return out_dir
+    with staged_folder(out_dir) as tmp:
+        raw = _read_all(sources)
+        _write_pairs(tmp / "raw", "raw", raw)
+        pairs = [(normalize(zh, t2s=t2s), normalize(en)) for zh, en in track(raw, "normalize")]
+        _write_pairs(tmp / "clean", "clean", pairs)
+        report = CleaningReport(input=len(raw), kept=len(pairs),
+                                normalized_changed=sum(p != r for p, r in zip(pairs, raw)),
+                                settings={"t2s": t2s, "rules": "none (eval-only keeps all)"})
+        _write_json(tmp / "clean" / "report.json", report.to_dict())
+        items = [Item(zh, (en,)) for zh, en in pairs]
+        refs_info = {"test": write_items(tmp / "split", "test", items)}
+        _write_json(tmp / "split" / "references.json", refs_info)
+        _write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], _ref_files(items, "test"))
+        (tmp / "spm").mkdir()
+        for path in needed:
+            shutil.copy2(path, tmp / "spm" / path.name)
+        for index, lang in enumerate(LANGS):
+            lines = subwords.encode_lines(spm_dir / f"spm.{lang}.model",
+                                          [pair[index] for pair in pairs], f"spm test.{lang}")
+            write_lines(tmp / "encoded" / f"test.{lang}", lines)
+        binarize.fairseq_preprocess(tmp / "bin", dict_dir / "dict.zh.txt",
+                                    dict_dir / "dict.en.txt", testpref=tmp / "encoded" / "test",
+                                    workers=workers)
+        manifest.write(tmp, {"fingerprint": expected, "sources": described,
+                             "settings": settings,
+                             "counts": {"raw": len(raw), "test_items": len(items),
+                                        "cleaning": report.to_dict(), "references": refs_info},
+                             "arguments": list(command) if command is not None else None})
+    print_fn(f"wrote {out_dir}: test {len(items)} items (eval-only)")
+    return out_dir

@@ -1,0 +1,33 @@
+"""Build an output folder beside its final place and rename it in only when complete."""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def staged_folder(out_dir: str | Path) -> Iterator[Path]:
+    """Yield an empty sibling ``OUT.tmp-XXXX``; on success it replaces ``OUT``.
+
+    On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and an
+    existing ``OUT`` is left untouched, so a failed run never leaves a partial output.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.old-", dir=out_dir.parent))
+        os.replace(out_dir, old / out_dir.name)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
