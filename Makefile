@@ -26,5 +26,9 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# Tatoeba zh-en -> work/data/tatoeba (train/dev/test, spm, fairseq bin); no-op when up to date.
+data: install
+	$(BIN)/reencoder-data --tatoeba $(SHARED)/tatoeba-cmn-eng/cmn-eng.tsv --out work/data/tatoeba
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
