@@ -16,7 +16,7 @@ from pathlib import Path
 from .textio import atomic_write_text
 
 MANIFEST = "manifest.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PACKAGES = ("reencoder", "sentencepiece", "ve-fairseq", "torch", "jieba", "sacremoses",
             "opencc-python-reimplemented", "datasets", "sacrebleu", "tqdm")
 

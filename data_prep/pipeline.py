@@ -51,6 +51,10 @@ def _write_json(path: Path, content: dict) -> None:
     atomic_write_text(path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
 
 
+def _as_list(sources: Reader | Sequence[Reader]) -> list[Reader]:
+    return [sources] if isinstance(sources, Reader) else list(sources)
+
+
 def _read_all(sources: Sequence[Reader]) -> list[Pair]:
     step("reading " + ", ".join(source.kind for source in sources))
     pairs = list(track(chain.from_iterable(sources), "read"))
@@ -78,7 +82,12 @@ def _ref_files(items: Sequence[Item], prefix: str) -> dict[str, list[str]]:
             for k in range(num)}
 
 
-def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAULT_SEED,
+def _first_refs(items: Sequence[Item]) -> dict[str, list[str]]:
+    """Sources and reference 0 of ``items``: the single-reference view fairseq needs."""
+    return {"zh": [item.zh for item in items], "en": [item.refs[0] for item in items]}
+
+
+def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAULT_SEED,
             dev_size: int = DEFAULT_DEV_SIZE, test_size: int = DEFAULT_TEST_SIZE,
             min_refs: int = 2, spm_vocab_zh: int = subwords.DEFAULT_VOCAB["zh"],
             spm_vocab_en: int = subwords.DEFAULT_VOCAB["en"], t2s: bool = False,
@@ -90,7 +99,7 @@ def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAU
     Does nothing (prints "up to date") if ``out_dir`` was built from the same sources and
     settings. Raises :class:`DataError` for bad input; ``out_dir`` is then left as it was.
     """
-    out_dir = Path(out_dir)
+    out_dir, sources = Path(out_dir), _as_list(sources)
     settings = {"mode": "full", "seed": seed, "dev_size": dev_size, "test_size": test_size,
                 "min_refs": min_refs, "spm_vocab": {"zh": spm_vocab_zh, "en": spm_vocab_en},
                 "spm_model_type": subwords.MODEL_TYPE,
@@ -132,8 +141,7 @@ def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAU
         spm_dir.mkdir()
         vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
         texts = {"train": {"zh": train_zh, "en": train_en},
-                 "valid": {"zh": [i.zh for i in splits.dev], "en": [i.refs[0] for i in splits.dev]},
-                 "test": {"zh": [i.zh for i in splits.test], "en": [i.refs[0] for i in splits.test]}}
+                 "valid": _first_refs(splits.dev), "test": _first_refs(splits.test)}
         spm_info = {}
         for lang in LANGS:
             model = subwords.train(split / f"train.{lang}", spm_dir / f"spm.{lang}", vocab[lang],
@@ -146,7 +154,7 @@ def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAU
             entries = subwords.write_fairseq_dict(model, texts["train"][lang],
                                                   spm_dir / f"dict.{lang}.txt")
             spm_info[lang] = {"requested_vocab": vocab[lang],
-                              "pieces": subwords.load(str(model)).get_piece_size(),
+                              "pieces": subwords.load(model).get_piece_size(),
                               "fairseq_dict_entries": entries}
 
         step("binarizing")
@@ -163,7 +171,7 @@ def prepare(sources: Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAU
     return out_dir
 
 
-def prepare_eval(sources: Sequence[Reader], out_dir: str | Path, spm_dir: str | Path,
+def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_dir: str | Path,
                  dict_dir: str | Path, *, t2s: bool = False, workers: int = 1,
                  command: Sequence[str] | None = None, print_fn=print) -> Path:
     """Prepare an evaluation-only test set with an existing spm model and dictionaries.
@@ -174,6 +182,7 @@ def prepare_eval(sources: Sequence[Reader], out_dir: str | Path, spm_dir: str | 
     aligned with the official set; one reference per item.
     """
     out_dir, spm_dir, dict_dir = Path(out_dir), Path(spm_dir), Path(dict_dir)
+    sources = _as_list(sources)
     needed = [spm_dir / f"spm.{lang}.model" for lang in LANGS]
     needed += [dict_dir / f"dict.{lang}.txt" for lang in LANGS]
     for path in needed:
@@ -200,7 +209,8 @@ def prepare_eval(sources: Sequence[Reader], out_dir: str | Path, spm_dir: str | 
         _write_json(tmp / "split" / "references.json", refs_info)
         _write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], _ref_files(items, "test"))
         (tmp / "spm").mkdir()
-        for path in needed:
+        vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
+        for path in needed + vocabs:
             shutil.copy2(path, tmp / "spm" / path.name)
         for index, lang in enumerate(LANGS):
             lines = subwords.encode_lines(spm_dir / f"spm.{lang}.model",

@@ -8,15 +8,28 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+from .errors import DataError
+
+
+def check_replaceable(out_dir: Path, marker: str) -> None:
+    """Refuse to replace an existing folder that is not empty and lacks ``marker`` (i.e. that
+    this tool did not write), so a mistyped ``--out`` cannot delete a user's files."""
+    if out_dir.exists() and not (out_dir / marker).is_file():
+        if not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise DataError(f"{out_dir} exists and is not a data_prep output (no {marker}); "
+                            "remove it or choose another --out")
+
 
 @contextlib.contextmanager
-def staged_folder(out_dir: str | Path) -> Iterator[Path]:
+def staged_folder(out_dir: str | Path, marker: str = "manifest.json") -> Iterator[Path]:
     """Yield an empty sibling ``OUT.tmp-XXXX``; on success it replaces ``OUT``.
 
     On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and an
-    existing ``OUT`` is left untouched, so a failed run never leaves a partial output.
+    existing ``OUT`` is left untouched, so a failed run never leaves a partial output. An
+    existing ``OUT`` is only replaced if it holds ``marker`` (or is empty).
     """
     out_dir = Path(out_dir)
+    check_replaceable(out_dir, marker)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
     try:

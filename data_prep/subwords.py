@@ -7,6 +7,7 @@ The translation CLI reuses :func:`encode` (raw Chinese -> pieces, with the same
 from __future__ import annotations
 
 import functools
+import io
 import os
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ import sentencepiece as spm
 from .cleaning import normalize
 from .errors import DataError
 from .progress import track
-from .textio import atomic_write_text
+from .textio import atomic_write_bytes, atomic_write_text, read_lines
 
 #: Defaults for ~25k short sentence pairs (Tatoeba). Chinese needs coverage below 1.0 so
 #: that very rare characters become <unk> rather than wasting pieces; English keeps all.
@@ -34,37 +35,48 @@ def train(input_path: str | Path, model_prefix: str | Path, vocab_size: int,
           add_dummy_prefix: bool = True) -> Path:
     """Train a SentencePiece model on ``input_path``; write ``PREFIX.model``/``PREFIX.vocab``.
 
-    Training is deterministic (no sentence sampling or shuffling). ``vocab_size`` is an
-    upper bound on small corpora (``hard_vocab_limit=false``). Files are written under a
-    temporary prefix and renamed into place. Returns the ``.model`` path.
+    Training is deterministic (no sentence sampling or shuffling), and the model is fed from
+    memory so it records no file paths: the same text gives byte-identical files.
+    ``vocab_size`` is an upper bound on small corpora (``hard_vocab_limit=false``). Both files
+    are written atomically. Returns the ``.model`` path.
     """
-    model_prefix = Path(model_prefix)
-    tmp_prefix = model_prefix.with_name(f".{model_prefix.name}.tmp")
+    lines = [text for _, text in read_lines(input_path)]
+    model = io.BytesIO()
     try:
         with open(os.devnull, "w") as devnull:
             spm.SentencePieceTrainer.train(
-                input=str(input_path), model_prefix=str(tmp_prefix), vocab_size=vocab_size,
+                sentence_iterator=iter(lines), model_writer=model, vocab_size=vocab_size,
                 character_coverage=character_coverage, model_type=model_type,
                 input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=False,
                 add_dummy_prefix=add_dummy_prefix, num_threads=threads, logstream=devnull)
     except RuntimeError as exc:
         raise DataError(f"sentencepiece training on {input_path} failed: {exc}") from None
-    for suffix in (".model", ".vocab"):
-        os.replace(f"{tmp_prefix}{suffix}", f"{model_prefix}{suffix}")
-    return Path(f"{model_prefix}.model")
+    processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
+    vocab = "".join(f"{processor.id_to_piece(i)}\t{processor.get_score(i):g}\n"
+                    for i in range(processor.get_piece_size()))  # spm's own .vocab format
+    model_path = Path(f"{model_prefix}.model")
+    atomic_write_bytes(model_path, model.getvalue())
+    atomic_write_text(Path(f"{model_prefix}.vocab"), vocab)
+    return model_path
 
 
 @functools.lru_cache(maxsize=8)
+def _load(model_path: str, mtime_ns: int, size: int) -> spm.SentencePieceProcessor:
+    return spm.SentencePieceProcessor(model_file=model_path)
+
+
 def load(model_path: str | Path) -> spm.SentencePieceProcessor:
-    """A (cached) processor for ``model_path``."""
-    if not Path(model_path).is_file():
-        raise DataError(f"{model_path}: no such sentencepiece model")
-    return spm.SentencePieceProcessor(model_file=str(model_path))
+    """A processor for ``model_path`` (cached while the file is unchanged)."""
+    try:
+        stat = Path(model_path).stat()
+    except FileNotFoundError:
+        raise DataError(f"{model_path}: no such sentencepiece model") from None
+    return _load(str(model_path), stat.st_mtime_ns, stat.st_size)
 
 
 def encode_lines(model_path: str | Path, lines: Sequence[str], desc: str = "encode") -> list[str]:
     """Encode already-normalised lines into space-separated pieces."""
-    processor = load(str(model_path))
+    processor = load(model_path)
     return [" ".join(processor.encode(line, out_type=str)) for line in track(lines, desc)]
 
 
@@ -82,7 +94,7 @@ def decode(lines: Iterable[str], model_path: str | Path | None = None) -> list[s
     """
     if model_path is None:
         return [" ".join("".join(line.split()).replace("\u2581", " ").split()) for line in lines]
-    processor = load(str(model_path))
+    processor = load(model_path)
     return [processor.decode_pieces(line.split()) for line in lines]
 
 
@@ -94,7 +106,7 @@ def write_fairseq_dict(model_path: str | Path, encoded_lines: Iterable[str],
     symbols are left out; counts are the piece frequencies in ``encoded_lines`` (0 for a
     piece that training text never produces). Returns the number of entries.
     """
-    processor = load(str(model_path))
+    processor = load(model_path)
     counts = Counter(piece for line in encoded_lines for piece in line.split())
     rows = [f"{processor.id_to_piece(i)} {counts[processor.id_to_piece(i)]}"
             for i in range(processor.get_piece_size())

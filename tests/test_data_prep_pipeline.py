@@ -114,6 +114,14 @@ def test_subword_and_word_stages(prepared):
     assert sum(len(word) >= 2 for word in words) > len(words) / 5  # words, not characters
 
 
+def test_spm_training_is_byte_reproducible(prepared, tmp_path):
+    first = subwords.train(prepared / "split/train.en", tmp_path / "a", 500, 1.0)
+    second = subwords.train(prepared / "split/train.en", tmp_path / "b", 500, 1.0)
+    assert first.read_bytes() == second.read_bytes()
+    assert (tmp_path / "a.vocab").read_text() == (tmp_path / "b.vocab").read_text()
+    assert len((tmp_path / "a.vocab").read_text().splitlines()) == 500
+
+
 def test_rerun_is_a_no_op(prepared, subset_tsv, capsys):
     stamp = (prepared / "manifest.json").stat().st_mtime_ns
     assert cli.main(["--tatoeba", str(subset_tsv), "--out", str(prepared), *SMALL]) == 0
@@ -133,7 +141,8 @@ def test_eval_only_iwslt_with_existing_models(prepared, shared_data, tmp_path):
     assert len(lines(out / "encoded/test.zh")) == 1570
     assert (out / "bin/test.zh-en.zh.bin").stat().st_size > 0
     assert (out / "bin/dict.en.txt").read_text() == (prepared / "bin/dict.en.txt").read_text()
-    assert (out / "spm/spm.en.model").read_bytes() == (prepared / "spm/spm.en.model").read_bytes()
+    for name in ("spm.en.model", "spm.zh.model", "spm.zh.vocab"):
+        assert (out / "spm" / name).read_bytes() == (prepared / "spm" / name).read_bytes()
     assert not (out / "bin/train.zh-en.zh.bin").exists()
 
 
@@ -207,6 +216,7 @@ def test_late_failure_removes_temp_folder_and_keeps_old_output(tmp_path, monkeyp
                                                                subset_tsv):
     out = tmp_path / "out"
     out.mkdir()
+    (out / "manifest.json").write_text("{}")  # a previous (complete) build
     (out / "old.txt").write_text("previous build")
 
     def broken_train(*args, **kwargs):
@@ -220,11 +230,21 @@ def test_late_failure_removes_temp_folder_and_keeps_old_output(tmp_path, monkeyp
     assert not list(tmp_path.glob("out.tmp-*"))
 
 
+def test_refuses_to_replace_a_foreign_folder(tmp_path, subset_tsv, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("precious")
+    expect_exit_2(["--tatoeba", subset_tsv, "--out", out, "--quiet"])
+    assert "is not a data_prep output" in capsys.readouterr().err
+    assert (out / "thesis.tex").read_text() == "precious"
+    assert not list(tmp_path.glob("mine.tmp-*"))
+
+
 def test_python_api_sees_the_cli_build_as_up_to_date(prepared, subset_tsv):
     """prepare() with the CLI's settings returns the folder without rebuilding it."""
     printed = []
     stamp = (prepared / "manifest.json").stat().st_mtime_ns
-    result = prepare([TatoebaReader(subset_tsv)], prepared, dev_size=30, test_size=60,
+    result = prepare(TatoebaReader(subset_tsv), prepared, dev_size=30, test_size=60,
                      spm_vocab_zh=1500, spm_vocab_en=1000, print_fn=printed.append)
     assert result == prepared and printed == [f"up to date: {prepared}"]
     assert (prepared / "manifest.json").stat().st_mtime_ns == stamp

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from data_prep import remote
+from data_prep import cli, remote
 from data_prep.errors import DataError
 from data_prep.readers import IwsltReader, ParallelReader, Reader, TatoebaReader
 
@@ -100,17 +100,33 @@ def test_parallel_reader_errors(tmp_path):
         list(ParallelReader(tmp_path / "missing.zh", en))
 
 
-def test_hf_reader_offline_is_one_clear_error(tmp_path, monkeypatch):
+@pytest.fixture
+def hf_offline(monkeypatch):
+    """Make the HuggingFace hub fail at once, as it does offline (without the retries)."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     import datasets
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True, raising=False)
+
+
+def test_hf_reader_offline_is_one_clear_error(tmp_path, hf_offline):
     for spec in ("Helsinki-NLP/news_commentary", "IWSLT/iwslt2017"):
         reader = remote.HFReader.from_spec(spec, cache_dir=tmp_path)
         with pytest.raises(DataError, match=rf"cannot load HuggingFace dataset {spec}.*offline"):
             list(reader)
+
+
+def test_cli_hf_offline_exits_2_without_output(tmp_path, hf_offline, capsys):
+    out = tmp_path / "nc"
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--hf", "wmt/wmt19", "--cache-dir", str(tmp_path / "cache"), "--out", str(out),
+                  "--quiet"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot load HuggingFace dataset wmt/wmt19:zh-en") and "\n" not in err
+    assert not out.exists() and not list(tmp_path.glob("nc.tmp-*"))
 
 
 def test_hf_reader_maps_translation_rows(tmp_path, monkeypatch, tatoeba_tsv):
