@@ -27,7 +27,7 @@ from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, clean,
 from .errors import DataError
 from .progress import step, track
 from .readers import Pair, Reader
-from .references import write_items
+from .references import reference_columns, write_items
 from .split import Item, make_splits
 from .staging import staged_folder
 from .textio import atomic_write_text, sha256_file, write_lines
@@ -76,15 +76,30 @@ def _write_tok(tok: Path, name: str, zh: Sequence[str], en_files: dict[str, Sequ
         write_lines(tok / filename, wordseg.tokenize_en(lines, f"moses {filename}"))
 
 
-def _ref_files(items: Sequence[Item], prefix: str) -> dict[str, list[str]]:
-    num = max(len(item.refs) for item in items)
-    return {f"{prefix}.en.{k}": [item.refs[k] if k < len(item.refs) else "" for item in items]
-            for k in range(num)}
-
-
 def _first_refs(items: Sequence[Item]) -> dict[str, list[str]]:
     """Sources and reference 0 of ``items``: the single-reference view fairseq needs."""
     return {"zh": [item.zh for item in items], "en": [item.refs[0] for item in items]}
+
+
+def _subwords(split: Path, spm_dir: Path, encoded: Path,
+              texts: dict[str, dict[str, list[str]]], vocab: dict[str, int]) -> dict:
+    """Train one spm model per language on ``split/train.LANG``, encode every split of
+    ``texts`` into ``encoded/`` and write the fairseq dictionaries ``spm/dict.LANG.txt``."""
+    step("training sentencepiece models")
+    spm_info = {}
+    for lang in LANGS:
+        model = subwords.train(split / f"train.{lang}", spm_dir / f"spm.{lang}", vocab[lang],
+                               subwords.CHARACTER_COVERAGE[lang],
+                               add_dummy_prefix=subwords.ADD_DUMMY_PREFIX[lang])
+        pieces = {name: subwords.encode_lines(model, texts[name][lang], f"spm {name}.{lang}")
+                  for name in texts}
+        for name, lines in pieces.items():
+            write_lines(encoded / f"{name}.{lang}", lines)
+        entries = subwords.write_fairseq_dict(model, pieces["train"], spm_dir / f"dict.{lang}.txt")
+        spm_info[lang] = {"requested_vocab": vocab[lang],
+                          "pieces": subwords.load(model).get_piece_size(),
+                          "fairseq_dict_entries": entries}
+    return spm_info
 
 
 def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: int = DEFAULT_SEED,
@@ -134,28 +149,14 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
         train_zh, train_en = [zh for zh, _ in splits.train], [en for _, en in splits.train]
         _write_tok(tmp / "tok", "train", train_zh, {"train.en": train_en})
         for name, items in (("dev", splits.dev), ("test", splits.test)):
-            _write_tok(tmp / "tok", name, [item.zh for item in items], _ref_files(items, name))
+            _write_tok(tmp / "tok", name, [item.zh for item in items],
+                       reference_columns(items, name))
 
-        step("training sentencepiece models")
         spm_dir, encoded = tmp / "spm", tmp / "encoded"
-        spm_dir.mkdir()
-        vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
         texts = {"train": {"zh": train_zh, "en": train_en},
                  "valid": _first_refs(splits.dev), "test": _first_refs(splits.test)}
-        spm_info = {}
-        for lang in LANGS:
-            model = subwords.train(split / f"train.{lang}", spm_dir / f"spm.{lang}", vocab[lang],
-                                   subwords.CHARACTER_COVERAGE[lang],
-                                   add_dummy_prefix=subwords.ADD_DUMMY_PREFIX[lang])
-            for name in texts:
-                lines = subwords.encode_lines(model, texts[name][lang], f"spm {name}.{lang}")
-                write_lines(encoded / f"{name}.{lang}", lines)
-                texts[name][lang] = lines
-            entries = subwords.write_fairseq_dict(model, texts["train"][lang],
-                                                  spm_dir / f"dict.{lang}.txt")
-            spm_info[lang] = {"requested_vocab": vocab[lang],
-                              "pieces": subwords.load(model).get_piece_size(),
-                              "fairseq_dict_entries": entries}
+        spm_info = _subwords(split, spm_dir, encoded, texts,
+                             {"zh": spm_vocab_zh, "en": spm_vocab_en})
 
         step("binarizing")
         binarize.fairseq_preprocess(tmp / "bin", spm_dir / "dict.zh.txt", spm_dir / "dict.en.txt",
@@ -207,7 +208,7 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
         items = [Item(zh, (en,)) for zh, en in pairs]
         refs_info = {"test": write_items(tmp / "split", "test", items)}
         _write_json(tmp / "split" / "references.json", refs_info)
-        _write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], _ref_files(items, "test"))
+        _write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], reference_columns(items, "test"))
         (tmp / "spm").mkdir()
         vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
         for path in needed + vocabs:

@@ -21,18 +21,21 @@ def write_items(folder: str | Path, prefix: str, items: Sequence[Item],
                 write_sources: bool = True) -> dict:
     """Write the files for ``items`` under ``folder``; return their description."""
     folder = Path(folder)
-    num_files = max((len(item.refs) for item in items), default=1)
     if write_sources:
         write_lines(folder / f"{prefix}.zh", (item.zh for item in items))
-    files = []
-    for k in range(num_files):
-        name = f"{prefix}.en.{k}"
-        write_lines(folder / name, (item.refs[k] if k < len(item.refs) else ""
-                                    for item in items))
-        files.append(name)
+    columns = reference_columns(items, prefix)
+    for name, column in columns.items():
+        write_lines(folder / name, column)
     write_lines(folder / f"{prefix}.en", (item.refs[0] for item in items))
-    return {"items": len(items), "K": num_files - 1, "files": files,
+    return {"items": len(items), "K": len(columns) - 1, "files": list(columns),
             "refs_per_item": refs_histogram(list(items)), "missing_reference": "empty line"}
+
+
+def reference_columns(items: Sequence[Item], prefix: str) -> dict[str, list[str]]:
+    """``{"PREFIX.en.k": [k-th reference of each item, "" where missing]}`` for k = 0..K."""
+    num_files = max((len(item.refs) for item in items), default=1)
+    return {f"{prefix}.en.{k}": [item.refs[k] if k < len(item.refs) else "" for item in items]
+            for k in range(num_files)}
 
 
 def reference_files(folder: str | Path, prefix: str) -> list[Path]:
