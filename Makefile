@@ -30,5 +30,11 @@ test: install
 data: install
 	$(BIN)/reencoder-data --tatoeba $(SHARED)/tatoeba-cmn-eng/cmn-eng.tsv --out work/data/tatoeba
 
+# Thot phrase-based baseline: train + tune on dev, translate test, score (runs/phrase_based).
+BASELINE_DATA ?= work/data/tatoeba
+baseline: install
+	test -f $(BASELINE_DATA)/manifest.json || $(MAKE) data
+	nice $(BIN)/reencoder-baseline run --data $(BASELINE_DATA) --out runs/phrase_based
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,74 @@
+"""``reencoder-eval``: score any number of systems against a multi-reference test set.
+
+Example::
+
+    reencoder-eval --refs work/data/tatoeba/split --prefix test --baseline phrase_based \\
+        --system phrase_based=runs/pb/test.hyp --system lstm=runs/lstm/test.hyp --out runs/eval
+
+prints the table with sacrebleu's signatures and writes ``table.md``, ``results.json`` and
+``bleu.png`` into ``--out``. User errors print one ``error: ...`` line and exit with 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import EvalError
+from .report import markdown_table, write_reports
+from .scoring import DEFAULT_BUCKET_EDGES, evaluate
+
+
+def parse_systems(specs: list[str]) -> dict[str, str]:
+    """``["name=path", ...]`` -> ordered ``{name: path}``; duplicates and bad specs are errors."""
+    systems: dict[str, str] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise EvalError(f"--system {spec!r}: expected NAME=HYP_FILE")
+        if name in systems:
+            raise EvalError(f"--system {name!r} given twice")
+        systems[name] = path
+    return systems
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reencoder-eval", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--refs", required=True, help="data_prep split/ folder with PREFIX.en.0 .. PREFIX.en.K")
+    parser.add_argument("--prefix", default="test", help="reference set name (default: test)")
+    parser.add_argument("--system", action="append", default=[], metavar="NAME=HYP_FILE",
+                        help="a system's detokenized hypotheses, one line per test line (repeatable)")
+    parser.add_argument("--baseline", default=None, help="system the others are tested against (default: first)")
+    parser.add_argument("--source", default=None, help="source file for length buckets (default: REFS/PREFIX.zh)")
+    parser.add_argument("--buckets", default=",".join(map(str, DEFAULT_BUCKET_EDGES)),
+                        help="upper ends of the source-length buckets in characters (default: %(default)s)")
+    parser.add_argument("--out", required=True, help="folder for table.md, results.json, bleu.png")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        try:
+            edges = tuple(int(x) for x in args.buckets.split(","))
+        except ValueError:
+            raise EvalError(f"--buckets {args.buckets!r}: expected increasing integers like 6,8,10,13") from None
+        if list(edges) != sorted(set(edges)) or edges[0] < 1:
+            raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
+        evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline,
+                              args.source, edges)
+    except EvalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from .plots import plot_bleu  # matplotlib is slow to import; only needed on success
+
+    paths = write_reports(evaluation, args.out)
+    png = plot_bleu(evaluation, paths["table"].parent / "bleu.png")
+    print(markdown_table(evaluation))
+    for s in evaluation.systems:
+        print(f"{s.name}: {s.bleu_detail}")
+    print(f"wrote {paths['table']}, {paths['json']}, {png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

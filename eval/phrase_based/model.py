@@ -1,0 +1,62 @@
+"""A trained phrase-based model folder, loaded for translation with Thot's stack decoder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from machine.translation.thot import ThotSmtParameters, ThotWordAlignmentModelType
+from machine.translation.thot.thot_utils import load_smt_decoder, load_smt_model, to_sentence, to_target_tokens
+
+from .casing import Truecaser
+from .config import CONFIG_NAME, read_info
+from .text import detokenize_en, normalize_zh, segment_zh
+
+
+class PhraseBasedModel:
+    """Translate with a model folder written by :func:`eval.phrase_based.recipe.train`.
+
+    Input is either raw Chinese (:meth:`translate`, segmented with jieba here) or already
+    segmented token lists (:meth:`translate_tokens`); output is detokenized, cased English,
+    one string per input, ``""`` for an empty input. Use as a context manager or call
+    :meth:`close` to free Thot's memory.
+    """
+
+    def __init__(self, model_dir: str | Path):
+        self.model_dir = Path(model_dir)
+        self.info = read_info(self.model_dir)
+        parameters = ThotSmtParameters.load(self.model_dir / CONFIG_NAME)
+        aligner = ThotWordAlignmentModelType[self.info["aligner"]]
+        self._model = load_smt_model(aligner, parameters)
+        self._decoder = load_smt_decoder(self._model, parameters)
+        self._truecaser = Truecaser.load(self.model_dir)
+
+    def translate_tokens(self, segments: Sequence[Sequence[str]], batch_size: int = 256) -> list[str]:
+        """Detokenized translations of segmented sentences (in order, none dropped)."""
+        outputs = [""] * len(segments)
+        todo = [i for i, seg in enumerate(segments) if len(seg) > 0]
+        for start in range(0, len(todo), batch_size):
+            chunk = todo[start:start + batch_size]
+            results = self._decoder.translate_batch([to_sentence(segments[i]) for i in chunk])
+            for i, result in zip(chunk, results):
+                outputs[i] = detokenize_en(self._truecaser.detruecase(to_target_tokens(result.target)))
+        return outputs
+
+    def translate(self, lines: Iterable[str]) -> list[str]:
+        """Translations of raw Chinese sentences (normalised like the training data, then
+        segmented with jieba)."""
+        t2s = bool(self.info.get("t2s", False))
+        return self.translate_tokens([segment_zh(normalize_zh(line, t2s)) for line in lines])
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            self._decoder.clear()
+            self._decoder = None
+        if self._model is not None:
+            self._model.clear()
+            self._model = None
+
+    def __enter__(self) -> "PhraseBasedModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
