@@ -27,7 +27,7 @@ from .remote import DEFAULT_CACHE, HFReader, download_tatoeba
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="reencoder-data", description=__doc__.split("\n\n")[0],
+        prog="reencoder-data", description=__doc__.split("\n\n")[0].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     src = parser.add_argument_group("sources (combine freely; read in this order)")
     src.add_argument("--tatoeba", metavar="PATH", type=Path,
@@ -49,14 +49,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     out = parser.add_argument_group("output")
     out.add_argument("--out", type=Path, required=True, help="output folder")
-    out.add_argument("--seed", type=int, default=pipeline.DEFAULT_SEED)
-    out.add_argument("--dev-size", type=int, default=pipeline.DEFAULT_DEV_SIZE, help="dev items")
+    out.add_argument("--seed", type=int, default=pipeline.DEFAULT_SEED,
+                     help="seed of the dev/test draw (default %(default)s)")
+    out.add_argument("--dev-size", type=int, default=pipeline.DEFAULT_DEV_SIZE,
+                     help="dev items (default %(default)s)")
     out.add_argument("--test-size", type=int, default=pipeline.DEFAULT_TEST_SIZE,
-                     help="test items")
+                     help="test items (default %(default)s)")
     out.add_argument("--min-refs", type=int, default=2,
                      help="references needed for a dev/test item (default %(default)s)")
-    out.add_argument("--spm-vocab-zh", type=int, default=subwords.DEFAULT_VOCAB["zh"])
-    out.add_argument("--spm-vocab-en", type=int, default=subwords.DEFAULT_VOCAB["en"])
+    for lang in ("zh", "en"):
+        out.add_argument(f"--spm-vocab-{lang}", type=int, default=subwords.DEFAULT_VOCAB[lang],
+                         help=f"{lang} sentencepiece pieces (default %(default)s)")
     out.add_argument("--t2s", action="store_true", help="convert Traditional to Simplified")
     out.add_argument("--max-len", type=int, default=DEFAULT_MAX_LEN,
                      help="drop pairs with a side longer than this (Chinese characters / "
