@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench clean
+.PHONY: install test demo data baseline bench char-lm clean char-lm
 
 install: $(STAMP)
 
@@ -26,6 +26,15 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 test: install
 	$(BIN)/python -m pytest -q tests
 
+# The main job: data, Thot, the Reencoder, fairseq lstm + transformer, BLEU table (~30 min CPU).
+demo: install
+	SHARED=$(SHARED) bash recipes/tatoeba_demo.sh
+
+# Speed of the grid against this machine's matmul peak and fairseq's lstm (runs/bench/bench.json).
+bench: install
+	test -f work/data/tatoeba/manifest.json || $(MAKE) data
+	$(BIN)/python -m eval.bench --data work/data/tatoeba --out runs/bench/bench.json
+
 # Tatoeba zh-en -> work/data/tatoeba (train/dev/test, spm, fairseq bin); no-op when up to date.
 data: install
 	$(BIN)/reencoder-data --tatoeba $(SHARED)/tatoeba-cmn-eng/cmn-eng.tsv --out work/data/tatoeba
@@ -35,6 +44,12 @@ BASELINE_DATA ?= work/data/tatoeba
 baseline: install
 	test -f $(BASELINE_DATA)/manifest.json || $(MAKE) data
 	nice $(BIN)/reencoder-baseline run --data $(BASELINE_DATA) --out runs/phrase_based
+
+# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~8 min CPU).
+# CHAR_LM_ARGS="--corpus enwik8 --max-update 20000 --gpu" for the Hutter data (needs internet).
+CHAR_LM_ARGS ?=
+char-lm: install
+	$(BIN)/python recipes/char_lm.py --shared $(SHARED) --work work/char_lm $(CHAR_LM_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

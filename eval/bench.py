@@ -1,0 +1,245 @@
+"""Speed benchmark of the Reencoder grid (``make bench``): ratios measured in one run.
+
+Prints a table and writes JSON with, on real batches of the prepared Tatoeba data:
+
+1. the matmul peak of this machine for the grid's own GEMM shapes, fp32 and bf16;
+2. training-step throughput (pairs/s, target tokens/s, GFLOP/s of grid matmuls) of the naive
+   cell-by-cell loop, the wavefront in fp32 and the wavefront under bf16 autocast, each as a
+   ratio to the peak of its precision and to the naive loop;
+3. beam-5 decoding sentences/s with ``fairseq-generate`` and with ``reencoder-translate``
+   (when a trained model is given);
+4. peak RSS of one training step at 4k tokens per batch (in a fresh process);
+5. fairseq's built-in ``lstm`` at a similar parameter count on the same batches.
+
+The naive loop is the test-suite oracle (``tests/grid_reference.py``); the benchmark imports it
+from there rather than keeping a second copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+import torch.nn.functional as F
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def matmul_peak(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """Measured GFLOP/s of ``[m, k] @ [k, n]`` in ``dtype`` (best of repeated timings)."""
+    a = torch.randn(m, k).to(dtype)
+    w = torch.randn(n, k).to(dtype)
+    for _ in range(3):
+        F.linear(a, w)
+    best, start = 0.0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        for _ in range(5):
+            F.linear(a, w)
+        best = max(best, 10 * m * k * n / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def build(data_bin: Path, arch: str, extra: List[str]):
+    """A real fairseq task + model (the plugin imported via --user-dir)."""
+    from fairseq import options, tasks
+
+    parser = options.get_training_parser()
+    args = options.parse_args_and_arch(
+        parser,
+        [str(data_bin), "--user-dir", str(REPO / "reencoder"), "--arch", arch, "--task", "translation",
+         "--source-lang", "zh", "--target-lang", "en", "--cpu", "--dropout", "0", *extra],
+    )
+    torch.manual_seed(1)
+    task = tasks.setup_task(args)
+    return task, task.build_model(args)
+
+
+def real_batches(task, max_tokens: int, count: int):
+    task.load_dataset("train")
+    itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1, ignore_invalid_inputs=True)
+    out = []
+    for sample in itr.next_epoch_itr(shuffle=True):
+        out.append(sample)
+        if len(out) == count:
+            break
+    return out
+
+
+def grid_flops(sample, hidden: int, depth: int, passes: int = 3) -> float:
+    """Matmul FLOPs of the grid for one training step: every (padded) cell does 3 transforms of
+    a ``3n → 4n`` matmul; backward costs two more of the same (``passes = 3``)."""
+    B, S = sample["net_input"]["src_tokens"].shape
+    T = sample["target"].shape[1]
+    return passes * S * T * depth * B * 2 * (3 * hidden) * (12 * hidden)
+
+
+def time_train_step(model, samples, autocast: bool = False, repeats: int = 1) -> float:
+    """Seconds per training step (forward + loss + backward), averaged over the samples."""
+    ctx = torch.autocast("cpu", dtype=torch.bfloat16) if autocast else contextlib.nullcontext()
+    model.train()
+
+    def step(sample):
+        with ctx:
+            logits, _ = model(**sample["net_input"])
+            loss = F.cross_entropy(logits.float().view(-1, logits.shape[-1]), sample["target"].view(-1), ignore_index=1)
+        loss.backward()
+        model.zero_grad(set_to_none=True)
+
+    step(samples[0])  # warm-up (schedule caches, allocator)
+    t = time.perf_counter()
+    for _ in range(repeats):
+        for s in samples:
+            step(s)
+    return (time.perf_counter() - t) / (repeats * len(samples))
+
+
+def naive_runner() -> Callable:
+    sys.path.insert(0, str(REPO / "tests"))
+    from grid_reference import naive_grid
+
+    def run(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout=None, observer=None):
+        return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=block_axis)
+
+    return run
+
+
+def params(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def matched_lstm_size(data_bin: Path, target: int) -> int:
+    """Hidden/embedding size of fairseq's lstm whose parameter count is closest to ``target``."""
+    best = None
+    for size in range(64, 513, 16):
+        _, m = build(data_bin, "lstm", [f"--encoder-embed-dim={size}", f"--decoder-embed-dim={size}",
+                                        f"--encoder-hidden-size={size}", f"--decoder-hidden-size={size}",
+                                        f"--decoder-out-embed-dim={size}", "--share-decoder-input-output-embed"])
+        gap = abs(params(m) - target)
+        if best is None or gap < best[0]:
+            best = (gap, size)
+    return best[1]
+
+
+def lstm_args(size: int) -> List[str]:
+    return [f"--encoder-embed-dim={size}", f"--decoder-embed-dim={size}", f"--encoder-hidden-size={size}",
+            f"--decoder-hidden-size={size}", f"--decoder-out-embed-dim={size}", "--share-decoder-input-output-embed"]
+
+
+def peak_rss_of_step(data_bin: Path, arch: str, max_tokens: int) -> float:
+    """Peak RSS (GiB) of a fresh process doing one training step at ``max_tokens``."""
+    code = (
+        "import sys, resource; sys.path.insert(0, %r); import eval.bench as b; "
+        "task, model = b.build(b.Path(%r), %r, []); s = b.real_batches(task, %d, 1); "
+        "b.time_train_step(model, s); print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    ) % (str(REPO), str(data_bin), arch, max_tokens)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.strip().splitlines()[-1]) / 2**20
+
+
+def decode_speed(data_bin: Path, checkpoint: Path, model_folder: Path, n: int) -> Dict[str, float]:
+    """Beam-5 sentences/s of fairseq-generate (its own timer) and reencoder-translate (wall)."""
+    res = {}
+    gen = subprocess.run(
+        [str(BIN / "fairseq-generate"), str(data_bin), "--user-dir", str(REPO / "reencoder"), "--path", str(checkpoint),
+         "--gen-subset", "test", "--beam", "5", "--batch-size", "64", "--cpu",
+         "--source-lang", "zh", "--target-lang", "en"], capture_output=True, text=True, check=True)
+    m = re.search(r"Translated ([\d,]+) sentences .* \(([\d.]+) sentences/s", gen.stdout + gen.stderr)
+    res["fairseq_generate_sent_per_s"] = float(m.group(2))
+    if model_folder is not None and (model_folder / "config.json").exists():
+        src = (data_bin.parent / "split" / "test.zh").read_text(encoding="utf-8").splitlines()[:n]
+        t = time.perf_counter()
+        subprocess.run([str(BIN / "reencoder-translate"), "--model", str(model_folder), "--beam", "5"],
+                       input="\n".join(src) + "\n", capture_output=True, text=True, check=True)
+        res["translate_cli_sent_per_s"] = len(src) / (time.perf_counter() - t)
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", default="work/data/tatoeba", help="data_prep folder (uses DATA/bin)")
+    ap.add_argument("--arch", default="reencoder_base")
+    ap.add_argument("--max-tokens", type=int, default=4096)
+    ap.add_argument("--batches", type=int, default=3, help="real batches timed per variant")
+    ap.add_argument("--checkpoint", default="runs/demo/reencoder/ckpt/checkpoint_last.pt")
+    ap.add_argument("--model-folder", default="runs/demo/reencoder/model")
+    ap.add_argument("--out", default="runs/bench/bench.json")
+    args = ap.parse_args(argv)
+    data_bin = Path(args.data) / "bin"
+    if not (data_bin / "dict.zh.txt").exists():
+        print(f"error: no binarized data in {data_bin} (run `make data`)", file=sys.stderr)
+        return 2
+    res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch}
+    task, model = build(data_bin, args.arch, [])
+    grid = model.decoder.grid
+    n, D = grid.hidden_size, grid.depth
+    samples = real_batches(task, args.max_tokens, args.batches)
+    rows = sum(s["net_input"]["src_tokens"].numel() for s in samples) // len(samples)  # ~ cells/step x batch
+    peak = {str(dt).split(".")[-1]: max(matmul_peak(rows, 3 * n, 8 * n, dt), matmul_peak(rows, 3 * n, 4 * n, dt))
+            for dt in (torch.float32, torch.bfloat16)}
+    res["peak_gflops"] = peak
+    flops = sum(grid_flops(s, n, D) for s in samples) / len(samples)
+    pairs = sum(s["nsentences"] for s in samples) / len(samples)
+    toks = sum(s["ntokens"] for s in samples) / len(samples)
+    variants = {}
+    default_runner = grid.runner
+    grid.runner = naive_runner()
+    variants["naive loop fp32"] = (time_train_step(model, samples[:1]), "float32")
+    grid.runner = default_runner
+    variants["wavefront fp32"] = (time_train_step(model, samples), "float32")
+    variants["wavefront bf16 autocast"] = (time_train_step(model, samples[:1], autocast=True), "bfloat16")
+    size = matched_lstm_size(data_bin, params(model))
+    _, lstm = build(data_bin, "lstm", lstm_args(size))
+    lstm_s = time_train_step(lstm, samples)
+    naive_s = variants["naive loop fp32"][0]
+    table = []
+    for name, (sec, dt) in variants.items():
+        gfs = flops / sec / 1e9
+        table.append({"variant": name, "s_per_step": sec, "pairs_per_s": pairs / sec, "tgt_tokens_per_s": toks / sec,
+                      "gflops": gfs, "of_own_peak": gfs / peak[dt], "of_best_peak": gfs / max(peak.values()),
+                      "x_naive": naive_s / sec})
+    table.append({"variant": f"fairseq lstm (size {size}, {params(lstm):,} params)", "s_per_step": lstm_s,
+                  "pairs_per_s": pairs / lstm_s, "tgt_tokens_per_s": toks / lstm_s})
+    res.update(train=table, params=params(model), lstm_params=params(lstm), batch={"pairs": pairs, "tgt_tokens": toks,
+               "max_tokens": args.max_tokens, "grid_gflop_per_step": flops / 1e9})
+    res["peak_rss_gib_4k_tokens"] = peak_rss_of_step(data_bin, args.arch, 4096)
+    ckpt = Path(args.checkpoint)
+    if ckpt.exists():
+        res["decode_beam5"] = decode_speed(data_bin, ckpt, Path(args.model_folder), n=500)
+    print_table(res)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+def print_table(res) -> None:
+    pk = res["peak_gflops"]
+    print(f"matmul peak for the grid's GEMM shapes: fp32 {pk['float32']:.1f} GFLOP/s, bf16 {pk['bfloat16']:.1f} GFLOP/s"
+          f" ({res['threads']} threads, torch {res['torch']})")
+    b = res["batch"]
+    print(f"{res['arch']} ({res['params']:,} params), real Tatoeba batches of {b['max_tokens']} tokens: "
+          f"{b['pairs']:.0f} pairs, {b['tgt_tokens']:.0f} target tokens, {b['grid_gflop_per_step']:.1f} GFLOP per step")
+    print(f"{'variant':48s} {'s/step':>8s} {'pairs/s':>8s} {'tok/s':>8s} {'GFLOP/s':>8s} {'%peak':>6s} {'%best':>6s} {'x naive':>8s}")
+    for r in res["train"]:
+        extra = "" if "gflops" not in r else (f" {r['gflops']:8.1f} {100 * r['of_own_peak']:5.0f}% "
+                                             f"{100 * r['of_best_peak']:5.0f}% {r['x_naive']:8.1f}")
+        print(f"{r['variant']:48s} {r['s_per_step']:8.3f} {r['pairs_per_s']:8.1f} {r['tgt_tokens_per_s']:8.0f}{extra}")
+    print(f"peak RSS of a training step at 4k tokens: {res['peak_rss_gib_4k_tokens']:.2f} GiB")
+    for k, v in res.get("decode_beam5", {}).items():
+        print(f"beam 5 decoding, {k}: {v:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
