@@ -18,16 +18,17 @@ import json
 import random
 from pathlib import Path
 
-from .phrase_based.text import segment_zh, tokenize_en
+from .phrase_based.text import normalize, segment_zh, tokenize_en
 from .textio import read_lines, write_lines
 
 
 def read_tatoeba(tsv: str | Path) -> list[tuple[str, str]]:
-    """``(zh, en)`` pairs of an ``English<TAB>Chinese<TAB>attribution`` file."""
+    """``(zh, en)`` pairs of an ``English<TAB>Chinese<TAB>attribution`` file, normalised
+    as data_prep normalises (NFKC, controls removed, spaces collapsed)."""
     pairs = []
     for line in read_lines(tsv):
         en, zh = line.split("\t")[:2]
-        pairs.append((zh.strip(), en.strip()))
+        pairs.append((normalize(zh), normalize(en)))
     return pairs
 
 

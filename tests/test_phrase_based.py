@@ -19,6 +19,7 @@ from conftest import run_cli
 from eval.errors import EvalError
 from eval.phrase_based import recipe
 from eval.phrase_based.model import PhraseBasedModel
+from eval.phrase_based.oov import back_off
 from eval.references import load_references
 from eval.tatoeba_split import build_split
 from eval.textio import read_lines
@@ -85,3 +86,9 @@ def test_user_errors(tmp_path):
         recipe.train(tmp_path / "nodata", tmp_path / "m", progress=False)
     proc = run_cli(["reencoder-baseline", "translate", "--model", tmp_path], input="你好\n", check=False)
     assert proc.returncode == 2 and proc.stderr.startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_unknown_words_back_off_to_known_parts():
+    vocab = {"老", "房子", "。", "闹"}
+    assert back_off(["老房子", "闹鬼", "。", "Tom", "齉齉"], vocab) == ["老", "房子", "闹", "鬼", "。", "Tom", "齉齉"]
+    assert back_off(["老房子"], None) == ["老房子"]   # model folder without source.vocab

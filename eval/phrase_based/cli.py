@@ -54,7 +54,7 @@ def _train(args, model_dir: Path) -> dict:
     info = train(args.data, model_dir, args.aligner, DecoderSettings(non_monotonicity=args.nomon),
                  args.max_train, args.max_dev, args.tune_evals, progress=not args.quiet)
     print(f"trained {model_dir}: {info['train_pairs']} pairs, tuned on {info['tune_items']} dev items "
-          f"(dev BLEU, tokenized: {info['dev_bleu_tokenized']}), {info['wall_times_s']['total']} s",
+          f"(dev BLEU, tokenized: {info['dev_bleu_tokenized']}), {info['wall_times_s']['train_total']} s",
           file=sys.stderr)
     return info
 
@@ -85,7 +85,8 @@ def _run(args) -> None:
     out = Path(args.out)
     info = _train(args, out / "model")
     source = Path(args.data) / "tok" / f"{args.prefix}.zh"
-    decode_s = translate_file(out / "model", source, out / f"{args.prefix}.hyp", tokenized=True)
+    decode_s = translate_file(out / "model", source, out / f"{args.prefix}.hyp", tokenized=True,
+                              progress=not args.quiet)
     timings = {**info["wall_times_s"], "decoding": round(decode_s, 2)}
     started = time.perf_counter()
     status = eval_main(["--refs", str(Path(args.data) / "split"), "--prefix", args.prefix,

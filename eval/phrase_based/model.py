@@ -1,15 +1,18 @@
 """A trained phrase-based model folder, loaded for translation with Thot's stack decoder."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from machine.translation.thot import ThotSmtParameters, ThotWordAlignmentModelType
 from machine.translation.thot.thot_utils import load_smt_decoder, load_smt_model, to_sentence, to_target_tokens
+from tqdm import tqdm
 
 from .casing import Truecaser
 from .config import CONFIG_NAME, read_info
-from .text import detokenize_en, normalize_zh, segment_zh
+from .oov import back_off, load_vocab
+from .text import detokenize_en, normalize, segment_zh
 
 
 class PhraseBasedModel:
@@ -29,14 +32,18 @@ class PhraseBasedModel:
         self._model = load_smt_model(aligner, parameters)
         self._decoder = load_smt_decoder(self._model, parameters)
         self._truecaser = Truecaser.load(self.model_dir)
+        self._vocab = load_vocab(self.model_dir)
 
-    def translate_tokens(self, segments: Sequence[Sequence[str]], batch_size: int = 256) -> list[str]:
+    def translate_tokens(self, segments: Sequence[Sequence[str]], batch_size: int = 100,
+                         progress: bool = False) -> list[str]:
         """Detokenized translations of segmented sentences (in order, none dropped)."""
         outputs = [""] * len(segments)
         todo = [i for i, seg in enumerate(segments) if len(seg) > 0]
-        for start in range(0, len(todo), batch_size):
+        starts = range(0, len(todo), batch_size)
+        for start in tqdm(starts, desc="decoding", unit=" batches", file=sys.stderr, leave=False,
+                          disable=not progress):
             chunk = todo[start:start + batch_size]
-            results = self._decoder.translate_batch([to_sentence(segments[i]) for i in chunk])
+            results = self._decoder.translate_batch([to_sentence(back_off(segments[i], self._vocab)) for i in chunk])
             for i, result in zip(chunk, results):
                 outputs[i] = detokenize_en(self._truecaser.detruecase(to_target_tokens(result.target)))
         return outputs
@@ -45,7 +52,7 @@ class PhraseBasedModel:
         """Translations of raw Chinese sentences (normalised like the training data, then
         segmented with jieba)."""
         t2s = bool(self.info.get("t2s", False))
-        return self.translate_tokens([segment_zh(normalize_zh(line, t2s)) for line in lines])
+        return self.translate_tokens([segment_zh(normalize(line, t2s)) for line in lines])
 
     def close(self) -> None:
         if self._decoder is not None:

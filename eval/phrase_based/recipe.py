@@ -15,6 +15,7 @@ from ..textio import read_lines, write_lines
 from .casing import Truecaser
 from .config import DecoderSettings, settings_dict, write_config, write_info
 from .model import PhraseBasedModel
+from .oov import back_off, save_vocab
 from .progress import PhaseClock
 from .trainer import DevTunedTrainer
 
@@ -64,6 +65,8 @@ def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",
     started = time.perf_counter()
     train_src, train_trg, dev_src, dev_refs = load_tok_data(data_dir, max_train, max_dev)
     config = write_config(model_dir, settings)
+    vocab = save_vocab(train_src, model_dir)
+    dev_src = [back_off(src, vocab) for src in dev_src]  # tune on what decoding will see
     truecaser = Truecaser.train(train_trg, model_dir)
     train_trg = [truecaser.truecase(t) for t in train_trg]
     dev_refs = [[truecaser.truecase(r) for r in refs] for refs in dev_refs]
@@ -85,7 +88,7 @@ def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",
             "dev_bleu_tokenized": round(100 * trainer.stats.metrics.get("bleu", 0.0), 2),
             "lm_perplexity_dev": round(trainer.stats.metrics.get("perplexity", 0.0), 2),
             "weights": list(trainer.parameters.model_weights),
-            "wall_times_s": {**times, "total": round(time.perf_counter() - started, 2)},
+            "wall_times_s": {**times, "train_total": round(time.perf_counter() - started, 2)},
             "host": platform.node(),
         }
     write_info(model_dir, info)
@@ -93,14 +96,14 @@ def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",
 
 
 def translate_file(model_dir: str | Path, source: str | Path, output: str | Path,
-                   tokenized: bool = True) -> float:
+                   tokenized: bool = True, progress: bool = False) -> float:
     """Translate ``source`` (segmented if ``tokenized``, else raw Chinese) into ``output``,
     one line per input line; return the decoding wall time in seconds."""
     lines = read_lines(source)
     started = time.perf_counter()
     with PhraseBasedModel(model_dir) as model:
         if tokenized:
-            hyps = model.translate_tokens([line.split() for line in lines])
+            hyps = model.translate_tokens([line.split() for line in lines], progress=progress)
         else:
             hyps = model.translate(lines)
     write_lines(output, hyps)

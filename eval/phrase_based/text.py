@@ -23,15 +23,15 @@ def _moses():
     return MosesTokenizer(lang="en"), MosesDetokenizer(lang="en")
 
 
-def normalize_zh(text: str, t2s: bool = False) -> str:
-    """Raw Chinese input normalised as data_prep normalises its corpora (NFKC, control
+def normalize(text: str, t2s: bool = False) -> str:
+    """Raw input normalised as data_prep normalises its corpora (NFKC, control
     characters removed, spaces collapsed, optional Traditional->Simplified), so that
     ``translate`` sees the same kind of text the model was trained on."""
     try:
-        from data_prep.cleaning import normalize
+        from data_prep.cleaning import normalize as prep_normalize
     except ImportError:  # data_prep is part of this project; keep NFKC if it is absent
         return " ".join(unicodedata.normalize("NFKC", text).split())
-    return normalize(text, t2s=t2s)
+    return prep_normalize(text, t2s=t2s)
 
 
 def segment_zh(text: str) -> list[str]:
