@@ -100,3 +100,16 @@ def test_crafted_checkpoint_is_refused(trained, tiny_bin, tmp_path):
     assert proc.returncode != 0
     assert "system" in proc.stderr and "weights_only" in proc.stderr.replace("Weights only", "weights_only")
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_average_of_last_checkpoints_is_the_parameter_mean(trained, tmp_path):
+    save_dir, _ = trained
+    out = tmp_path / "avg.pt"
+    proc = run_cli(["reencoder-average", "--save-dir", save_dir, "--last", "3", "--out", out])
+    assert "averaged 3 checkpoints" in proc.stdout
+    states = [torch.load(save_dir / f"checkpoint{e}.pt", weights_only=True)["model"] for e in (6, 7, 8)]
+    avg = torch.load(out, weights_only=True)["model"]
+    for name, value in avg.items():
+        torch.testing.assert_close(value, sum(s[name] for s in states) / 3)
+    missing = run_cli(["reencoder-average", "--inputs", tmp_path / "nope.pt", "--out", out], check=False)
+    assert missing.returncode == 2 and missing.stderr.splitlines()[-1].startswith("error: checkpoint not found")

@@ -1,0 +1,63 @@
+"""Average the parameters of several fairseq checkpoints (Vaswani et al. 2017 style).
+
+fairseq's ``scripts/average_checkpoints.py`` is not part of the pip package, so the plugin
+carries this small equivalent.  Checkpoints are read with torch's safe ``weights_only``
+unpickler (the plugin's allow-list applies) and written back in the same format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import torch
+
+import reencoder  # noqa: F401  (registers the checkpoint allow-list)
+
+
+class AverageError(Exception):
+    """A user-facing problem with the checkpoints to average."""
+
+
+def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
+    """The ``n`` newest ``checkpoint_N_M.pt`` / ``checkpointN.pt`` files of a save dir, by update/epoch."""
+    def key(p: Path):
+        nums = [int(x) for x in p.stem.replace("checkpoint", "").split("_") if x.isdigit()]
+        return nums[::-1]
+
+    found = sorted((p for p in Path(save_dir).glob("checkpoint*.pt") if any(c.isdigit() for c in p.stem)), key=key)
+    if len(found) < n:
+        raise AverageError(f"{save_dir} has {len(found)} numbered checkpoints, {n} requested")
+    return found[-n:]
+
+
+def average_checkpoints(paths: Sequence[Path]) -> Dict:
+    """The first checkpoint's state with ``model`` replaced by the mean of all models."""
+    if not paths:
+        raise AverageError("no checkpoints to average")
+    state, total = None, None
+    for path in paths:
+        if not Path(path).is_file():
+            raise AverageError(f"checkpoint not found: {path}")
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        model = ckpt["model"]
+        if total is None:
+            state, total = ckpt, {k: v.double().clone() if v.is_floating_point() else v for k, v in model.items()}
+        else:
+            if set(model) != set(total):
+                raise AverageError(f"{path} has different parameters than {paths[0]}")
+            for k, v in model.items():
+                if v.is_floating_point():
+                    total[k] += v.double()
+    state["model"] = {k: (v / len(paths)).to(state["model"][k].dtype) if v.is_floating_point() else v
+                      for k, v in total.items()}
+    state.pop("last_optimizer_state", None)
+    return state
+
+
+def save_average(paths: Sequence[Path], out: Path) -> Path:
+    out = Path(out)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(average_checkpoints(paths), tmp)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,40 @@
+"""``reencoder-average``: average the last N checkpoints of a run (or the listed ones).
+
+    reencoder-average --save-dir runs/full/reencoder/ckpt --last 5 --out runs/full/reencoder/ckpt/checkpoint_avg.pt
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+from .common import Parser, UserError, positive_int, run_main
+
+
+def _main(argv: List[str]) -> int:
+    p = Parser(prog="reencoder-average", description="Average fairseq checkpoints.")
+    p.add_argument("--inputs", nargs="*", default=[], metavar="PT", help="checkpoints to average")
+    p.add_argument("--save-dir", help="take the newest numbered checkpoints of this folder")
+    p.add_argument("--last", type=positive_int, default=5, help="how many (with --save-dir)")
+    p.add_argument("--out", required=True, metavar="PT")
+    args = p.parse_args(argv)
+    from ..checkpoint_average import AverageError, last_checkpoints, save_average
+
+    try:
+        if args.save_dir and not args.inputs:
+            paths = last_checkpoints(args.save_dir, args.last)
+        else:
+            paths = list(args.inputs)
+        out = save_average(paths, args.out)
+    except AverageError as exc:
+        raise UserError(str(exc)) from None
+    print(f"averaged {len(paths)} checkpoints into {out}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
