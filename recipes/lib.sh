@@ -4,6 +4,8 @@
 
 BIN=${BIN:-.venv/bin}
 PLUGIN=${PLUGIN:-reencoder}
+# --cpu by default; DEVICE_FLAGS= (empty) trains and decodes on CUDA when torch sees a GPU.
+DEVICE_FLAGS=${DEVICE_FLAGS---cpu}
 export PYTHONUNBUFFERED=1
 
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
@@ -23,27 +25,33 @@ train_nmt() {
     local name=$1 data_bin=$2 max_update=$3; shift 3
     mkdir -p "$RUNS/$name"
     "$BIN/fairseq-train" "$data_bin" --user-dir "$PLUGIN" --task translation \
-        --source-lang zh --target-lang en --cpu --seed 1 \
+        --source-lang zh --target-lang en $DEVICE_FLAGS --seed 1 \
         --max-update "$max_update" --save-dir "$RUNS/$name/ckpt" \
-        --no-epoch-checkpoints --keep-last-epochs 1 \
+        --no-epoch-checkpoints \
         --log-format simple --log-interval 50 --log-file "$RUNS/$name/train.log" \
         --num-workers 0 "$@"
 }
 
-# generate_nmt NAME DATA_BIN CHECKPOINT [ARGS...]: beam search on the test set; writes the
-# detokenized hypotheses (sentencepiece removed, one line per test line, in order) to
-# $RUNS/NAME/test.hyp and fairseq's log to $RUNS/NAME/generate.log.
+# decode SUBSET DATA_BIN CHECKPOINT OUT_PREFIX [ARGS...]: fairseq-generate beam search on a
+# binarized subset (test, or valid = dev); writes OUT_PREFIX.log and the detokenized hypotheses
+# (sentencepiece removed, one line per input line, in order) to OUT_PREFIX.hyp.
+decode() {
+    local subset=$1 data_bin=$2 ckpt=$3 out=$4; shift 4
+    "$BIN/fairseq-generate" "$data_bin" --user-dir "$PLUGIN" --path "$ckpt" --gen-subset "$subset" \
+        --source-lang zh --target-lang en $DEVICE_FLAGS --beam 5 --batch-size 64 \
+        --post-process sentencepiece "$@" > "$out.log"
+    grep -P '^D-\d+\t' "$out.log" | sed 's/^D-//' | sort -n -k1,1 | cut -f3- > "$out.hyp.tmp"
+    local src=$data_bin/../split/$([ "$subset" = valid ] && echo dev || echo "$subset").zh
+    local want=$(wc -l < "$src") got=$(wc -l < "$out.hyp.tmp")
+    if [ "$want" != "$got" ]; then
+        echo "error: $out: $got hypotheses for the $want lines of $src" >&2; return 1
+    fi
+    mv "$out.hyp.tmp" "$out.hyp"
+    grep -E "^Generate|Translated" "$out.log" >&2 || true
+}
+
+# generate_nmt NAME DATA_BIN CHECKPOINT [ARGS...]: the test set into $RUNS/NAME/test.hyp
 generate_nmt() {
     local name=$1 data_bin=$2 ckpt=$3; shift 3
-    "$BIN/fairseq-generate" "$data_bin" --user-dir "$PLUGIN" --path "$ckpt" --gen-subset test \
-        --source-lang zh --target-lang en --cpu --beam 5 --batch-size 64 \
-        --post-process sentencepiece "$@" > "$RUNS/$name/generate.log"
-    grep -P '^D-\d+\t' "$RUNS/$name/generate.log" | sed 's/^D-//' | sort -n -k1,1 | cut -f3- \
-        > "$RUNS/$name/test.hyp.tmp"
-    local want=$(wc -l < "$data_bin/../split/test.zh") got=$(wc -l < "$RUNS/$name/test.hyp.tmp")
-    if [ "$want" != "$got" ]; then
-        echo "error: $name produced $got hypotheses for $want test sentences" >&2; return 1
-    fi
-    mv "$RUNS/$name/test.hyp.tmp" "$RUNS/$name/test.hyp"
-    grep -E "^Generate|Translated" "$RUNS/$name/generate.log" >&2 || true
+    decode test "$data_bin" "$ckpt" "$RUNS/$name/test" "$@"
 }
