@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench char-lm clean char-lm
+.PHONY: install test demo data baseline bench char-lm clean
 
 install: $(STAMP)
 
@@ -45,7 +45,7 @@ baseline: install
 	test -f $(BASELINE_DATA)/manifest.json || $(MAKE) data
 	nice $(BIN)/reencoder-baseline run --data $(BASELINE_DATA) --out runs/phrase_based
 
-# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~8 min CPU).
+# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~7-11 min CPU).
 # CHAR_LM_ARGS="--corpus enwik8 --max-update 20000 --gpu" for the Hutter data (needs internet).
 CHAR_LM_ARGS ?=
 char-lm: install

@@ -1,3 +1,4 @@
 """fairseq models built on the Grid LSTM (importing registers them)."""
 
+from . import grid_lstm_lm  # noqa: F401
 from . import reencoder  # noqa: F401
