@@ -1,0 +1,1 @@
+"""Console scripts: ``reencoder-translate``, ``reencoder-export``, ``reencoder-heatmap``."""

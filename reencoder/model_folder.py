@@ -1,0 +1,268 @@
+"""Self-contained model folders: everything needed to translate raw text, in one directory.
+
+A model folder holds::
+
+    model.pt       the fairseq checkpoint (optimizer state stripped by default); still loadable
+                   by fairseq's checkpoint_utils and ``fairseq-generate --path``
+    dict.zh.txt    fairseq source dictionary  (from DATA/bin)
+    dict.en.txt    fairseq target dictionary  (from DATA/bin)
+    spm.zh.model   sentencepiece model of the source side  (from DATA/spm)
+    spm.en.model   sentencepiece model of the target side  (from DATA/spm)
+    config.json    arch, model arguments, languages, max positions, normalisation (t2s),
+                   package versions, SHA-256 of every file
+
+:func:`export_model_folder` writes it atomically (a sibling temporary folder renamed into
+place, so a reader never sees half a folder); :func:`load_model_folder` validates it and
+returns a ready :class:`reencoder.translate.Translator`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional
+
+import torch
+
+FORMAT_VERSION = 1
+LANGS = ("zh", "en")
+MODEL = "model.pt"
+CONFIG = "config.json"
+#: Every file of a model folder, in the order they are checked.
+FILES = (MODEL, "dict.zh.txt", "dict.en.txt", "spm.zh.model", "spm.en.model", CONFIG)
+PACKAGES = ("reencoder", "torch", "ve-fairseq", "sentencepiece", "opencc-python-reimplemented")
+
+
+class ModelFolderError(Exception):
+    """A missing or broken model folder (or export input); the message is one line for users."""
+
+
+@contextlib.contextmanager
+def _staged_folder(out_dir: Path) -> Iterator[Path]:
+    """Yield an empty sibling ``OUT.tmp-XXXX`` that replaces ``OUT`` when the block succeeds.
+
+    On failure the temporary folder goes and an existing ``OUT`` stays as it was.  An
+    existing ``OUT`` is only replaced if it is a model folder (has config.json) or empty, so
+    a mistyped ``--out`` cannot delete someone's files.
+    """
+    if out_dir.exists() and not (out_dir / CONFIG).is_file():
+        if not out_dir.is_dir() or any(out_dir.iterdir()):
+            raise ModelFolderError(f"{out_dir} exists and is not a model folder (no {CONFIG}); "
+                                   "remove it or choose another output folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.old-", dir=out_dir.parent))
+        os.replace(out_dir, old / out_dir.name)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _versions() -> Dict[str, Optional[str]]:
+    versions: Dict[str, Optional[str]] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly copy of a model argument (drop what JSON cannot hold)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
+
+
+def _data_file(data_dir: Path, candidates) -> Path:
+    for rel in candidates:
+        if (data_dir / rel).is_file():
+            return data_dir / rel
+    raise ModelFolderError(f"data folder {data_dir} has no {candidates[0]}")
+
+
+def _load_checkpoint(checkpoint: Path) -> dict:
+    import reencoder  # noqa: F401  (registers the safe-load allow-list)
+
+    if not checkpoint.is_file():
+        raise ModelFolderError(f"checkpoint {checkpoint} does not exist")
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a truncated or foreign file: say so in one line
+        raise ModelFolderError(f"cannot read checkpoint {checkpoint}: {_first_line(exc)}") from None
+    if not isinstance(state, dict) or "model" not in state or state.get("cfg") is None:
+        raise ModelFolderError(f"{checkpoint} is not a fairseq checkpoint (no model/cfg)")
+    return state
+
+
+def _model_args(state: dict):
+    model_cfg = state["cfg"].get("model")
+    if model_cfg is None or not hasattr(model_cfg, "arch"):
+        raise ModelFolderError("checkpoint has no model arguments (cfg.model)")
+    if not str(model_cfg.arch).startswith("reencoder"):
+        raise ModelFolderError(f"checkpoint is a {model_cfg.arch!r} model, not a Reencoder")
+    return model_cfg
+
+
+def _count_dict(path: Path) -> int:
+    from fairseq.data import Dictionary
+
+    return len(Dictionary.load(str(path)))
+
+
+def export_model_folder(
+    checkpoint,
+    data_dir,
+    out_dir,
+    *,
+    strip_optimizer: bool = True,
+    t2s: Optional[bool] = None,
+) -> Path:
+    """Write a model folder ``out_dir`` from a fairseq checkpoint and a prepared data folder.
+
+    Args:
+        checkpoint: a ``checkpoint_*.pt`` of ``fairseq-train --user-dir reencoder``.
+        data_dir: a folder prepared by ``reencoder-data`` (``spm/spm.{zh,en}.model``,
+            ``bin/dict.{zh,en}.txt``; ``spm/dict.*`` is accepted when ``bin/`` has none).
+        out_dir: the model folder to write (replaced atomically if it exists).
+        strip_optimizer: drop the optimizer state (about 2/3 of a checkpoint with Adam).
+        t2s: Traditional->Simplified conversion of inputs; ``None`` takes the data folder's
+            ``manifest.json`` setting (False without one), so inputs are normalised like the
+            training data.
+    Returns:
+        ``out_dir``.
+    """
+    checkpoint, data_dir, out_dir = Path(checkpoint), Path(data_dir), Path(out_dir)
+    if not data_dir.is_dir():
+        raise ModelFolderError(f"data folder {data_dir} does not exist")
+    sources = {}
+    for lang in LANGS:
+        sources[f"spm.{lang}.model"] = _data_file(data_dir, [f"spm/spm.{lang}.model", f"spm.{lang}.model"])
+        sources[f"dict.{lang}.txt"] = _data_file(
+            data_dir, [f"bin/dict.{lang}.txt", f"spm/dict.{lang}.txt", f"dict.{lang}.txt"]
+        )
+    state = _load_checkpoint(checkpoint)
+    args = _model_args(state)
+    task_cfg = state["cfg"].get("task") or {}
+    src_lang, tgt_lang = task_cfg.get("source_lang"), task_cfg.get("target_lang")
+    if (src_lang, tgt_lang) != LANGS:
+        raise ModelFolderError(f"checkpoint translates {src_lang}->{tgt_lang}, expected zh->en")
+    # the dictionaries must be the ones the model was trained with: compare sizes
+    for lang, key in (("zh", "encoder.embed_tokens.weight"), ("en", "decoder.embed_tokens.weight")):
+        rows, entries = state["model"][key].shape[0], _count_dict(sources[f"dict.{lang}.txt"])
+        if rows != entries:
+            raise ModelFolderError(
+                f"{sources[f'dict.{lang}.txt']} has {entries} entries but the model's {lang} "
+                f"embedding has {rows}: the checkpoint was not trained on {data_dir}"
+            )
+    if t2s is None:
+        try:
+            manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
+            t2s = bool(manifest.get("settings", {}).get("t2s", False))
+        except (OSError, ValueError):
+            t2s = False
+    if strip_optimizer:
+        state.pop("last_optimizer_state", None)
+    history = state.get("optimizer_history") or [{}]
+    config = {
+        "format": FORMAT_VERSION,
+        "arch": args.arch,
+        "model_args": {k: _plain(v) for k, v in sorted(vars(args).items()) if not k.startswith("_")},
+        "source_lang": src_lang,
+        "target_lang": tgt_lang,
+        "max_source_positions": getattr(args, "max_source_positions", None),
+        "max_target_positions": getattr(args, "max_target_positions", None),
+        "num_updates": history[-1].get("num_updates"),
+        "normalization": {"function": "data_prep.cleaning.normalize", "nfkc": True, "t2s": bool(t2s)},
+        "optimizer_state": not strip_optimizer,
+        "exported_from": {"checkpoint": str(checkpoint.resolve()), "data": str(data_dir.resolve())},
+        "versions": _versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+    }
+    with _staged_folder(out_dir) as tmp:
+        torch.save(state, tmp / MODEL)
+        for name, src in sources.items():
+            shutil.copyfile(src, tmp / name)
+        config["sha256"] = {name: _sha256(tmp / name) for name in FILES if name != CONFIG}
+        (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def read_model_folder(path) -> Dict[str, Any]:
+    """Check that ``path`` is a complete model folder; return its ``config.json``."""
+    path = Path(path)
+    if not path.exists():
+        raise ModelFolderError(f"model folder {path} does not exist")
+    if not path.is_dir():
+        raise ModelFolderError(f"model folder {path} is not a directory")
+    for name in FILES:
+        if not (path / name).is_file():
+            raise ModelFolderError(f"model folder {path} has no {name}")
+    try:
+        config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelFolderError(f"model folder {path}: unreadable {CONFIG} ({_first_line(exc)})") from None
+    if not isinstance(config, dict) or config.get("format") != FORMAT_VERSION:
+        raise ModelFolderError(f"model folder {path}: {CONFIG} is not a format-{FORMAT_VERSION} model config")
+    return config
+
+
+def load_models(path):
+    """(models, task) of a model folder, via fairseq's own checkpoint loader."""
+    from fairseq import checkpoint_utils
+
+    import reencoder  # noqa: F401  (registers the models and the allow-list)
+
+    path = Path(path)
+    try:
+        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+            [str(path / MODEL)], arg_overrides={"data": str(path)}
+        )
+    except Exception as exc:
+        raise ModelFolderError(f"model folder {path}: cannot load {MODEL} ({_first_line(exc)})") from None
+    for model in models:
+        model.eval()
+    return models, task
+
+
+def load_model_folder(path, **translator_options):
+    """Validate a model folder and return a :class:`~reencoder.translate.Translator` for it.
+
+    ``translator_options`` go to the Translator (``beam``, ``batch_size``, ``max_len_a``...).
+    """
+    from .translate import Translator
+
+    config = read_model_folder(path)
+    models, task = load_models(path)
+    return Translator(models, task, Path(path), config, **translator_options)

@@ -1,0 +1,131 @@
+"""Model folders: export -> load round trip, validation errors, fairseq compatibility."""
+
+import json
+import shutil
+
+import pytest
+import torch
+from fairseq import checkpoint_utils
+
+from reencoder.cli import translate as translate_cli
+from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, load_model_folder, read_model_folder
+from reencoder.translate import Translator
+from translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, build_tiny_model, single_thread
+
+
+_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory, shared_data):
+    return build_tiny_model(tmp_path_factory.getbasetemp())
+
+
+def test_export_writes_a_complete_folder(tiny):
+    assert sorted(p.name for p in tiny.folder.iterdir()) == sorted(FILES)
+    config = json.loads((tiny.folder / "config.json").read_text(encoding="utf-8"))
+    assert config["arch"] == "reencoder_tiny"
+    assert (config["source_lang"], config["target_lang"]) == ("zh", "en")
+    assert config["num_updates"] == TRAIN_UPDATES
+    assert config["max_source_positions"] == MAX_POSITIONS
+    assert config["normalization"]["t2s"] is False
+    assert config["versions"]["torch"] == torch.__version__.split("+")[0] or config["versions"]["torch"]
+    for name in ("spm.zh.model", "spm.en.model"):
+        assert (tiny.folder / name).read_bytes() == (tiny.data / "spm" / name).read_bytes()
+    for name in ("dict.zh.txt", "dict.en.txt"):
+        assert (tiny.folder / name).read_bytes() == (tiny.data / "bin" / name).read_bytes()
+    # optimizer state stripped, weights untouched
+    exported = torch.load(tiny.folder / "model.pt", map_location="cpu")
+    original = torch.load(tiny.checkpoint, map_location="cpu")
+    assert "last_optimizer_state" in original and "last_optimizer_state" not in exported
+    assert exported["model"].keys() == original["model"].keys()
+    assert all(torch.equal(exported["model"][k], original["model"][k]) for k in original["model"])
+    assert (tiny.folder / "model.pt").stat().st_size < tiny.checkpoint.stat().st_size
+    # no leftovers of the atomic write next to the folder
+    assert not [p for p in tiny.folder.parent.iterdir() if ".tmp-" in p.name or ".old-" in p.name]
+
+
+def test_model_pt_still_loads_with_fairseq_checkpoint_utils(tiny):
+    models, cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(tiny.folder / "model.pt")], arg_overrides={"data": str(tiny.folder)})
+    assert cfg.model.arch == "reencoder_tiny" and len(task.source_dictionary) == len(models[0].encoder.embed_tokens.weight)
+
+
+def test_round_trip_same_translations_and_scores_as_the_checkpoint(tiny):
+    """Export -> load gives exactly what the training checkpoint (with the data folder's
+    dictionaries and spm models) gives."""
+    lines = tiny.test_zh[:12] + ["", "你好！"]
+    from_folder = Translator.from_folder(tiny.folder, beam=4)
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(tiny.checkpoint)], arg_overrides={"data": str(tiny.data / "bin")})
+    direct = Translator([m.eval() for m in models], task, tiny.data / "spm", from_folder.config, beam=4)
+    a, b = from_folder.translate_nbest(lines, 3), direct.translate_nbest(lines, 3)
+    assert a == b
+    assert len(a) == len(lines) and all(len(h) == 3 for h in a)
+    assert a[12] == [("", 0.0)] * 3
+
+
+def test_raw_lines_are_encoded_exactly_like_the_training_data(tiny):
+    """Translator's normalise + spm + dictionary == the data folder's binarized test set."""
+    translator = load_model_folder(tiny.folder, beam=1)
+    _models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(tiny.checkpoint)], arg_overrides={"data": str(tiny.data / "bin")})
+    task.load_dataset("test")
+    dataset = task.dataset("test")
+    ids = translator.encode(tiny.test_zh)
+    assert len(ids) == len(dataset)
+    for k, tokens in enumerate(ids):
+        assert tokens.tolist() == dataset[k]["source"].tolist()
+
+
+def test_missing_spm_model_is_a_clear_error(tiny, tmp_path, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny.folder, broken)
+    (broken / "spm.zh.model").unlink()
+    with pytest.raises(ModelFolderError, match=r"^model folder .*broken has no spm\.zh\.model$"):
+        load_model_folder(broken)
+    assert translate_cli.main(["--model", str(broken)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: model folder {broken} has no spm.zh.model"]
+
+
+@pytest.mark.parametrize("problem", ["missing", "not_a_dir", "bad_config"])
+def test_other_broken_folders(tiny, tmp_path, problem):
+    path = tmp_path / "m"
+    if problem == "not_a_dir":
+        path.write_text("x")
+        expected = "is not a directory"
+    elif problem == "bad_config":
+        shutil.copytree(tiny.folder, path)
+        (path / "config.json").write_text("{not json")
+        expected = "unreadable config.json"
+    else:
+        expected = "does not exist"
+    with pytest.raises(ModelFolderError, match=expected):
+        read_model_folder(path)
+
+
+def test_export_errors_name_what_is_missing(tiny, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(tiny.data / "bin", data / "bin")
+    with pytest.raises(ModelFolderError, match=r"has no spm/spm\.zh\.model"):
+        export_model_folder(tiny.checkpoint, data, tmp_path / "out")
+    with pytest.raises(ModelFolderError, match="does not exist"):
+        export_model_folder(tmp_path / "nope.pt", tiny.data, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_export_replaces_an_existing_folder_atomically(tiny, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "notes.txt").write_text("not a model folder")
+    with pytest.raises(ModelFolderError, match="exists and is not a model folder"):
+        export_model_folder(tiny.checkpoint, tiny.data, out)
+    assert (out / "notes.txt").exists()
+    (out / "config.json").write_text("{}")  # an (old) model folder is replaced
+    export_model_folder(tiny.checkpoint, tiny.data, out, strip_optimizer=False, t2s=True)
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    config = read_model_folder(out)
+    assert config["normalization"]["t2s"] is True and config["optimizer_state"] is True
+    assert "last_optimizer_state" in torch.load(out / "model.pt", map_location="cpu")
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
