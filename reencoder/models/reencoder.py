@@ -29,6 +29,7 @@ from fairseq.models import (
 from fairseq.modules import FairseqDropout
 from torch import Tensor
 
+from ..numerics import check_finite
 from ..reencoder_grid import ReencoderGrid, reorder_row_state, right_pad_lengths
 
 DEFAULT_MAX_POSITIONS = 1024
@@ -101,6 +102,7 @@ class ReencoderGridDecoder(FairseqIncrementalDecoder):
         else:
             self.fc_out = Linear(out_dim, len(dictionary))
         self.max_target_positions = args.max_target_positions
+        self.bf16_autocast = args.grid_bf16_autocast
 
     def forward(
         self,
@@ -124,7 +126,9 @@ class ReencoderGridDecoder(FairseqIncrementalDecoder):
                 prev_output_tokens = prev_output_tokens[:, -1:]
             # first step: the whole (one-token) prefix
         tgt_in = self.proj(self.dropout(self.embed_tokens(prev_output_tokens)))  # [B, T, n]
-        x, new_state = self.grid(src_in, tgt_in, src_lengths, row_state, observer=observer)
+        with torch.autocast(src_in.device.type, dtype=torch.bfloat16, enabled=self.bf16_autocast):
+            x, new_state = self.grid(src_in, tgt_in, src_lengths, row_state, observer=observer)
+        x = x.to(tgt_in.dtype)
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, "row_state", {"h": new_state[0], "m": new_state[1]})
         return x, {"attn": [None], "inner_states": [x]}
@@ -180,11 +184,20 @@ class ReencoderModel(FairseqEncoderDecoderModel):
                             help='dropout on hidden vectors passed up the depth axis')
         parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                             help='tie the target embedding and the output layer')
+        parser.add_argument('--grid-bf16-autocast', action='store_true',
+                            help='run the grid under bf16 autocast (fast on AMX CPUs and GPUs; '
+                                 "fairseq's --bf16 does not run on CPU)")
         parser.add_argument('--max-source-positions', type=int, metavar='N',
                             help='max source length')
         parser.add_argument('--max-target-positions', type=int, metavar='N',
                             help='max target length')
         # fmt: on
+
+    def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
+        out = super().forward(src_tokens, src_lengths, prev_output_tokens, **kwargs)
+        if self.training:
+            check_finite(out[0], src_tokens, prev_output_tokens, self.encoder.padding_idx)
+        return out
 
     @classmethod
     def build_model(cls, args, task):
@@ -217,6 +230,7 @@ def base_architecture(args):
     args.grid_shared_depth = getattr(args, "grid_shared_depth", False)
     args.grid_depth_dropout = getattr(args, "grid_depth_dropout", args.dropout)
     args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", False)
+    args.grid_bf16_autocast = getattr(args, "grid_bf16_autocast", False)
     args.max_source_positions = getattr(args, "max_source_positions", DEFAULT_MAX_POSITIONS)
     args.max_target_positions = getattr(args, "max_target_positions", DEFAULT_MAX_POSITIONS)
 
