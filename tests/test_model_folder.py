@@ -7,6 +7,7 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
+from reencoder.cli import export as export_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, load_model_folder, read_model_folder
 from reencoder.translate import Translator
@@ -29,7 +30,8 @@ def test_export_writes_a_complete_folder(tiny):
     assert config["num_updates"] == TRAIN_UPDATES
     assert config["max_source_positions"] == MAX_POSITIONS
     assert config["normalization"]["t2s"] is False
-    assert config["versions"]["torch"] == torch.__version__.split("+")[0] or config["versions"]["torch"]
+    assert config["versions"]["torch"].split("+")[0] == torch.__version__.split("+")[0]
+    assert set(config["sha256"]) == set(FILES) - {"config.json"}
     for name in ("spm.zh.model", "spm.en.model"):
         assert (tiny.folder / name).read_bytes() == (tiny.data / "spm" / name).read_bytes()
     for name in ("dict.zh.txt", "dict.en.txt"):
@@ -129,3 +131,14 @@ def test_export_replaces_an_existing_folder_atomically(tiny, tmp_path):
     assert config["normalization"]["t2s"] is True and config["optimizer_state"] is True
     assert "last_optimizer_state" in torch.load(out / "model.pt", map_location="cpu")
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_export_console_entry_point(tiny, tmp_path, capsys):
+    out = tmp_path / "exported"
+    assert export_cli.main(["--checkpoint", str(tiny.checkpoint), "--data", str(tiny.data), "--out", str(out),
+                            "--t2s"]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote model folder {out}"
+    assert read_model_folder(out)["normalization"]["t2s"] is True
+    assert export_cli.main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(tiny.data),
+                            "--out", str(tmp_path / "x")]) == 2
+    assert capsys.readouterr().err.strip() == f"error: checkpoint {tmp_path / 'none.pt'} does not exist"
