@@ -44,6 +44,10 @@ CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Noto Serif CJK SC", "Sourc
              "AR PL UKai CN", "Droid Sans Fallback", "SimHei", "Microsoft YaHei", "PingFang SC",
              "Heiti SC", "Arial Unicode MS")
 
+#: File-name fragments of CJK font files (for fonts matplotlib's cached list does not know).
+CJK_FILE_HINTS = ("notosanscjk", "notoserifcjk", "wqy-", "sourcehan", "droidsansfallback", "uming", "ukai",
+                  "simhei", "msyh", "pingfang")
+
 
 @dataclass
 class GridHeatmap:
@@ -162,7 +166,12 @@ def grid_heatmap(translator, src: str, tgt: str, quantity: str = "target_state_c
 
 
 def find_cjk_font() -> Optional[str]:
-    """The family name of an installed font with CJK glyphs, or None."""
+    """The family name of an installed font with CJK glyphs, or None.
+
+    Looks at matplotlib's font list first, then at the system's font files (matplotlib caches
+    its list, so a font installed later, e.g. ``apt-get install fonts-noto-cjk``, is only
+    found there) and registers the first CJK file it finds.
+    """
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
@@ -170,8 +179,20 @@ def find_cjk_font() -> Optional[str]:
         if name in installed:
             return name
     for name in sorted(installed):  # any other family that says it is CJK
-        if any(tag in name for tag in ("CJK", "Hei", "Ming", "Song", "Kai", "Gothic")):
+        if "CJK" in name or "Hei" in name:
             return name
+    try:
+        files = sorted(font_manager.findSystemFonts())
+    except Exception:  # noqa: BLE001  (no fontconfig, unreadable folders: no CJK font then)
+        return None
+    for path in files:
+        lowered = Path(path).name.lower()
+        if any(hint in lowered for hint in CJK_FILE_HINTS):
+            try:
+                font_manager.fontManager.addfont(path)
+                return font_manager.FontProperties(fname=path).get_name()
+            except Exception:  # noqa: BLE001  (a broken font file: try the next)
+                continue
     return None
 
 
