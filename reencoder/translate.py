@@ -195,12 +195,21 @@ class Translator:
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterable[List[str]]:
-    """Consecutive lists of ``size`` lines (the last may be shorter); reads lazily."""
+    """Consecutive lists of ``size`` lines (the last may be shorter); reads lazily.
+
+    If reading fails (e.g. invalid UTF-8), the lines read before the failure are yielded
+    first and the error is raised afterwards, so every good line before it gets its output.
+    """
     chunk: List[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) >= size:
+    try:
+        for line in lines:
+            chunk.append(line)
+            if len(chunk) >= size:
+                yield chunk
+                chunk = []
+    except Exception:
+        if chunk:
             yield chunk
-            chunk = []
+        raise
     if chunk:
         yield chunk

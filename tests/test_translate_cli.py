@@ -214,6 +214,8 @@ def test_user_errors_are_one_line(tiny, tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2, (argv, err)
         assert len(err) == 1 and err[0].startswith("error: ") and message in err[0], (argv, err)
+    # the two good lines before the invalid one were still translated
+    assert len((tmp_path / "o").read_text(encoding="utf-8").splitlines()) == 2
 
 
 def test_user_error_from_the_console_script(tmp_path):

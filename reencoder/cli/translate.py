@@ -19,7 +19,8 @@ lines split on ``\\n`` only (a trailing ``\\r`` and a leading BOM are dropped); 
 read, so memory stays bounded on any input length.  Lines longer than the model's max source
 positions are truncated with a warning on stderr.  User errors (missing model folder or
 file, bad argument, invalid UTF-8 with its line number) print one ``error: ...`` line on
-stderr and exit with status 2.
+stderr and exit with status 2; for invalid UTF-8 the lines before the bad one are
+translated and written first.
 """
 
 from __future__ import annotations
