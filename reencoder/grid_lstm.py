@@ -140,7 +140,6 @@ class GridLSTMBlock(nn.Module):
 
     def _bias_layout(self):
         """(bias tensor, [(offset, dim), ...]) pairs, to locate each forget gate."""
-        n = self.hidden_size
         if self.tied:
             return [(self.bias, [(0, 0)])]
         offsets, off = [], 0

@@ -26,51 +26,23 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-import torch.nn as nn
 from torch import Tensor
 
-from .grid_lstm import GridLSTMBlock
-from .wavefront import Observer, run_grid
+from .grid_stack import DepthGridStack, reorder_state
+from .wavefront import Observer
 
 TIME, DEPTH = 0, 1
 ColumnState = Tuple[Tensor, Tensor]  # (h, m), each [D, B, n]: the time-axis state at every depth
+reorder_column_state = reorder_state  # along the batch (beam search)
 
 
-class LMGrid(nn.Module):
-    """``depth`` layers of 2D Grid LSTM blocks over (time, depth).
+class LMGrid(DepthGridStack):
+    """``depth`` layers of 2D Grid LSTM blocks over (time, depth); see
+    :class:`reencoder.grid_stack.DepthGridStack` for the arguments (``shared_depth`` is the
+    paper's "Tied 2-LSTM")."""
 
-    Args:
-        hidden_size: n, the size of every hidden and memory vector.
-        depth: D, the number of layers along the depth axis.
-        priority: make depth the priority dimension (paper §3.5).
-        tied_dims: one weight matrix for the time and the depth transform of a block (§3.4).
-        shared_depth: one block for every depth layer, the paper's "Tied 2-LSTM" (otherwise one
-            block per layer).
-        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid_lstm`).
-        depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
-    """
-
-    def __init__(
-        self,
-        hidden_size: int,
-        depth: int,
-        priority: bool = True,
-        tied_dims: bool = False,
-        shared_depth: bool = False,
-        cell: str = "standard",
-        depth_dropout: float = 0.0,
-    ):
-        super().__init__()
-        if hidden_size < 1 or depth < 1:
-            raise ValueError(f"hidden_size and depth must be positive, got {hidden_size}, {depth}")
-        self.hidden_size = hidden_size
-        self.depth = depth
-        self.depth_dropout = depth_dropout
-        n_blocks = 1 if shared_depth else depth
-        self.blocks = nn.ModuleList(
-            GridLSTMBlock(2, hidden_size, priority_dim=DEPTH if priority else None, tied=tied_dims, cell=cell)
-            for _ in range(n_blocks)
-        )
+    def __init__(self, hidden_size: int, depth: int, **kwargs):
+        super().__init__(2, hidden_size, depth, **kwargs)
 
     def forward(
         self, x: Tensor, state: Optional[ColumnState] = None, observer: Optional[Observer] = None
@@ -88,21 +60,8 @@ class LMGrid(nn.Module):
         if state is None:
             zeros = x.new_zeros(self.depth, B, n)
             state = (zeros, zeros)
-        exit_h, exit_m = run_grid(
-            self.blocks,
-            (T, self.depth),
-            boundary_h=[state[0], x.transpose(0, 1)],
-            boundary_m=[state[1], None],
-            block_axis=DEPTH,
-            dropout=[0.0, self.depth_dropout],
-            observer=observer,
-        )
+        exit_h, exit_m = self.run((T, self.depth), [state[0], x.transpose(0, 1)], [state[1], None], observer)
         return exit_h[DEPTH].transpose(0, 1), (exit_h[TIME], exit_m[TIME])
-
-
-def reorder_column_state(state: ColumnState, new_order: Tensor) -> ColumnState:
-    """Reorder a column state along the batch (beam search)."""
-    return state[0].index_select(1, new_order), state[1].index_select(1, new_order)
 
 
 __all__ = ["LMGrid", "ColumnState", "reorder_column_state"]

@@ -20,50 +20,22 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
-import torch
-import torch.nn as nn
 from torch import Tensor
 
-from .grid_lstm import GridLSTMBlock
-from .wavefront import Observer, run_grid
+from .grid_stack import DepthGridStack, reorder_state
+from .wavefront import Observer
 
 SRC, TGT, DEPTH = 0, 1, 2
 RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
+reorder_row_state = reorder_state  # along the batch, for beam search
 
 
-class ReencoderGrid(nn.Module):
-    """A stack of ``depth`` layers of 3D Grid LSTM blocks over (source, target, depth).
+class ReencoderGrid(DepthGridStack):
+    """A stack of ``depth`` layers of 3D Grid LSTM blocks over (source, target, depth); see
+    :class:`reencoder.grid_stack.DepthGridStack` for the arguments."""
 
-    Args:
-        hidden_size: n, the size of every hidden and memory vector.
-        depth: D, the number of layers along the depth axis.
-        priority: make depth the priority dimension (paper §3.5).
-        tied_dims: share the block's weights across its three dimensions (§3.4).
-        shared_depth: one block for every depth layer (otherwise one block per layer).
-        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid_lstm`).
-        depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
-    """
-
-    def __init__(
-        self,
-        hidden_size: int,
-        depth: int,
-        priority: bool = True,
-        tied_dims: bool = False,
-        shared_depth: bool = False,
-        cell: str = "standard",
-        depth_dropout: float = 0.0,
-    ):
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.depth = depth
-        self.depth_dropout = depth_dropout
-        self.runner = run_grid  # the benchmark swaps in the naive loop to compare
-        n_blocks = 1 if shared_depth else depth
-        self.blocks = nn.ModuleList(
-            GridLSTMBlock(3, hidden_size, priority_dim=DEPTH if priority else None, tied=tied_dims, cell=cell)
-            for _ in range(n_blocks)
-        )
+    def __init__(self, hidden_size: int, depth: int, **kwargs):
+        super().__init__(3, hidden_size, depth, **kwargs)
 
     def empty_row_state(self, src_len: int, batch: int, like: Tensor) -> RowState:
         """Zero target-axis state entering row 0."""
@@ -97,24 +69,11 @@ class ReencoderGrid(nn.Module):
         x = (src_in.transpose(0, 1).unsqueeze(1) + tgt_in.transpose(0, 1).unsqueeze(0)).reshape(S * T, B, n)
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
-        exit_h, exit_m = self.runner(
-            self.blocks,
-            (S, T, D),
-            boundary_h=[None, row_state[0], x],
-            boundary_m=[None, row_state[1], None],
-            block_axis=DEPTH,
-            dropout=[0.0, 0.0, self.depth_dropout],
-            observer=observer,
-        )
+        exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer)
         top = exit_h[DEPTH].view(S, T, B, n)  # face (i, j)
         last = (src_lengths - 1).clamp(min=0).view(1, 1, B, 1).expand(1, T, B, n)
         out = top.gather(0, last).squeeze(0).transpose(0, 1)  # [B, T, n]
         return out, (exit_h[TGT], exit_m[TGT])
-
-
-def reorder_row_state(state: RowState, new_order: Tensor) -> RowState:
-    """Reorder a row state along the batch for beam search."""
-    return state[0].index_select(1, new_order), state[1].index_select(1, new_order)
 
 
 def right_pad_lengths(tokens: Tensor, pad: int) -> Tensor:
