@@ -28,12 +28,11 @@ from typing import Optional, Tuple
 
 from torch import Tensor
 
-from .grid_stack import DepthGridStack, reorder_state
+from .grid_stack import DepthGridStack
 from .wavefront import Observer
 
 TIME, DEPTH = 0, 1
 ColumnState = Tuple[Tensor, Tensor]  # (h, m), each [D, B, n]: the time-axis state at every depth
-reorder_column_state = reorder_state  # along the batch (beam search)
 
 
 class LMGrid(DepthGridStack):
@@ -64,4 +63,4 @@ class LMGrid(DepthGridStack):
         return exit_h[DEPTH].transpose(0, 1), (exit_h[TIME], exit_m[TIME])
 
 
-__all__ = ["LMGrid", "ColumnState", "reorder_column_state"]
+__all__ = ["LMGrid", "ColumnState"]

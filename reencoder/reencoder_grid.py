@@ -22,12 +22,11 @@ from typing import List, Optional, Tuple
 
 from torch import Tensor
 
-from .grid_stack import DepthGridStack, reorder_state
+from .grid_stack import DepthGridStack
 from .wavefront import Observer
 
 SRC, TGT, DEPTH = 0, 1, 2
 RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
-reorder_row_state = reorder_state  # along the batch, for beam search
 
 
 class ReencoderGrid(DepthGridStack):
@@ -81,4 +80,4 @@ def right_pad_lengths(tokens: Tensor, pad: int) -> Tensor:
     return tokens.ne(pad).long().sum(dim=1)
 
 
-__all__: List[str] = ["ReencoderGrid", "reorder_row_state", "right_pad_lengths", "RowState"]
+__all__: List[str] = ["ReencoderGrid", "right_pad_lengths", "RowState"]
