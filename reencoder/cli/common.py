@@ -4,10 +4,11 @@ user errors, no tracebacks."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import sys
-from typing import Callable, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 USER_ERROR = 2
 
@@ -57,20 +58,29 @@ def fail(message: str) -> int:
     return USER_ERROR
 
 
-def quiet_fairseq_logging() -> None:
+@contextlib.contextmanager
+def quiet_fairseq_logging() -> Iterator[None]:
     """fairseq logs INFO lines (dictionary sizes, ...) through a root handler that one of its
-    modules installs at import; our scripts keep stderr for warnings and errors only."""
-    logging.getLogger().setLevel(logging.WARNING)  # and matplotlib's DEBUG chatter
-    logging.getLogger("fairseq").setLevel(logging.WARNING)
+    modules installs at import; our scripts keep stderr for warnings and errors only.  The
+    levels are restored afterwards (``main()`` may run inside another program or a test)."""
+    loggers = [logging.getLogger(), logging.getLogger("fairseq")]  # root: matplotlib's DEBUG chatter too
+    before = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, before):
+            logger.setLevel(level)
 
 
 def run_main(body: Callable[[List[str]], int], argv: Optional[List[str]]) -> int:
     """Run ``body(argv)``: user errors -> ``error: ...`` and exit 2; a closed output pipe
     (``| head``) ends quietly; Ctrl-C -> exit 130."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    quiet_fairseq_logging()
     try:
-        return body(argv)
+        with quiet_fairseq_logging():
+            return body(argv)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -139,7 +139,17 @@ def _main(argv: List[str]) -> int:
     source = _open_input(args.input)
     import torch
 
+    threads_before = torch.get_num_threads()
     torch.set_num_threads(args.cpu_threads)
+    try:
+        return _translate(args, source)
+    finally:
+        torch.set_num_threads(threads_before)  # main() may run inside another program
+        if source is not sys.stdin.buffer:
+            source.close()
+
+
+def _translate(args, source: BinaryIO) -> int:
     from ..model_folder import load_model_folder
 
     warn = (lambda message: None) if args.quiet else None
@@ -157,8 +167,6 @@ def _main(argv: List[str]) -> int:
     finally:
         if out is not sys.stdout.buffer:
             out.close()
-        if source is not sys.stdin.buffer:
-            source.close()
     if args.verbose:
         seconds = time.perf_counter() - start
         print(f"translated {count} lines in {seconds:.2f} s ({count / max(seconds, 1e-9):.1f} lines/s, "
