@@ -20,7 +20,8 @@ stage() {
 }
 
 # train_nmt NAME DATA_BIN MAX_UPDATE FAIRSEQ_ARGS...: fairseq-train into $RUNS/NAME/ckpt
-# (resumes from checkpoint_last.pt; a finished run returns at once).
+# (MAX_UPDATE 0 = no update limit, use --max-epoch; resumes from checkpoint_last.pt, so a
+# finished run returns at once).
 train_nmt() {
     local name=$1 data_bin=$2 max_update=$3; shift 3
     mkdir -p "$RUNS/$name"
