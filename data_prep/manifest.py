@@ -21,10 +21,10 @@ PACKAGES = ("reencoder", "sentencepiece", "ve-fairseq", "torch", "jieba", "sacre
             "opencc-python-reimplemented", "datasets", "sacrebleu", "tqdm")
 
 
-def package_versions() -> dict:
+def package_versions(packages=PACKAGES) -> dict:
     """Versions of Python and of the packages that shape the output (None if absent)."""
     versions = {"python": platform.python_version()}
-    for name in PACKAGES:
+    for name in packages:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

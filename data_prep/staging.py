@@ -11,25 +11,28 @@ from typing import Iterator
 from .errors import DataError
 
 
-def check_replaceable(out_dir: Path, marker: str) -> None:
+def check_replaceable(out_dir: Path, marker: str, what: str = "a data_prep output",
+                      error: type = DataError) -> None:
     """Refuse to replace an existing folder that is not empty and lacks ``marker`` (i.e. that
     this tool did not write), so a mistyped ``--out`` cannot delete a user's files."""
     if out_dir.exists() and not (out_dir / marker).is_file():
         if not out_dir.is_dir() or any(out_dir.iterdir()):
-            raise DataError(f"{out_dir} exists and is not a data_prep output (no {marker}); "
-                            "remove it or choose another --out")
+            raise error(f"{out_dir} exists and is not {what} (no {marker}); "
+                        "remove it or choose another output folder")
 
 
 @contextlib.contextmanager
-def staged_folder(out_dir: str | Path, marker: str = "manifest.json") -> Iterator[Path]:
+def staged_folder(out_dir: str | Path, marker: str = "manifest.json", what: str = "a data_prep output",
+                  error: type = DataError) -> Iterator[Path]:
     """Yield an empty sibling ``OUT.tmp-XXXX``; on success it replaces ``OUT``.
 
     On any exception (``KeyboardInterrupt`` included) the temporary folder is removed and an
     existing ``OUT`` is left untouched, so a failed run never leaves a partial output. An
-    existing ``OUT`` is only replaced if it holds ``marker`` (or is empty).
+    existing ``OUT`` is only replaced if it holds ``marker`` (or is empty); otherwise ``error``
+    is raised, describing the expected folder as ``what``.
     """
     out_dir = Path(out_dir)
-    check_replaceable(out_dir, marker)
+    check_replaceable(out_dir, marker, what, error)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
     try:

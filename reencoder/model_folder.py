@@ -18,19 +18,17 @@ returns a ready :class:`reencoder.translate.Translator`.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
-import hashlib
-import importlib.metadata
 import json
-import os
-import platform
 import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Dict, Optional
 
 import torch
+
+from data_prep.manifest import package_versions
+from data_prep.staging import staged_folder
+from data_prep.textio import sha256_file
 
 FORMAT_VERSION = 1
 LANGS = ("zh", "en")
@@ -43,52 +41,6 @@ PACKAGES = ("reencoder", "torch", "ve-fairseq", "sentencepiece", "opencc-python-
 
 class ModelFolderError(Exception):
     """A missing or broken model folder (or export input); the message is one line for users."""
-
-
-@contextlib.contextmanager
-def _staged_folder(out_dir: Path) -> Iterator[Path]:
-    """Yield an empty sibling ``OUT.tmp-XXXX`` that replaces ``OUT`` when the block succeeds.
-
-    On failure the temporary folder goes and an existing ``OUT`` stays as it was.  An
-    existing ``OUT`` is only replaced if it is a model folder (has config.json) or empty, so
-    a mistyped ``--out`` cannot delete someone's files.
-    """
-    if out_dir.exists() and not (out_dir / CONFIG).is_file():
-        if not out_dir.is_dir() or any(out_dir.iterdir()):
-            raise ModelFolderError(f"{out_dir} exists and is not a model folder (no {CONFIG}); "
-                                   "remove it or choose another output folder")
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        yield tmp
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    old = None
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f"{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, old / out_dir.name)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _versions() -> Dict[str, Optional[str]]:
-    versions: Dict[str, Optional[str]] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -207,14 +159,14 @@ def export_model_folder(
         "normalization": {"function": "data_prep.cleaning.normalize", "nfkc": True, "t2s": bool(t2s)},
         "optimizer_state": not strip_optimizer,
         "exported_from": {"checkpoint": str(checkpoint.resolve()), "data": str(data_dir.resolve())},
-        "versions": _versions(),
+        "versions": package_versions(PACKAGES),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
-    with _staged_folder(out_dir) as tmp:
+    with staged_folder(out_dir, marker=CONFIG, what="a model folder", error=ModelFolderError) as tmp:
         torch.save(state, tmp / MODEL)
         for name, src in sources.items():
             shutil.copyfile(src, tmp / name)
-        config["sha256"] = {name: _sha256(tmp / name) for name in FILES if name != CONFIG}
+        config["sha256"] = {name: sha256_file(tmp / name) for name in FILES if name != CONFIG}
         (tmp / CONFIG).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return out_dir
 
