@@ -23,20 +23,31 @@ def _jieba():
 
 @functools.lru_cache(maxsize=1)
 def _moses():
-    from sacremoses import MosesTokenizer
+    from sacremoses import MosesDetokenizer, MosesTokenizer
 
-    return MosesTokenizer(lang="en")
+    return MosesTokenizer(lang="en"), MosesDetokenizer(lang="en")
+
+
+def zh_words(text: str) -> list[str]:
+    """Chinese words of one sentence (jieba, precise mode, HMM on), whitespace pieces dropped."""
+    return [word for word in _jieba().cut(text.strip()) if word.strip()]
+
+
+def en_tokens(text: str) -> list[str]:
+    """Moses tokens of one English sentence, cased, without XML escaping."""
+    return _moses()[0].tokenize(text.strip(), escape=False) if text.strip() else []
+
+
+def detokenize_en(tokens: Sequence[str]) -> str:
+    """Plain English text from Moses tokens (unescapes ``&apos;`` and friends)."""
+    return _moses()[1].detokenize(list(tokens))
 
 
 def segment_zh(lines: Sequence[str], desc: str = "jieba") -> list[str]:
     """Chinese lines as space-separated jieba words (precise mode, HMM on)."""
-    jieba = _jieba()
-    return [" ".join(word for word in jieba.cut(line) if word.strip())
-            for line in track(lines, desc)]
+    return [" ".join(zh_words(line)) for line in track(lines, desc)]
 
 
 def tokenize_en(lines: Sequence[str], desc: str = "moses") -> list[str]:
     """English lines tokenized by sacremoses (no lowercasing, no escaping); "" stays ""."""
-    moses = _moses()
-    return [moses.tokenize(line, escape=False, return_str=True) if line else ""
-            for line in track(lines, desc)]
+    return [" ".join(en_tokens(line)) for line in track(lines, desc)]

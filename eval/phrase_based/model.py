@@ -12,7 +12,8 @@ from tqdm import tqdm
 from .casing import Truecaser
 from .config import CONFIG_NAME, read_info
 from .oov import back_off, load_vocab
-from .text import detokenize_en, normalize, segment_zh
+from data_prep.cleaning import normalize
+from data_prep.wordseg import detokenize_en, zh_words as segment_zh
 
 
 class PhraseBasedModel:
