@@ -18,19 +18,23 @@ from sacrebleu.metrics import BLEU
 from conftest import run_cli
 from eval.errors import EvalError
 from eval.phrase_based import recipe
+from data_prep.pipeline import prepare
+from data_prep.readers import TatoebaReader
 from eval.phrase_based.model import PhraseBasedModel
 from eval.phrase_based.oov import back_off
 from eval.references import load_references
-from eval.tatoeba_split import build_split
 from eval.textio import read_lines
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, shared_data):
     root = tmp_path_factory.mktemp("pb")
-    data = build_split(shared_data / "tatoeba-cmn-eng" / "cmn-eng.tsv", root / "data",
-                       n_train=4000, n_dev=80, n_test=150, seed=7)
-    info = recipe.train(data, root / "model", "HMM", max_tune_evals=25, progress=False)
+    # data_prep's own pipeline on the first 7,000 real Tatoeba lines (short sentences)
+    lines = (shared_data / "tatoeba-cmn-eng" / "cmn-eng.tsv").read_text(encoding="utf-8").splitlines(True)[:7000]
+    (root / "subset.tsv").write_text("".join(lines), encoding="utf-8")
+    data = prepare(TatoebaReader(root / "subset.tsv"), root / "data", seed=7, dev_size=80, test_size=150,
+                   spm_vocab_zh=2000, spm_vocab_en=800, print_fn=lambda *a, **k: None)
+    info = recipe.train(data, root / "model", "HMM", max_train=4000, max_tune_evals=25, progress=False)
     hyp = root / "test.hyp"
     recipe.translate_file(root / "model", data / "tok" / "test.zh", hyp)
     return data, root / "model", hyp, info
