@@ -4,7 +4,12 @@ This module only registers: the models with fairseq, and the allow-list that let
 checkpoints load under torch's safe (``weights_only``) unpickler.
 """
 
+import logging
+
 from .checkpoint_safety import allow_fairseq_checkpoints
+
+# fairseq's speech task logs "Please install tensorboardX" at import, noise for a text plugin
+logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 
 allow_fairseq_checkpoints()
 
