@@ -12,7 +12,7 @@ Output layout of ``prepare`` (all under ``out_dir``)::
     bin/       fairseq-preprocess output (dictionaries = spm/dict.*.txt)
     manifest.json                                  written last: the completion marker
 
-The folder is built as ``OUT.tmp-XXXX`` and renamed into place when complete.
+The folder is built as ``OUT.tmp-PID-XXXX`` and renamed into place when complete.
 """
 from __future__ import annotations
 

@@ -100,6 +100,19 @@ def time_train_step(model, samples, repeats: int = 1) -> float:
     return (time.perf_counter() - t) / (repeats * len(samples))
 
 
+def profile_train_step(model, sample, out: Path, rows: int = 15) -> str:
+    """torch.profiler table (self CPU time per op) of one training step; written to ``out``."""
+    from torch.profiler import ProfilerActivity, profile
+
+    time_train_step(model, [sample])  # warm-up outside the profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        time_train_step(model, [sample])
+    table = prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=rows)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(table + "\n", encoding="utf-8")
+    return table
+
+
 def naive_runner() -> Callable:
     sys.path.insert(0, str(REPO / "tests"))
     from grid_reference import naive_grid
@@ -170,6 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", default="runs/demo/reencoder/ckpt/checkpoint_last.pt")
     ap.add_argument("--model-folder", default="runs/demo/reencoder/model")
     ap.add_argument("--out", default="runs/bench/bench.json")
+    ap.add_argument("--profile", action="store_true", help="also profile one fp32 wavefront step (OUT's folder/profile.txt)")
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
     if not (data_bin / "dict.zh.txt").exists():
@@ -193,6 +207,8 @@ def main(argv=None) -> int:
     variants["naive loop fp32"] = (time_train_step(model, samples[:1]), "float32")
     grid.runner = default_runner
     variants["wavefront fp32"] = (time_train_step(model, samples), "float32")
+    if args.profile:
+        print(profile_train_step(model, samples[0], Path(args.out).parent / "profile.txt"))
     model.decoder.bf16_autocast = True  # what --grid-bf16-autocast does
     variants["wavefront bf16 autocast"] = (time_train_step(model, samples[:1]), "bfloat16")
     model.decoder.bf16_autocast = False

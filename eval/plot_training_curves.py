@@ -119,6 +119,19 @@ def plot_curves(runs: Sequence[Tuple[str, Curves]], out) -> Path:
     return out
 
 
+def valid_table(runs: Sequence[Tuple[str, Curves]]) -> str:
+    """Markdown table of the validation loss of every run at every validated update."""
+    series = [dict(curves.get("valid", [])) for _, curves in runs]
+    updates = sorted(set().union(*series))
+    if not updates:
+        return ""
+    rows = ["| updates | " + " | ".join(f"{label} valid loss" for label, _ in runs) + " |",
+            "|---:|" + "---:|" * len(runs)]
+    for u in updates:
+        rows.append(f"| {u} | " + " | ".join(f"{s[u]:.3f}" if u in s else "" for s in series) + " |")
+    return "\n".join(rows)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.plot_training_curves", description=__doc__.split("\n")[0])
     parser.add_argument("logs", nargs="+", help="fairseq-train logs (simple or json format)")
@@ -140,6 +153,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 2
         runs.append((args.labels[index] if args.labels else Path(log).name, curves))
     plot_curves(runs, args.out)
+    table = valid_table(runs)
+    if table:
+        print(table)
     print(f"wrote {args.out}")
     return 0
 

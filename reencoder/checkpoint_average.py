@@ -12,7 +12,7 @@ from typing import Dict, List, Sequence
 
 import torch
 
-import reencoder  # noqa: F401  (registers the checkpoint allow-list)
+from .checkpoint_safety import CheckpointError, load_checkpoint_safely
 
 
 class AverageError(Exception):
@@ -37,9 +37,10 @@ def average_checkpoints(paths: Sequence[Path]) -> Dict:
         raise AverageError("no checkpoints to average")
     state, total = None, None
     for path in paths:
-        if not Path(path).is_file():
-            raise AverageError(f"checkpoint not found: {path}")
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        try:
+            ckpt = load_checkpoint_safely(path)
+        except CheckpointError as exc:
+            raise AverageError(str(exc)) from None
         model = ckpt["model"]
         if total is None:
             state, total = ckpt, {k: v.double().clone() if v.is_floating_point() else v for k, v in model.items()}

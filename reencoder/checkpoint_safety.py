@@ -24,3 +24,27 @@ def allow_fairseq_checkpoints() -> None:
     add = getattr(torch.serialization, "add_safe_globals", None)
     if add is not None:  # torch < 2.4 has neither the safe default nor this API
         add(FAIRSEQ_CHECKPOINT_GLOBALS)
+
+
+class CheckpointError(Exception):
+    """A checkpoint file that cannot be used: missing, truncated, foreign or unsafe."""
+
+
+def load_checkpoint_safely(path) -> dict:
+    """``torch.load(path, weights_only=True)`` under the allow-list, returning a fairseq
+    checkpoint dict; every failure is a one-line :class:`CheckpointError` naming the file
+    (a truncated zip, a crafted pickle refused by the safe unpickler, not a checkpoint...)."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    allow_fairseq_checkpoints()
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        lines = str(exc).strip().splitlines()
+        raise CheckpointError(f"cannot read checkpoint {path}: {lines[0] if lines else type(exc).__name__}") from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path} is not a fairseq checkpoint (no model state)")
+    return state

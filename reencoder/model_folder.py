@@ -30,6 +30,8 @@ from data_prep.manifest import package_versions
 from data_prep.staging import staged_folder
 from data_prep.textio import sha256_file
 
+from .checkpoint_safety import CheckpointError, load_checkpoint_safely
+
 FORMAT_VERSION = 1
 LANGS = ("zh", "en")
 MODEL = "model.pt"
@@ -65,16 +67,12 @@ def _data_file(data_dir: Path, candidates) -> Path:
 
 
 def _load_checkpoint(checkpoint: Path) -> dict:
-    import reencoder  # noqa: F401  (registers the safe-load allow-list)
-
-    if not checkpoint.is_file():
-        raise ModelFolderError(f"checkpoint {checkpoint} does not exist")
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    except Exception as exc:  # a truncated or foreign file: say so in one line
-        raise ModelFolderError(f"cannot read checkpoint {checkpoint}: {_first_line(exc)}") from None
-    if not isinstance(state, dict) or "model" not in state or state.get("cfg") is None:
-        raise ModelFolderError(f"{checkpoint} is not a fairseq checkpoint (no model/cfg)")
+        state = load_checkpoint_safely(checkpoint)
+    except CheckpointError as exc:
+        raise ModelFolderError(str(exc)) from None
+    if state.get("cfg") is None:
+        raise ModelFolderError(f"{checkpoint} is not a fairseq checkpoint (no cfg)")
     return state
 
 

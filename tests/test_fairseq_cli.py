@@ -112,4 +112,24 @@ def test_average_of_last_checkpoints_is_the_parameter_mean(trained, tmp_path):
     for name, value in avg.items():
         torch.testing.assert_close(value, sum(s[name] for s in states) / 3)
     missing = run_cli(["reencoder-average", "--inputs", tmp_path / "nope.pt", "--out", out], check=False)
-    assert missing.returncode == 2 and missing.stderr.splitlines()[-1].startswith("error: checkpoint not found")
+    assert missing.returncode == 2
+    assert missing.stderr.splitlines()[-1] == f"error: checkpoint {tmp_path / 'nope.pt'} does not exist"
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--arch", "reencoder_huge"], "argument --arch/-a: invalid choice: 'reencoder_huge'"),
+    (["--arch", "reencoder_tiny", "--grid-hidden-size", "0"], "argument --grid-hidden-size: must be at least 1, got 0"),
+    (["--arch", "reencoder_tiny", "--grid-depth", "two"], "argument --grid-depth: 'two' is not an integer"),
+    (["--arch", "reencoder_tiny", "--grid-depth-dropout", "1.5"],
+     "argument --grid-depth-dropout: must be a number in [0, 1), got 1.5"),
+    (["--arch", "reencoder_tiny", "--grid-cell", "gru"], "argument --grid-cell: invalid choice: 'gru'"),
+])
+def test_bad_model_arguments_are_a_usage_error(tiny_bin, tmp_path, extra, message):
+    """fairseq's own argparse reports them: usage, then one ``error:`` line; no traceback, no run."""
+    at = TRAIN_ARGS.index("--arch")
+    args = TRAIN_ARGS[:at] + TRAIN_ARGS[at + 2:] + extra  # the case's --arch replaces the tiny one
+    proc = run_cli(["fairseq-train", tiny_bin / "bin", *args, "--save-dir", tmp_path / "ckpt"], check=False)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"fairseq-train: error: {message}")
+    assert not (tmp_path / "ckpt").exists()

@@ -142,3 +142,27 @@ def test_export_console_entry_point(tiny, tmp_path, capsys):
     assert export_cli.main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(tiny.data),
                             "--out", str(tmp_path / "x")]) == 2
     assert capsys.readouterr().err.strip() == f"error: checkpoint {tmp_path / 'none.pt'} does not exist"
+
+
+def test_truncated_checkpoint_is_one_line_everywhere(tiny, tmp_path, capsys):
+    """A checkpoint cut short (a copy interrupted, a full disk) is named in one line by export,
+    averaging and translation; nothing is written."""
+    from reencoder.cli import average as average_cli
+
+    data = tiny.checkpoint.read_bytes()
+    cut = tmp_path / "cut.pt"
+    cut.write_bytes(data[: len(data) // 2])
+    assert export_cli.main(["--checkpoint", str(cut), "--data", str(tiny.data), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot read checkpoint {cut}: "), err
+    assert average_cli.main(["--inputs", str(tiny.checkpoint), str(cut), "--out", str(tmp_path / "avg.pt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: cannot read checkpoint {cut}: "), err
+    assert not (tmp_path / "m").exists() and not list(tmp_path.glob("avg.pt*"))
+
+    folder = tmp_path / "folder"
+    shutil.copytree(tiny.folder, folder)
+    (folder / "model.pt").write_bytes(data[:1000])
+    assert translate_cli.main(["--model", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: model folder {folder}: cannot load model.pt ("), err

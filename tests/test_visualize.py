@@ -128,7 +128,9 @@ def test_training_curves_parse_simple_and_json_logs(tmp_path):
     (tmp_path / "a.log").write_text(SIMPLE_LOG)
     (tmp_path / "b.log").write_text(JSON_LOG)
     out = tmp_path / "curves.png"
-    assert curves.main([str(tmp_path / "a.log"), str(tmp_path / "b.log"), "--out", str(out)]) == 0
+    assert curves.main([str(tmp_path / "a.log"), str(tmp_path / "b.log"), "--labels", "A", "B", "--out", str(out)]) == 0
+    assert curves.valid_table([("A", simple), ("B", parsed)]).splitlines() == [
+        "| updates | A valid loss | B valid loss |", "|---:|---:|---:|", "| 9 | 8.647 | 8.600 |"]
     assert matplotlib.image.imread(out).shape[1] > 500
     (tmp_path / "empty.log").write_text("nothing\n")
     assert curves.main([str(tmp_path / "empty.log"), "--out", str(out)]) == 2

@@ -13,6 +13,7 @@ from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor
 
+from ..cli.common import positive_int, probability
 from ..grid_stack import GridState, reorder_state
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -36,15 +37,15 @@ def Linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
 def add_grid_args(parser) -> None:
     """The flags of every Grid LSTM model (fairseq ``add_args`` convention)."""
     # fmt: off
-    parser.add_argument('--dropout', type=float, metavar='D',
+    parser.add_argument('--dropout', type=probability, metavar='D',
                         help='dropout on embeddings and before the output layer')
-    parser.add_argument('--decoder-embed-dim', type=int, metavar='N',
+    parser.add_argument('--decoder-embed-dim', type=positive_int, metavar='N',
                         help='(target) embedding dimension')
-    parser.add_argument('--decoder-out-embed-dim', type=int, metavar='N',
+    parser.add_argument('--decoder-out-embed-dim', type=positive_int, metavar='N',
                         help='dimension of the projection before the output layer')
-    parser.add_argument('--grid-hidden-size', type=int, metavar='N',
+    parser.add_argument('--grid-hidden-size', type=positive_int, metavar='N',
                         help='hidden and memory size of every grid block')
-    parser.add_argument('--grid-depth', type=int, metavar='N',
+    parser.add_argument('--grid-depth', type=positive_int, metavar='N',
                         help='number of layers along the depth axis')
     parser.add_argument('--grid-cell', choices=['standard', 'paper'],
                         help="LSTM output: 'standard' o*tanh(m) or 'paper' tanh(o*m)")
@@ -54,14 +55,14 @@ def add_grid_args(parser) -> None:
                         help="share one weight matrix among a block's dimensions")
     parser.add_argument('--grid-shared-depth', action='store_true',
                         help='one block for all depth layers (default: one per layer)')
-    parser.add_argument('--grid-depth-dropout', type=float, metavar='D',
+    parser.add_argument('--grid-depth-dropout', type=probability, metavar='D',
                         help='dropout on hidden vectors passed up the depth axis')
     parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                         help='tie the (target) embedding and the output layer')
     parser.add_argument('--grid-bf16-autocast', action='store_true',
                         help='run the grid under bf16 autocast (fast on AMX CPUs and GPUs; '
                              "fairseq's --bf16 does not run on CPU)")
-    parser.add_argument('--max-target-positions', type=int, metavar='N',
+    parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
 

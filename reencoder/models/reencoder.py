@@ -27,7 +27,8 @@ from torch import Tensor
 
 from ..numerics import check_finite
 from ..reencoder_grid import ReencoderGrid, right_pad_lengths
-from .grid_decoder import Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults
+from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults,
+                           positive_int)
 
 DEFAULT_MAX_POSITIONS = 1024
 
@@ -86,9 +87,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         """Add model-specific arguments to the parser."""
         add_grid_args(parser)
         # fmt: off
-        parser.add_argument('--encoder-embed-dim', type=int, metavar='N',
+        parser.add_argument('--encoder-embed-dim', type=positive_int, metavar='N',
                             help='source embedding dimension')
-        parser.add_argument('--max-source-positions', type=int, metavar='N',
+        parser.add_argument('--max-source-positions', type=positive_int, metavar='N',
                             help='max source length')
         # fmt: on
 

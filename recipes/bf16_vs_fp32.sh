@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Does bf16 training converge like fp32?  reencoder_base trained twice on the Tatoeba data from
+# the same seed and batches, once in fp32 and once with the grid under bf16 autocast
+# (--grid-bf16-autocast), validating on dev every VALID_EVERY updates; then both loss curves in
+# one plot (runs/bf16/curves.png) and the last losses side by side.  The two runs go in
+# parallel with one thread each.  On a CPU without AMX (or a GPU), bf16 is slower than fp32
+# here: this recipe is about convergence, `make bench` about speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source recipes/lib.sh
+
+SHARED=${SHARED:-../shared/data}
+DATA=${DATA:-work/data/tatoeba}
+RUNS=${RUNS:-runs/bf16}
+MAX_UPDATE=${MAX_UPDATE:-120}
+VALID_EVERY=${VALID_EVERY:-40}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "$RUNS"
+: > "$RUNS/times.tsv"
+
+stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+ARGS=(--arch reencoder_base --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens 1024
+      --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --lr 0.004
+      --lr-scheduler inverse_sqrt --warmup-updates 50 --warmup-init-lr 1e-07
+      --validate-interval-updates "$VALID_EVERY" --save-interval-updates "$VALID_EVERY"
+      --keep-interval-updates 1 --log-interval 10)
+stage train_fp32 train_nmt fp32 "$DATA/bin" "$MAX_UPDATE" "${ARGS[@]}" > "$RUNS/fp32.out" 2>&1 &
+pid=$!
+stage train_bf16 train_nmt bf16 "$DATA/bin" "$MAX_UPDATE" "${ARGS[@]}" --grid-bf16-autocast > "$RUNS/bf16.out" 2>&1
+wait "$pid"
+"$BIN/python" -m eval.plot_training_curves "$RUNS/fp32/train.log" "$RUNS/bf16/train.log" \
+    --labels fp32 bf16 --out "$RUNS/curves.png"
+column -t "$RUNS/times.tsv"
