@@ -13,6 +13,7 @@ from typing import Tuple
 import torch.nn as nn
 from torch import Tensor
 
+from .fused_wavefront import fused_supported, run_grid_fused
 from .grid_lstm import GridLSTMBlock
 from .wavefront import run_grid
 
@@ -51,7 +52,7 @@ class DepthGridStack(nn.Module):
         self.hidden_size = hidden_size
         self.depth = depth
         self.depth_dropout = depth_dropout
-        self.runner = run_grid  # the benchmark swaps in the naive loop to compare
+        self.runner = None  # None: the fused wavefront; the benchmark swaps in others to compare
         self.blocks = nn.ModuleList(
             GridLSTMBlock(num_dims, hidden_size, priority_dim=self.depth_axis if priority else None,
                           tied=tied_dims, cell=cell)
@@ -59,10 +60,13 @@ class DepthGridStack(nn.Module):
         )
 
     def run(self, shape, boundary_h, boundary_m, observer=None):
-        """Run the grid (depth last in ``shape``) with per-layer blocks and depth dropout."""
+        """Run the grid (depth last in ``shape``) with per-layer blocks and depth dropout:
+        :func:`reencoder.fused_wavefront.run_grid_fused` (hand-written backward), or the
+        autograd :func:`reencoder.wavefront.run_grid` for blocks it does not implement."""
         dropout = [0.0] * self.depth_axis + [self.depth_dropout]
-        return self.runner(self.blocks, shape, boundary_h=boundary_h, boundary_m=boundary_m,
-                           block_axis=self.depth_axis, dropout=dropout, observer=observer)
+        runner = self.runner or (run_grid_fused if fused_supported(self.blocks, dropout) else run_grid)
+        return runner(self.blocks, shape, boundary_h=boundary_h, boundary_m=boundary_m,
+                      block_axis=self.depth_axis, dropout=dropout, observer=observer)
 
 
 def reorder_state(state: GridState, new_order: Tensor) -> GridState:

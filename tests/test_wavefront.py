@@ -1,11 +1,14 @@
-"""Wavefront execution == the naive cell-by-cell loop (outputs and gradients)."""
+"""Wavefront execution == the naive cell-by-cell loop (outputs and gradients), for both the
+autograd wavefront and the fused one with its hand-written backward."""
 
 import pytest
 import torch
 
 from grid_reference import naive_grid
+from reencoder.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid_lstm import GridLSTMBlock
 from reencoder.wavefront import run_grid, schedule
+from reencoder.workspace import Workspace
 
 
 def make_case(shape, n_blocks, block_axis, seed=0, B=3, n=5, **block_kw):
@@ -33,13 +36,23 @@ CASES = [
     ((2, 1, 3), 3, 2, {}),
     ((1, 1, 1), 1, None, {"priority_dim": 2}),
     ((3, 2, 2), 2, 2, {"priority_dim": 2, "non_lstm_dims": [0]}),
+    ((3, 4, 2), 2, 2, {"tied": True}),
+    ((4, 3, 3), 3, 2, {"tied": True, "priority_dim": 2, "cell": "paper"}),
+    ((6, 5, 2), 1, None, {"priority_dim": 2, "cell": "paper"}),
 ]
+RUNNERS = {"autograd": run_grid, "fused": run_grid_fused}
 
 
+@pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("shape,n_blocks,block_axis,kw", CASES)
-def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw):
+def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner):
     blocks, bh, bm = make_case(shape, n_blocks, block_axis, **kw)
-    wave = run_grid(blocks, shape, bh, bm, block_axis=block_axis)
+    if runner == "fused" and not fused_supported(blocks, None):
+        assert kw.get("non_lstm_dims"), "the fused runner must cover every all-LSTM case"
+        with pytest.raises(ValueError, match="LSTM dimensions"):
+            run_grid_fused(blocks, shape, bh, bm, block_axis=block_axis)
+        return
+    wave = RUNNERS[runner](blocks, shape, bh, bm, block_axis=block_axis)
     naive = naive_grid(blocks, shape, bh, bm, block_axis=block_axis)
     outs_w = wave[0] + wave[1]
     outs_n = naive[0] + naive[1]
@@ -79,3 +92,74 @@ def test_blocks_see_contiguous_slices_per_block_axis():
         for blk, start, end in step.groups:
             assert torch.all(step.coords[start:end, 2] == blk)
         assert sum(end - start for _, start, end in step.groups) == step.coords.shape[0]
+
+
+def test_fused_dropout_gradients_match_finite_differences():
+    """Depth dropout inside the fused pass: its masks scale the forward and the backward alike
+    (the RNG is reseeded per call, so every evaluation draws the same masks)."""
+    shape = (3, 2, 2)
+    blocks, bh, bm = make_case(shape, 2, 2, priority_dim=2, B=2, n=3)
+    blocks.train()
+
+    def f(*inputs):
+        torch.manual_seed(7)
+        h, m = run_grid_fused(blocks, shape, list(inputs[:3]), list(inputs[3:]), block_axis=2, dropout=[0, 0, 0.5])
+        return (*h, *m)
+
+    inputs = [t for t in bh] + [t for t in bm]
+    assert torch.autograd.gradcheck(lambda *x: f(*x), [t for t in inputs], atol=1e-7)
+    torch.manual_seed(7)
+    dropped = run_grid_fused(blocks, shape, bh, bm, block_axis=2, dropout=[0, 0, 0.5])[0][2]
+    blocks.eval()
+    plain = run_grid_fused(blocks, shape, bh, bm, block_axis=2, dropout=[0, 0, 0.5])[0][2]
+    assert torch.count_nonzero(dropped == 0) > 0 and torch.count_nonzero(plain == 0) == 0
+
+
+def test_fused_bf16_gemms_stay_close_to_fp32():
+    """Under CPU autocast the fused pass runs its GEMMs in bf16 and keeps states in fp32."""
+    torch.manual_seed(0)
+    blocks = torch.nn.ModuleList(GridLSTMBlock(3, 32, priority_dim=2) for _ in range(2))
+    shape, B = (5, 6, 2), 4
+    bh = [None, torch.randn(10, B, 32), torch.randn(30, B, 32, requires_grad=True)]
+    bm = [None, torch.randn(10, B, 32), None]
+    ref = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
+    for a, b in zip(ref, low):
+        assert b.dtype == torch.float32
+        assert 0 < (a - b).abs().max() < 2e-2  # bf16 rounding shows, but stays small
+    g_ref = torch.autograd.grad(sum(t.sum() for t in ref), bh[2])[0]
+    g_low = torch.autograd.grad(sum(t.sum() for t in low), bh[2])[0]
+    assert torch.nn.functional.cosine_similarity(g_ref.flatten(), g_low.flatten(), dim=0) > 0.999
+
+
+def test_fused_observer_sees_what_the_autograd_observer_sees():
+    blocks, bh, bm = make_case((3, 4, 2), 2, 2, priority_dim=2)
+    seen = {"autograd": [], "fused": []}
+    for name, runner in RUNNERS.items():
+        def observe(coords, hs_in, hs_out, ms_out, log=seen[name]):
+            log.append((coords.clone(), [t.detach().clone() for t in hs_in + hs_out + ms_out]))
+        runner(blocks, (3, 4, 2), bh, bm, block_axis=2, observer=observe)
+    assert len(seen["fused"]) == len(seen["autograd"]) == 3 + 4 + 2 - 2
+    for (ca, ta), (cf, tf) in zip(seen["autograd"], seen["fused"]):
+        assert torch.equal(ca, cf)
+        for a, b in zip(ta, tf):
+            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_workspace_reuses_released_buffers():
+    ws = Workspace(keep=2)
+    like = torch.empty(0)
+    a = ws.take((400, 50), like)
+    ws.give(a)
+    b = ws.take((300, 50), like)  # fits in a's storage: the same memory comes back
+    assert b.data_ptr() == a.data_ptr() and b.shape == (300, 50)
+    c = ws.take((300, 50), like)  # b is still taken: new memory
+    assert c.data_ptr() != b.data_ptr()
+    ws.give(b[:10], c)  # a view gives back its whole base
+    assert ws.take((400, 50), like).data_ptr() == a.data_ptr()
+    ws.give(a)
+    big = ws.take((100_000,), like)  # nothing kept is large enough
+    assert big.data_ptr() not in (b.data_ptr(), c.data_ptr())
+    ws.give(big)
+    assert len(ws.free[(like.device, like.dtype)]) == 2  # keep=2: the smallest was dropped

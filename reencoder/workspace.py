@@ -1,0 +1,65 @@
+"""Reused scratch memory for the fused wavefront's large buffers.
+
+A training step of the grid needs a few buffers of hundreds of MB (every hidden and memory
+vector of the grid, their gradients, the gate activations).  Freshly allocated memory is paged
+in by the kernel on first touch, and on the 2-core development VM that first touch cost more
+than the arithmetic done in the memory (~60 ms for 192 MB against ~10 ms to fill it again);
+glibc returns such large blocks to the system on free, so every step paid it again.  A
+:class:`Workspace` keeps released flat tensors and hands out views of them.
+
+A tensor taken from the workspace belongs to the caller until it is given back; giving back
+a tensor that is still read elsewhere is a bug of the caller.  Views of a taken tensor must
+not outlive its release (copy what leaves the caller).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, List, Tuple
+
+import torch
+from torch import Tensor
+
+Key = Tuple[torch.device, torch.dtype]
+
+
+class Workspace:
+    """A small pool of flat tensors per (device, dtype).
+
+    Args:
+        keep: how many released tensors to keep per (device, dtype); the smallest are dropped.
+        slack: a request of ``numel`` values takes a kept tensor of at most ``slack * numel``
+            values, so a small request does not pin a huge buffer.
+    """
+
+    def __init__(self, keep: int = 8, slack: float = 4.0):
+        self.keep, self.slack = keep, slack
+        self.free: Dict[Key, List[Tensor]] = {}
+
+    def take(self, shape, like: Tensor) -> Tensor:
+        """An uninitialised tensor of ``shape`` on ``like``'s device and dtype."""
+        numel = math.prod(shape)
+        pool = self.free.setdefault((like.device, like.dtype), [])
+        fits = [t for t in pool if numel <= t.numel() <= self.slack * max(numel, 1)]
+        if fits:
+            flat = min(fits, key=Tensor.numel)
+            del pool[next(i for i, t in enumerate(pool) if t is flat)]
+        else:  # a little headroom, so slowly growing requests reuse it
+            flat = like.new_empty(int(numel * 1.125) + 1024)
+        return flat[:numel].view(shape)
+
+    def give(self, *tensors: Tensor) -> None:
+        """Return tensors obtained from :meth:`take` (views of them are traced to their base)."""
+        for t in tensors:
+            base = t._base if t._base is not None else t
+            pool = self.free.setdefault((base.device, base.dtype), [])
+            if all(base is not p for p in pool):
+                pool.append(base)
+            pool.sort(key=Tensor.numel, reverse=True)
+            del pool[self.keep :]
+
+    def clear(self) -> None:
+        self.free.clear()
+
+
+WORKSPACE = Workspace()
