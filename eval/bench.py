@@ -4,8 +4,11 @@ Prints a table and writes JSON with, on real batches of the prepared Tatoeba dat
 
 1. the matmul peak of this machine for the grid's own GEMM shapes, fp32 and bf16;
 2. training-step throughput (pairs/s, target tokens/s, GFLOP/s of grid matmuls) of the naive
-   cell-by-cell loop, the wavefront in fp32 and the wavefront under bf16 autocast, each as a
-   ratio to the peak of its precision and to the naive loop;
+   cell-by-cell loop and of each optimisation in turn: the autograd wavefront, the fused
+   wavefront (hand-written backward, slot buffers), the additive depth input, without the
+   reused workspace (to show what it buys), and bf16 GEMMs; each as a ratio to the matmul peak
+   of its precision, to the best peak, and to the naive loop on the same batch.  Variants are
+   timed in interleaved rounds and the best round counts (the development VM is noisy);
 3. beam-5 decoding sentences/s with ``fairseq-generate`` and with ``reencoder-translate``
    (when a trained model is given);
 4. peak RSS of one training step at 4k tokens per batch (in a fresh process);
@@ -18,13 +21,14 @@ from there rather than keeping a second copy.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -82,22 +86,35 @@ def grid_flops(sample, hidden: int, depth: int, passes: int = 3) -> float:
     return passes * S * T * depth * B * 2 * (3 * hidden) * (12 * hidden)
 
 
+def train_step(model, sample) -> None:
+    """One training step's computation: forward, loss, backward."""
+    logits, _ = model(**sample["net_input"])
+    loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), sample["target"].view(-1), ignore_index=1)
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+
+
 def time_train_step(model, samples, repeats: int = 1) -> float:
     """Seconds per training step (forward + loss + backward), averaged over the samples."""
     model.train()
-
-    def step(sample):
-        logits, _ = model(**sample["net_input"])
-        loss = F.cross_entropy(logits.view(-1, logits.shape[-1]), sample["target"].view(-1), ignore_index=1)
-        loss.backward()
-        model.zero_grad(set_to_none=True)
-
-    step(samples[0])  # warm-up (schedule caches, allocator)
+    train_step(model, samples[0])  # warm-up (schedule caches, workspace)
     t = time.perf_counter()
     for _ in range(repeats):
         for s in samples:
-            step(s)
+            train_step(model, s)
     return (time.perf_counter() - t) / (repeats * len(samples))
+
+
+def time_per_sample(model, samples) -> List[float]:
+    """Seconds of one training step on each sample (after a warm-up step)."""
+    model.train()
+    train_step(model, samples[0])
+    times = []
+    for s in samples:
+        t = time.perf_counter()
+        train_step(model, s)
+        times.append(time.perf_counter() - t)
+    return times
 
 
 def profile_train_step(model, sample, out: Path, rows: int = 15) -> str:
@@ -121,6 +138,58 @@ def naive_runner() -> Callable:
         return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=block_axis)
 
     return run
+
+
+def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs):
+    """The fused wavefront given the depth input as a full ``S·T`` face (no OuterSum)."""
+    from reencoder.fused_wavefront import run_grid_fused
+    from reencoder.wavefront import materialize
+
+    return run_grid_fused(blocks, shape, materialize(boundary_h), boundary_m, **kwargs)
+
+
+@contextlib.contextmanager
+def variant(model, runner=None, bf16=False, workspace=True):
+    """Configure the model's grid for one benchmark variant, restoring the defaults after."""
+    from reencoder.workspace import WORKSPACE
+
+    grid, keep = model.decoder.grid, WORKSPACE.keep
+    grid.runner, model.decoder.bf16_autocast = runner, bf16  # what --grid-bf16-autocast does
+    if not workspace:
+        WORKSPACE.keep = 0
+        WORKSPACE.clear()
+    try:
+        yield
+    finally:
+        grid.runner, model.decoder.bf16_autocast, WORKSPACE.keep = None, False, keep
+
+
+def train_variants(model, samples, rounds: int) -> Dict[str, Tuple[List[float], str]]:
+    """Per-sample step times of every variant: the naive loop once on the first sample, the
+    others in ``rounds`` interleaved rounds over all samples, best round per sample."""
+    from reencoder.wavefront import run_grid
+
+    with variant(model, runner=naive_runner()):
+        naive = time_per_sample(model, samples[:1])
+    configs = {
+        "wavefront (autograd)": dict(runner=run_grid),
+        "fused wavefront": dict(runner=fused_without_additive_input),
+        "fused + additive input (default)": dict(),
+        "  same, workspace not reused": dict(workspace=False),
+        "fused + additive, bf16 GEMMs": dict(bf16=True),
+    }
+    slow = matmul_peak(512, 384, 512, torch.bfloat16, 0.2) < matmul_peak(512, 384, 512, torch.float32, 0.2)
+    best: Dict[str, List[float]] = {}
+    for _ in range(rounds):
+        for name, cfg in configs.items():
+            # bf16 without hardware support (no AMX/AVX512-BF16) is emulated: one batch is enough
+            batch = samples[:1] if cfg.get("bf16") and slow else samples
+            with variant(model, **cfg):
+                times = time_per_sample(model, batch)
+            best[name] = [min(a, b) for a, b in zip(best.get(name, times), times)]
+    out = {"naive loop (test oracle)": (naive, "float32")}
+    out.update({name: (t, "bfloat16" if configs[name].get("bf16") else "float32") for name, t in best.items()})
+    return out
 
 
 def params(model) -> int:
@@ -180,10 +249,11 @@ def main(argv=None) -> int:
     ap.add_argument("--arch", default="reencoder_base")
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--batches", type=int, default=3, help="real batches timed per variant")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds (the best counts)")
     ap.add_argument("--checkpoint", default="runs/demo/reencoder/ckpt/checkpoint_last.pt")
     ap.add_argument("--model-folder", default="runs/demo/reencoder/model")
     ap.add_argument("--out", default="runs/bench/bench.json")
-    ap.add_argument("--profile", action="store_true", help="also profile one fp32 wavefront step (OUT's folder/profile.txt)")
+    ap.add_argument("--profile", action="store_true", help="also profile one default training step (OUT's folder/profile.txt)")
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
     if not (data_bin / "dict.zh.txt").exists():
@@ -201,27 +271,22 @@ def main(argv=None) -> int:
     flops = sum(grid_flops(s, n, D) for s in samples) / len(samples)
     pairs = sum(s["nsentences"] for s in samples) / len(samples)
     toks = sum(s["ntokens"] for s in samples) / len(samples)
-    variants = {}
-    default_runner = grid.runner
-    grid.runner = naive_runner()
-    variants["naive loop fp32"] = (time_train_step(model, samples[:1]), "float32")
-    grid.runner = default_runner
-    variants["wavefront fp32"] = (time_train_step(model, samples), "float32")
+    variants = train_variants(model, samples, args.rounds)
     if args.profile:
         print(profile_train_step(model, samples[0], Path(args.out).parent / "profile.txt"))
-    model.decoder.bf16_autocast = True  # what --grid-bf16-autocast does
-    variants["wavefront bf16 autocast"] = (time_train_step(model, samples[:1]), "bfloat16")
-    model.decoder.bf16_autocast = False
     size = matched_lstm_size(data_bin, params(model))
     _, lstm = build(data_bin, "lstm", lstm_args(size))
-    lstm_s = time_train_step(lstm, samples)
-    naive_s = variants["naive loop fp32"][0]
+    lstm_s = min(time_train_step(lstm, samples) for _ in range(args.rounds))
+    naive_s = variants["naive loop (test oracle)"][0][0]
     table = []
-    for name, (sec, dt) in variants.items():
-        gfs = flops / sec / 1e9
-        table.append({"variant": name, "s_per_step": sec, "pairs_per_s": pairs / sec, "tgt_tokens_per_s": toks / sec,
-                      "gflops": gfs, "of_own_peak": gfs / peak[dt], "of_best_peak": gfs / max(peak.values()),
-                      "x_naive": naive_s / sec})
+    for name, (times, dt) in variants.items():
+        timed = samples[: len(times)]  # the naive loop (and slow bf16) run on the first batch only
+        sec = sum(times)
+        gfs = sum(grid_flops(s, n, D) for s in timed) / sec / 1e9
+        table.append({"variant": name, "dtype": dt, "s_per_step": sec / len(times),
+                      "pairs_per_s": sum(s["nsentences"] for s in timed) / sec,
+                      "tgt_tokens_per_s": sum(s["ntokens"] for s in timed) / sec, "gflops": gfs, "of_own_peak": gfs / peak[dt],
+                      "of_best_peak": gfs / max(peak.values()), "x_naive": naive_s / times[0]})
     table.append({"variant": f"fairseq lstm (size {size}, {params(lstm):,} params)", "s_per_step": lstm_s,
                   "pairs_per_s": pairs / lstm_s, "tgt_tokens_per_s": toks / lstm_s})
     res.update(train=table, params=params(model), lstm_params=params(lstm), batch={"pairs": pairs, "tgt_tokens": toks,

@@ -23,7 +23,7 @@ from typing import List, Optional, Tuple
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
-from .wavefront import Observer
+from .wavefront import Observer, OuterSum
 
 SRC, TGT, DEPTH = 0, 1, 2
 RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
@@ -64,8 +64,8 @@ class ReencoderGrid(DepthGridStack):
         B, S, n = src_in.shape
         T = tgt_in.shape[1]
         D = self.depth
-        # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})], face (i, j)
-        x = (src_in.transpose(0, 1).unsqueeze(1) + tgt_in.transpose(0, 1).unsqueeze(0)).reshape(S * T, B, n)
+        # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})] = s_i + t_j, face (i, j)
+        x = OuterSum([src_in.transpose(0, 1), tgt_in.transpose(0, 1)])
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
         exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer)

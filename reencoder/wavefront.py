@@ -129,6 +129,33 @@ def schedule(shape: Shape, block_axis: Optional[int] = None) -> Schedule:
 Observer = Callable[[Tensor, List[Tensor], List[Tensor], List[Tensor]], None]
 
 
+@dataclass
+class OuterSum:
+    """A boundary face given as a sum of vectors along the face's own axes:
+    ``face[c] = Σ_a parts[a][c_a]`` over the axes ``a ≠ k`` (in order), each part ``[L_a, B, n]``.
+    The Reencoder's depth input ``x_ij = s_i + t_j`` is one: the fused wavefront then applies
+    the input weights to ``S + T`` vectors instead of ``S·T`` (the transforms are linear in
+    it), and other runners use :meth:`face`."""
+
+    parts: List[Tensor]
+
+    def face(self) -> Tensor:
+        """The face ``[F, B, n]`` in C order over the face's axes."""
+        lengths = [p.shape[0] for p in self.parts]
+        B, n = self.parts[0].shape[1:]
+        total = None
+        for a, part in enumerate(self.parts):
+            view = [1] * len(lengths) + [B, n]
+            view[a] = lengths[a]
+            total = part.view(view) if total is None else total + part.view(view)
+        return total.expand(*lengths, B, n).reshape(-1, B, n)
+
+
+def materialize(boundary: Sequence) -> List[Optional[Tensor]]:
+    """Boundary tensors with every :class:`OuterSum` turned into its face."""
+    return [b.face() if isinstance(b, OuterSum) else b for b in boundary]
+
+
 def _gather(prev: Optional[Tensor], boundary: Optional[Tensor], g: AxisGather, template: Tensor) -> Tensor:
     """Incoming vectors of one side for all cells of a step, ``[N_t, B, n]``."""
     if g.boundary_rows is not None:
@@ -163,7 +190,7 @@ def run_grid(
             along ``block_axis``.
         shape: grid shape ``(L_0, ..., L_{N-1})``.
         boundary_h, boundary_m: per axis, ``[F_k, B, n]`` incoming vectors of the near face, or
-            ``None`` for zeros.  At least one ``boundary_h`` must be a tensor (it fixes B, n,
+            ``None`` for zeros (hidden vectors may be an :class:`OuterSum`).  At least one ``boundary_h`` must be a tensor (it fixes B, n,
             dtype and device).
         dropout: per axis, dropout probability on hidden vectors passed along that axis
             (applied in training mode only).
@@ -173,6 +200,7 @@ def run_grid(
         (exit_h, exit_m): per axis, ``[F_k, B, n]`` outgoing vectors of the far face.
     """
     ndim = len(shape)
+    boundary_h = materialize(boundary_h)
     template = next(t for t in boundary_h if t is not None)
     B, n = template.shape[1], template.shape[2]
     sched = schedule(tuple(shape), block_axis if len(blocks) > 1 else None)

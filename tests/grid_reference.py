@@ -8,11 +8,12 @@ import itertools
 
 import torch
 
-from reencoder.wavefront import face_index
+from reencoder.wavefront import face_index, materialize
 
 
 def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
     ndim = len(shape)
+    boundary_h = materialize(boundary_h)
     template = next(t for t in boundary_h if t is not None)
     B, n = template.shape[1], template.shape[2]
     zeros = template.new_zeros(B, n)

@@ -7,23 +7,28 @@ import torch
 from grid_reference import naive_grid
 from reencoder.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid_lstm import GridLSTMBlock
-from reencoder.wavefront import run_grid, schedule
+from reencoder.wavefront import OuterSum, run_grid, schedule
 from reencoder.workspace import Workspace
 
 
-def make_case(shape, n_blocks, block_axis, seed=0, B=3, n=5, **block_kw):
+# CI has no GPU: the CUDA cases run where one is present (the device checks of the grid)
+DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
+
+
+def make_case(shape, n_blocks, block_axis, seed=0, B=3, n=5, device="cpu", **block_kw):
     torch.manual_seed(seed)
     N = len(shape)
-    blocks = torch.nn.ModuleList(GridLSTMBlock(N, n, **block_kw) for _ in range(n_blocks)).double()
+    blocks = torch.nn.ModuleList(GridLSTMBlock(N, n, **block_kw) for _ in range(n_blocks)).double().to(device)
     for p in blocks.parameters():
         torch.nn.init.normal_(p, std=0.4)
     face = lambda k: int(torch.tensor([s for a, s in enumerate(shape) if a != k]).prod())  # noqa: E731
+    rand = lambda *size: torch.randn(*size, dtype=torch.double, device=device, requires_grad=True)  # noqa: E731
     # axis 0: zero boundary; others: random hidden and (for axis 1) memory inputs
     first = 1 if N > 1 else 0  # a 1D grid needs its only boundary (F = 1 cell)
-    bh = [None] * first + [torch.randn(face(k), B, n, dtype=torch.double, requires_grad=True) for k in range(first, N)]
+    bh = [None] * first + [rand(face(k), B, n) for k in range(first, N)]
     bm = [None] * N
     if N > 1:
-        bm[1] = torch.randn(face(1), B, n, dtype=torch.double, requires_grad=True)
+        bm[1] = rand(face(1), B, n)
     return blocks, bh, bm
 
 
@@ -43,10 +48,11 @@ CASES = [
 RUNNERS = {"autograd": run_grid, "fused": run_grid_fused}
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("shape,n_blocks,block_axis,kw", CASES)
-def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner):
-    blocks, bh, bm = make_case(shape, n_blocks, block_axis, **kw)
+def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
+    blocks, bh, bm = make_case(shape, n_blocks, block_axis, device=device, **kw)
     if runner == "fused" and not fused_supported(blocks, None):
         assert kw.get("non_lstm_dims"), "the fused runner must cover every all-LSTM case"
         with pytest.raises(ValueError, match="LSTM dimensions"):
@@ -94,6 +100,33 @@ def test_blocks_see_contiguous_slices_per_block_axis():
         assert sum(end - start for _, start, end in step.groups) == step.coords.shape[0]
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"tied": True}), (3, {"cell": "paper"}), (1, {})])
+def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device):
+    """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
+    projects the S + T parts instead of the S·T cells; outputs and every gradient (parts
+    included) equal the naive loop over the materialised face."""
+    torch.manual_seed(3)
+    S, T, D, B, n = 4, 5, 3, 2, 4
+    blocks = torch.nn.ModuleList(GridLSTMBlock(3, n, priority_dim=2, **kw) for _ in range(n_blocks)).double().to(device)
+    for p in blocks.parameters():
+        torch.nn.init.normal_(p, std=0.4)
+    rand = lambda *size: torch.randn(*size, dtype=torch.double, device=device, requires_grad=True)  # noqa: E731
+    s, t, row_h, row_m = rand(S, B, n), rand(T, B, n), rand(S * D, B, n), rand(S * D, B, n)
+    bh, bm = [None, row_h, OuterSum([s, t])], [None, row_m, None]
+    fused = run_grid_fused(blocks, (S, T, D), bh, bm, block_axis=2)
+    naive = naive_grid(blocks, (S, T, D), bh, bm, block_axis=2)
+    outs_f, outs_n = fused[0] + fused[1], naive[0] + naive[1]
+    for a, b in zip(outs_f, outs_n):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    weights = [torch.randn_like(o) for o in outs_f]
+    inputs = list(blocks.parameters()) + [s, t, row_h, row_m]
+    grads_f = torch.autograd.grad(sum((w * o).sum() for w, o in zip(weights, outs_f)), inputs)
+    grads_n = torch.autograd.grad(sum((w * o).sum() for w, o in zip(weights, outs_n)), inputs)
+    for gf, gn in zip(grads_f, grads_n):
+        torch.testing.assert_close(gf, gn, rtol=1e-9, atol=1e-11)
+
+
 def test_fused_dropout_gradients_match_finite_differences():
     """Depth dropout inside the fused pass: its masks scale the forward and the backward alike
     (the RNG is reseeded per call, so every evaluation draws the same masks)."""
@@ -115,15 +148,16 @@ def test_fused_dropout_gradients_match_finite_differences():
     assert torch.count_nonzero(dropped == 0) > 0 and torch.count_nonzero(plain == 0) == 0
 
 
-def test_fused_bf16_gemms_stay_close_to_fp32():
-    """Under CPU autocast the fused pass runs its GEMMs in bf16 and keeps states in fp32."""
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_bf16_gemms_stay_close_to_fp32(device):
+    """Under autocast the fused pass runs its GEMMs in bf16 and keeps states in fp32."""
     torch.manual_seed(0)
-    blocks = torch.nn.ModuleList(GridLSTMBlock(3, 32, priority_dim=2) for _ in range(2))
+    blocks = torch.nn.ModuleList(GridLSTMBlock(3, 32, priority_dim=2) for _ in range(2)).to(device)
     shape, B = (5, 6, 2), 4
-    bh = [None, torch.randn(10, B, 32), torch.randn(30, B, 32, requires_grad=True)]
-    bm = [None, torch.randn(10, B, 32), None]
+    bh = [None, torch.randn(10, B, 32, device=device), torch.randn(30, B, 32, device=device, requires_grad=True)]
+    bm = [None, torch.randn(10, B, 32, device=device), None]
     ref = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
-    with torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.autocast(device, dtype=torch.bfloat16):
         low = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
     for a, b in zip(ref, low):
         assert b.dtype == torch.float32

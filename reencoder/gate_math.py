@@ -1,0 +1,152 @@
+"""LSTM gate math of the fused wavefront (paper eq. 3), written out for forward and backward.
+
+The fused passes (:mod:`reencoder.fused_wavefront`) keep the pre-activations of ``g`` gate
+sets *gate-major*, ``[(u, f, o) of every set | c of every set]``, so that one ``sigmoid_`` and
+one ``tanh_`` cover a whole GEMM output; :func:`gate_major` is the row permutation of a block's
+``[u, f, o, c]``-per-set weights into that layout.  Weights are cast to the GEMM dtype here
+(bf16 GEMMs with fp32 states and gate math).
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+def gates_forward(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
+    """Paper eq. 3 in place on the pre-activations ``G = [R, 4gn]`` of ``g`` gate sets laid out
+    gate-major, ``[(u, f, o) of every set | c of every set]`` (``g = 1`` for a single transform
+    or gates shared by tied dimensions), so one ``sigmoid_`` and one ``tanh_`` cover them.
+    ``G`` becomes the activations; ``(h', m')`` of ``m_in = [R, F, n]`` go to ``h_out`` and
+    ``m_out``, and ``T`` gets ``tanh(m')`` (standard cell) or ``h' = tanh(o m')`` (paper cell),
+    which the backward pass reuses."""
+    R, F, n = m_in.shape
+    g = G.shape[1] // (4 * n)
+    G[:, : 3 * g * n].sigmoid_()
+    G[:, 3 * g * n :].tanh_()
+    u, f, o = G[:, : 3 * g * n].view(R, g, 3, n).unbind(2)
+    c = G[:, 3 * g * n :].view(R, g, n)
+    torch.mul(f, m_in, out=m_out)
+    m_out.addcmul_(u, c)
+    if cell == "paper":
+        torch.mul(o, m_out, out=T).tanh_()
+        h_out.copy_(T)
+    else:
+        torch.tanh(m_out, out=T)
+        torch.mul(o, T, out=h_out)
+
+
+def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
+                    dm_in: Tensor) -> Tensor:
+    """Derivatives of eq. 3, with ``G`` the activations and ``T`` what :func:`gates_forward`
+    returned: from ``dh'``, ``dm'`` (``[R, F, n]``) returns the gradient of the pre-activations
+    (``[R, 4gn]``, same layout; summed over tied dimensions) and writes that of ``m_in`` to
+    ``dm_in``.  σ' = σ(1 − σ), tanh' = 1 − tanh²."""
+    R, F, n = dm.shape
+    g = G.shape[1] // (4 * n)
+    S = G[:, : 3 * g * n].view(R, g, 3, n)
+    u, f, o = S.unbind(2)
+    c = G[:, 3 * g * n :].view(R, g, n)
+    if cell == "paper":  # h' = tanh(o m')
+        dpre = dh - dh * T * T
+        dm = torch.addcmul(dm, dpre, o)
+        do = dpre * m_new
+    else:  # h' = o tanh(m')
+        dm = torch.addcmul(dm, dh * o, 1 - T * T)
+        do = dh * T
+    dsig = S - S * S
+    dG = torch.empty(R, 4 * g * n, dtype=dm.dtype, device=dm.device)
+    shared = g == 1 and F > 1  # tied: per-dimension gradients, summed below
+    dS = torch.empty(R, F, 3, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, : 3 * g * n].view(R, g, 3, n)
+    dC = torch.empty(R, F, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, 3 * g * n :].view(R, g, n)
+    torch.mul(dm, c, out=dS[:, :, 0]).mul_(dsig[:, :, 0])
+    torch.mul(dm, m_in, out=dS[:, :, 1]).mul_(dsig[:, :, 1])
+    torch.mul(do, dsig[:, :, 2], out=dS[:, :, 2])
+    torch.mul(dm, u, out=dC).mul_(1 - c * c)
+    torch.mul(dm, f, out=dm_in)
+    if shared:
+        torch.sum(dS, 1, keepdim=True, out=dG[:, : 3 * n].view(R, 1, 3, n))
+        torch.sum(dC, 1, keepdim=True, out=dG[:, 3 * n :].view(R, 1, n))
+    return dG
+
+
+def gate_major(num_sets: int, n: int) -> Tensor:
+    """Row permutation from the blocks' ``[u, f, o, c]`` per gate set to the gate-major layout
+    of :func:`gates_forward` (the identity for one set)."""
+    rows = torch.arange(4 * num_sets * n).view(num_sets, 4, n)
+    return torch.cat([rows[:, :3].reshape(-1), rows[:, 3].reshape(-1)])
+
+
+class BlockWeights:
+    """The matrices of one block as the fused passes use them: in the GEMM dtype, the first
+    transform's rows gate-major (``perm``; ``None`` when that is the identity).  Tied blocks use
+    one matrix for both transforms.  :meth:`columns` splits them at input column ``K``."""
+
+    def __init__(self, blk: nn.Module, params: Sequence[Tensor], dtype: torch.dtype):
+        self.tied, self.cell = blk.tied, blk.cell
+        self.prio = blk.priority_dim is not None
+        self.F = blk.num_dims - 1 if self.prio else blk.num_dims
+        n = blk.hidden_size
+        sets = 1 if self.tied else self.F
+        self.perm = gate_major(sets, n).to(params[0].device) if sets > 1 else None
+        W1, b1 = (params[0], params[1]) if self.perm is None else (params[0][self.perm], params[1][self.perm])
+        self.W1, self.b1 = W1.to(dtype), b1.to(dtype)
+        self.Wp = self.bp = None
+        if self.prio:
+            self.Wp, self.bp = (self.W1, self.b1) if self.tied else (params[2].to(dtype), params[3].to(dtype))
+        # per cell and batch row: the first transform's activations and T, then the priority's
+        self.acts_width = self.W1.shape[0] + self.F * n + (5 * n if self.prio else 0)
+        self._cols = {}
+
+    def columns(self, K: int):
+        """``(W1[:, :K], W1[:, K:], Wp[:, :K], Wp[:, K:])`` as contiguous matrices."""
+        if K not in self._cols:
+            split = lambda W: (W[:, :K].contiguous(), W[:, K:].contiguous())  # noqa: E731
+            self._cols[K] = split(self.W1) + (split(self.Wp) if self.prio else (None, None))
+        return self._cols[K]
+
+
+def block_params(blocks) -> List[Tensor]:
+    """Every block's parameters, flat, in the order :func:`split_block_params` undoes."""
+    out = []
+    for blk in blocks:
+        out += [blk.weight, blk.bias]
+        if blk.priority_dim is not None and not blk.tied:
+            out += [blk.priority_weight, blk.priority_bias]
+    return out
+
+
+def split_block_params(blocks, flat: Sequence[Tensor]) -> List[List[Tensor]]:
+    out, i = [], 0
+    for blk in blocks:
+        k = 4 if blk.priority_dim is not None and not blk.tied else 2
+        out.append(list(flat[i : i + k]))
+        i += k
+    return out
+
+
+def linear_into(out: Tensor, a: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
+    """``out = bias + a @ weight.T``, or ``out += a @ weight.T`` without bias; operands in the
+    weight's (GEMM) dtype, ``out`` in its own."""
+    if weight.dtype == out.dtype:
+        if bias is None:
+            return out.addmm_(a, weight.t())
+        return torch.addmm(bias, a, weight.t(), out=out)
+    prod = torch.mm(a.to(weight.dtype), weight.t())
+    return out.add_(prod) if bias is None else out.copy_(prod).add_(bias)
+
+
+def mm_as(a: Tensor, b: Tensor, dtype: torch.dtype, out_dtype: torch.dtype) -> Tensor:
+    """``a @ b`` with operands in the GEMM dtype, the result in ``out_dtype``."""
+    return torch.mm(a.to(dtype), b.to(dtype)).to(out_dtype)
+
+
+def acc_mm(acc: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype) -> None:
+    """``acc += a @ b`` (a weight gradient) with operands in the GEMM dtype."""
+    if dtype == acc.dtype:
+        acc.addmm_(a, b)
+    else:
+        acc.add_(torch.mm(a.to(dtype), b.to(dtype)))
