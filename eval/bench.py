@@ -35,25 +35,33 @@ import torch.nn.functional as F
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+DEVICE = torch.device("cpu")  # --device cuda: the same benchmark on a GPU (no RSS/decoding parts)
+
+
+def sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def matmul_peak(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0) -> float:
     """Measured GFLOP/s of ``[m, k] @ [k, n]`` in ``dtype`` (best of repeated timings)."""
-    a = torch.randn(m, k).to(dtype)
-    w = torch.randn(n, k).to(dtype)
+    a = torch.randn(m, k, device=DEVICE).to(dtype)
+    w = torch.randn(n, k, device=DEVICE).to(dtype)
     for _ in range(3):
         F.linear(a, w)
+    sync()
     best, start = 0.0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         t = time.perf_counter()
         for _ in range(5):
             F.linear(a, w)
+        sync()
         best = max(best, 10 * m * k * n / (time.perf_counter() - t) / 1e9)
     return best
 
 
-def build(data_bin: Path, arch: str, extra: List[str]):
-    """A real fairseq task + model (the plugin imported via --user-dir)."""
+def build(data_bin: Path, arch: str, extra: List[str], device: torch.device = torch.device("cpu")):
+    """A real fairseq task + model (the plugin imported via --user-dir) on ``device``."""
     from fairseq import options, tasks
 
     parser = options.get_training_parser()
@@ -64,7 +72,7 @@ def build(data_bin: Path, arch: str, extra: List[str]):
     )
     torch.manual_seed(1)
     task = tasks.setup_task(args)
-    return task, task.build_model(args)
+    return task, task.build_model(args).to(device)
 
 
 def real_batches(task, max_tokens: int, count: int):
@@ -72,6 +80,10 @@ def real_batches(task, max_tokens: int, count: int):
     itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1, ignore_invalid_inputs=True)
     out = []
     for sample in itr.next_epoch_itr(shuffle=True):
+        if DEVICE.type == "cuda":
+            from fairseq.utils import move_to_cuda
+
+            sample = move_to_cuda(sample)
         out.append(sample)
         if len(out) == count:
             break
@@ -98,10 +110,12 @@ def time_train_step(model, samples, repeats: int = 1) -> float:
     """Seconds per training step (forward + loss + backward), averaged over the samples."""
     model.train()
     train_step(model, samples[0])  # warm-up (schedule caches, workspace)
+    sync()
     t = time.perf_counter()
     for _ in range(repeats):
         for s in samples:
             train_step(model, s)
+    sync()
     return (time.perf_counter() - t) / (repeats * len(samples))
 
 
@@ -111,8 +125,10 @@ def time_per_sample(model, samples) -> List[float]:
     train_step(model, samples[0])
     times = []
     for s in samples:
+        sync()
         t = time.perf_counter()
         train_step(model, s)
+        sync()
         times.append(time.perf_counter() - t)
     return times
 
@@ -254,13 +270,18 @@ def main(argv=None) -> int:
     ap.add_argument("--model-folder", default="runs/demo/reencoder/model")
     ap.add_argument("--out", default="runs/bench/bench.json")
     ap.add_argument("--profile", action="store_true", help="also profile one default training step (OUT's folder/profile.txt)")
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                    help="cuda: training throughput on a GPU (peak RSS and decoding are CPU-only parts)")
     args = ap.parse_args(argv)
+    global DEVICE
+    DEVICE = torch.device(args.device)
     data_bin = Path(args.data) / "bin"
     if not (data_bin / "dict.zh.txt").exists():
         print(f"error: no binarized data in {data_bin} (run `make data`)", file=sys.stderr)
         return 2
-    res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch}
-    task, model = build(data_bin, args.arch, [])
+    res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch,
+                              "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu"}
+    task, model = build(data_bin, args.arch, [], DEVICE)
     grid = model.decoder.grid
     n, D = grid.hidden_size, grid.depth
     samples = real_batches(task, args.max_tokens, args.batches)
@@ -275,7 +296,7 @@ def main(argv=None) -> int:
     if args.profile:
         print(profile_train_step(model, samples[0], Path(args.out).parent / "profile.txt"))
     size = matched_lstm_size(data_bin, params(model))
-    _, lstm = build(data_bin, "lstm", lstm_args(size))
+    _, lstm = build(data_bin, "lstm", lstm_args(size), DEVICE)
     lstm_s = min(time_train_step(lstm, samples) for _ in range(args.rounds))
     naive_s = variants["naive loop (test oracle)"][0][0]
     table = []
@@ -291,9 +312,12 @@ def main(argv=None) -> int:
                   "pairs_per_s": pairs / lstm_s, "tgt_tokens_per_s": toks / lstm_s})
     res.update(train=table, params=params(model), lstm_params=params(lstm), batch={"pairs": pairs, "tgt_tokens": toks,
                "max_tokens": args.max_tokens, "grid_gflop_per_step": flops / 1e9})
-    res["peak_rss_gib_4k_tokens"] = peak_rss_of_step(data_bin, args.arch, 4096)
+    if DEVICE.type == "cuda":
+        res["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        res["peak_rss_gib_4k_tokens"] = peak_rss_of_step(data_bin, args.arch, 4096)
     ckpt = Path(args.checkpoint)
-    if ckpt.exists():
+    if ckpt.exists() and DEVICE.type == "cpu":
         res["decode_beam5"] = decode_speed(data_bin, ckpt, Path(args.model_folder), n=500)
     print_table(res)
     out = Path(args.out)
@@ -306,7 +330,7 @@ def main(argv=None) -> int:
 def print_table(res) -> None:
     pk = res["peak_gflops"]
     print(f"matmul peak for the grid's GEMM shapes: fp32 {pk['float32']:.1f} GFLOP/s, bf16 {pk['bfloat16']:.1f} GFLOP/s"
-          f" ({res['threads']} threads, torch {res['torch']})")
+          f" ({res['device']}, {res['threads']} CPU threads, torch {res['torch']})")
     b = res["batch"]
     print(f"{res['arch']} ({res['params']:,} params), real Tatoeba batches of {b['max_tokens']} tokens: "
           f"{b['pairs']:.0f} pairs, {b['tgt_tokens']:.0f} target tokens, {b['grid_gflop_per_step']:.1f} GFLOP per step")
@@ -315,7 +339,10 @@ def print_table(res) -> None:
         extra = "" if "gflops" not in r else (f" {r['gflops']:8.1f} {100 * r['of_own_peak']:5.0f}% "
                                              f"{100 * r['of_best_peak']:5.0f}% {r['x_naive']:8.1f}")
         print(f"{r['variant']:48s} {r['s_per_step']:8.3f} {r['pairs_per_s']:8.1f} {r['tgt_tokens_per_s']:8.0f}{extra}")
-    print(f"peak RSS of a training step at 4k tokens: {res['peak_rss_gib_4k_tokens']:.2f} GiB")
+    if "peak_rss_gib_4k_tokens" in res:
+        print(f"peak RSS of a training step at 4k tokens: {res['peak_rss_gib_4k_tokens']:.2f} GiB")
+    if "peak_gpu_memory_gib" in res:
+        print(f"peak GPU memory allocated: {res['peak_gpu_memory_gib']:.2f} GiB")
     for k, v in res.get("decode_beam5", {}).items():
         print(f"beam 5 decoding, {k}: {v:.1f}")
 
