@@ -8,6 +8,16 @@ PLUGIN=${PLUGIN:-reencoder}
 DEVICE_FLAGS=${DEVICE_FLAGS---cpu}
 export PYTHONUNBUFFERED=1
 
+# The neural baselines' architectures, shared by the recipes (fairseq's own models).
+TRANSFORMER_ARCH=(--arch transformer --encoder-layers 3 --decoder-layers 3
+    --encoder-embed-dim 256 --decoder-embed-dim 256
+    --encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024
+    --encoder-attention-heads 4 --decoder-attention-heads 4
+    --share-decoder-input-output-embed --dropout 0.1)
+LSTM_ARCH=(--arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder-out-embed-dim 256
+    --encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1
+    --share-decoder-input-output-embed --dropout 0.1)
+
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
 stage() {
     local name=$1; shift

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The full Tatoeba recipe: the Reencoder trained to convergence (early stopping on dev loss),
-# the last checkpoints averaged, beam size and length penalty tuned on the multi-reference dev
-# set, then the test set decoded once with the tuned settings.  Hours on a 2-core CPU; minutes
-# on a GPU (DEVICE_FLAGS= ARCH=reencoder_big bash recipes/tatoeba_full.sh).
+# The full Tatoeba recipe for one neural system (SYSTEM=reencoder, transformer or lstm): trained
+# to convergence (early stopping on dev loss), the last checkpoints averaged, beam size and
+# length penalty tuned on the multi-reference dev set, then the test set decoded once with the
+# tuned settings and scored.  Hours on a 2-core CPU; minutes on a GPU:
+#   DEVICE_FLAGS= MAX_TOKENS=8192 LR=0.005 VALID_EVERY=100 bash recipes/tatoeba_full.sh
+# SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
+# EXTRA_TRAIN_ARGS go to fairseq-train (e.g. "--stop-time-hours 2").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
@@ -10,44 +13,57 @@ source recipes/lib.sh
 SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/full}
-ARCH=${ARCH:-reencoder_base}
+SYSTEM=${SYSTEM:-reencoder}
 MAX_UPDATE=${MAX_UPDATE:-40000}
+MAX_TOKENS=${MAX_TOKENS:-2048}
+VALID_EVERY=${VALID_EVERY:-500}
 PATIENCE=${PATIENCE:-8}
 AVERAGE=${AVERAGE:-5}
-mkdir -p "$RUNS/reencoder"
-: > "$RUNS/times.tsv"
+case "$SYSTEM" in
+    reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}"); LR=${LR:-0.003} ;;
+    transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}"); LR=${LR:-0.002} ;;
+    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}"); LR=${LR:-0.003} ;;
+    *) echo "error: SYSTEM must be reencoder, transformer or lstm, got '$SYSTEM'" >&2; exit 2 ;;
+esac
+mkdir -p "$RUNS/$SYSTEM"
+touch "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
-stage train train_nmt reencoder "$DATA/bin" "$MAX_UPDATE" --arch "$ARCH" \
-    --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens 2048 \
+if [ "${SKIP_DATA:-0}" = 1 ] && [ -f "$DATA/manifest.json" ]; then
+    echo "=== [data] using $DATA as it is (SKIP_DATA=1)" >&2
+else
+    stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+fi
+stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
+    --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens "$MAX_TOKENS" \
     --criterion label_smoothed_cross_entropy --label-smoothing 0.1 \
-    --lr 0.003 --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-07 \
-    --save-interval-updates 500 --keep-interval-updates "$AVERAGE" --patience "$PATIENCE" \
-    --validate-interval-updates 500
-stage average "$BIN/reencoder-average" --save-dir "$RUNS/reencoder/ckpt" --last "$AVERAGE" \
-    --out "$RUNS/reencoder/ckpt/checkpoint_avg.pt"
+    --lr "$LR" --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-07 \
+    --save-interval-updates "$VALID_EVERY" --keep-interval-updates "$AVERAGE" --patience "$PATIENCE" \
+    --validate-interval-updates "$VALID_EVERY" ${EXTRA_TRAIN_ARGS:-}
+CKPT=$RUNS/$SYSTEM/ckpt/checkpoint_avg.pt
+stage "average_$SYSTEM" "$BIN/reencoder-average" --save-dir "$RUNS/$SYSTEM/ckpt" --last "$AVERAGE" --out "$CKPT"
 
-# Tune beam and length penalty on dev (fairseq-generate on the valid subset = dev, ref 0 for
-# fairseq's own BLEU is ignored: we score the detokenized output against all dev references).
+# Tune beam and length penalty on dev (fairseq-generate on the valid subset = dev), scoring the
+# detokenized output against all dev references.
 best=""; best_bleu=-1
 for beam in 4 8; do
   for lenpen in 0.8 1.0 1.2; do
     tag="dev_b${beam}_lp${lenpen}"
-    decode valid "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_avg.pt" "$RUNS/reencoder/$tag" --beam "$beam" --lenpen "$lenpen"
-    "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$tag=$RUNS/reencoder/$tag.hyp" \
-        --out "$RUNS/reencoder/$tag.eval" > /dev/null
+    decode valid "$DATA/bin" "$CKPT" "$RUNS/$SYSTEM/$tag" --beam "$beam" --lenpen "$lenpen"
+    "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$tag=$RUNS/$SYSTEM/$tag.hyp" \
+        --out "$RUNS/$SYSTEM/$tag.eval" > /dev/null
     bleu=$("$BIN/python" -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['systems'][0]['bleu'])" \
-        "$RUNS/reencoder/$tag.eval/results.json")
-    echo "dev beam=$beam lenpen=$lenpen BLEU=$bleu" | tee -a "$RUNS/reencoder/dev_tuning.txt"
+        "$RUNS/$SYSTEM/$tag.eval/results.json")
+    echo "dev beam=$beam lenpen=$lenpen BLEU=$bleu" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
     if "$BIN/python" -c "import sys; sys.exit(0 if float(sys.argv[1]) > float(sys.argv[2]) else 1)" "$bleu" "$best_bleu"; then
         best="--beam $beam --lenpen $lenpen"; best_bleu=$bleu
     fi
   done
 done
-echo "best on dev: $best (BLEU $best_bleu)"
+echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
 # shellcheck disable=SC2086
-stage decode generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_avg.pt" $best
-stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_avg.pt" --data "$DATA" \
-    --out "$RUNS/reencoder/model"
-stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --system "reencoder=$RUNS/reencoder/test.hyp" \
-    --out "$RUNS/eval"
+stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
+if [ "$SYSTEM" = reencoder ]; then
+    stage export "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
+fi
+stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
+    --system "$SYSTEM=$RUNS/$SYSTEM/test.hyp" --out "$RUNS/$SYSTEM/eval"

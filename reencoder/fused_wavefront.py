@@ -110,7 +110,7 @@ class _FusedGrid(torch.autograd.Function):
             return acts_buf[used - R * width : used].view(R, width)
 
         for k, (a, b) in enumerate(plan.boundary):
-            if not (n_parts and k == N - 1):  # the additive (priority-axis) face is never read
+            if bh[k] is not None or not (n_parts and k == N - 1):  # an additive face is read by observers only
                 Hb[a:b] = 0.0 if bh[k] is None else bh[k]
             Mb[a:b] = 0.0 if bm[k] is None else bm[k]
         H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)
@@ -159,7 +159,7 @@ class _FusedGrid(torch.autograd.Function):
         ctx.bnd_given = [t is not None for t in tensors[: 2 * N]]
         ctx.save_for_backward(Hb, Mb, *parts, *flat)
         if any(ctx.needs_input_grad):  # reusable once autograd has dropped this node
-            weakref.finalize(ctx, WORKSPACE.give, Hb, Mb, acts_buf)
+            weakref.finalize(ctx, WORKSPACE.give, Hb, Mb, acts_buf).atexit = False
         else:
             WORKSPACE.give(Hb, Mb, acts_buf)
         return tuple(exits)
@@ -273,16 +273,17 @@ def run_grid_fused(
     boundary tensors, or the autocast dtype inside ``torch.autocast``); states and gate math
     stay in the boundary dtype.  An :class:`~reencoder.wavefront.OuterSum` boundary on the
     priority axis, with one block per coordinate of it or a shared block, takes the additive
-    path; any other is materialised."""
+    path (materialised as well for an observer, which sees every input); any other is
+    materialised."""
     if not fused_supported(blocks, dropout):
         raise ValueError("run_grid_fused supports LSTM dimensions with the priority dimension last or none")
     N = len(shape)
     bh, parts, additive = list(boundary_h), [], None
     for k, b in enumerate(bh):
         if isinstance(b, OuterSum):
-            if (additive is None and observer is None and k == N - 1 and block_axis == k
-                    and all(blk.priority_dim == k for blk in blocks)):
-                additive, parts, bh[k] = k, list(b.parts), None
+            if additive is None and k == N - 1 and block_axis == k and all(blk.priority_dim == k for blk in blocks):
+                additive, parts = k, list(b.parts)
+                bh[k] = b.face() if observer is not None else None  # observers see the input itself
             else:
                 bh[k] = b.face()
     template = next(t for t in bh + parts if t is not None)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Tuple
 
+import torch
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
@@ -80,4 +81,15 @@ def right_pad_lengths(tokens: Tensor, pad: int) -> Tensor:
     return tokens.ne(pad).long().sum(dim=1)
 
 
-__all__: List[str] = ["ReencoderGrid", "right_pad_lengths", "RowState"]
+def reverse_real_tokens(tokens: Tensor, lengths: Tensor) -> Tensor:
+    """Reverse the real (leading) tokens of every row of a right-padded ``[B, L]`` batch and
+    keep the padding where it is.  Fed reversed, the first source words sit next to the read
+    position at the end of each row, the short dependencies that made reversing the source
+    help sequence-to-sequence LSTMs train (Sutskever, Vinyals & Le, 2014)."""
+    pos = torch.arange(tokens.shape[1], device=tokens.device).unsqueeze(0)
+    real = pos < lengths.unsqueeze(1)
+    index = torch.where(real, lengths.unsqueeze(1) - 1 - pos, pos)
+    return tokens.gather(1, index)
+
+
+__all__: List[str] = ["ReencoderGrid", "reverse_real_tokens", "right_pad_lengths", "RowState"]

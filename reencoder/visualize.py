@@ -124,8 +124,9 @@ def grid_heatmap(translator, src: str, tgt: str, quantity: str = "target_state_c
 
     ``src`` is raw Chinese (normalised like every input), ``tgt`` raw English (NFKC-normalised
     and spm-encoded).  ``depth`` is 0-based, default the top layer; negative counts from the
-    top.  Rows are the source pieces plus ``</s>``, columns the target pieces plus ``</s>``
-    (column ``j`` is the row of the grid that predicts target piece ``j``).
+    top.  Rows are the source pieces plus ``</s>`` in sentence order (also for a model that
+    lays the source reversed: its grid rows are flipped back), columns the target pieces plus
+    ``</s>`` (column ``j`` is the row of the grid that predicts target piece ``j``).
     """
     if quantity not in QUANTITIES:
         raise ValueError(f"quantity must be one of {QUANTITIES}, got {quantity!r}")
@@ -155,8 +156,11 @@ def grid_heatmap(translator, src: str, tgt: str, quantity: str = "target_state_c
     logits, _ = model.decoder(prev, encoder_out, observer=collector)
     lprobs = torch.log_softmax(logits.float(), dim=-1)[0].gather(-1, tgt_ids.unsqueeze(-1)).squeeze(-1)
     unk = lambda d, ids, pieces: [p if i != d.unk() else f"{p}(unk)" for p, i in zip(pieces, ids.tolist())]  # noqa: E731
+    values = collector.values
+    if getattr(model.encoder, "reverse", False):  # grid position i holds source piece S-1-i
+        values = values[::-1].copy()
     return GridHeatmap(
-        values=collector.values,
+        values=values,
         src_labels=unk(translator.src_dict, src_ids[0], src_pieces) + ["</s>"],
         tgt_labels=unk(translator.tgt_dict, tgt_ids, tgt_pieces) + ["</s>"],
         quantity=quantity if quantity != "depth_gate" else f"depth {gate} gate",

@@ -14,6 +14,7 @@ not outlive its release (copy what leaves the caller).
 
 from __future__ import annotations
 
+import atexit
 import math
 from typing import Dict, List, Tuple
 
@@ -49,12 +50,17 @@ class Workspace:
         return flat[:numel].view(shape)
 
     def give(self, *tensors: Tensor) -> None:
-        """Return tensors obtained from :meth:`take` (views of them are traced to their base)."""
+        """Return tensors obtained from :meth:`take` (or views of them): their whole storage is
+        kept.  Inference tensors (made under ``torch.inference_mode``) are not kept, since
+        autograd refuses to save them later."""
         for t in tensors:
-            base = t._base if t._base is not None else t
-            pool = self.free.setdefault((base.device, base.dtype), [])
-            if all(base is not p for p in pool):
-                pool.append(base)
+            if t.is_inference():
+                continue
+            storage = t.untyped_storage()
+            pool = self.free.setdefault((t.device, t.dtype), [])
+            if any(p.untyped_storage().data_ptr() == storage.data_ptr() for p in pool):
+                continue
+            pool.append(t.new_empty(0).set_(storage, 0, (storage.nbytes() // t.element_size(),)))
             pool.sort(key=Tensor.numel, reverse=True)
             del pool[self.keep :]
 
@@ -63,3 +69,5 @@ class Workspace:
 
 
 WORKSPACE = Workspace()
+# let go of the kept buffers before the interpreter (and CUDA) shut down
+atexit.register(WORKSPACE.clear)

@@ -197,3 +197,6 @@ def test_workspace_reuses_released_buffers():
     assert big.data_ptr() not in (b.data_ptr(), c.data_ptr())
     ws.give(big)
     assert len(ws.free[(like.device, like.dtype)]) == 2  # keep=2: the smallest was dropped
+    with torch.inference_mode():  # autograd would refuse to save these later: not kept
+        ws.give(ws.take((400, 50), torch.empty(0, dtype=torch.float64)))
+    assert not ws.free.get((like.device, torch.float64))

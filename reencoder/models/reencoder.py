@@ -26,7 +26,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor
 
 from ..numerics import check_finite
-from ..reencoder_grid import ReencoderGrid, right_pad_lengths
+from ..reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
 from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults,
                            positive_int)
 
@@ -34,10 +34,13 @@ DEFAULT_MAX_POSITIONS = 1024
 
 
 class ReencoderSourceEncoder(FairseqEncoder):
-    """Source embeddings and the source half of the grid's input projection."""
+    """Source embeddings and the source half of the grid's input projection; with
+    ``reverse=True`` each source sentence is laid along the grid's source axis last word first."""
 
-    def __init__(self, dictionary, embed_dim: int, hidden_size: int, dropout: float, max_positions: int):
+    def __init__(self, dictionary, embed_dim: int, hidden_size: int, dropout: float, max_positions: int,
+                 reverse: bool = False):
         super().__init__(dictionary)
+        self.reverse = reverse
         self.padding_idx = dictionary.pad()
         self.embed_tokens = Embedding(len(dictionary), embed_dim, self.padding_idx)
         self.dropout = FairseqDropout(dropout, module_name=self.__class__.__name__)
@@ -47,6 +50,8 @@ class ReencoderSourceEncoder(FairseqEncoder):
     def forward(self, src_tokens: Tensor, src_lengths: Optional[Tensor] = None) -> Dict[str, List[Tensor]]:
         tokens = utils.convert_padding_direction(src_tokens, self.padding_idx, left_to_right=True)
         lengths = right_pad_lengths(tokens, self.padding_idx)
+        if self.reverse:
+            tokens = reverse_real_tokens(tokens, lengths)
         x = self.proj(self.dropout(self.embed_tokens(tokens)))  # [B, S, n]
         return {"src_in": [x], "src_lengths": [lengths]}
 
@@ -91,6 +96,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
                             help='source embedding dimension')
         parser.add_argument('--max-source-positions', type=positive_int, metavar='N',
                             help='max source length')
+        parser.add_argument('--grid-source-order', choices=['forward', 'reverse'],
+                            help='lay each source sentence along the grid forwards or reversed '
+                                 '(reversed: its first words next to where every row is read out)')
         # fmt: on
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
@@ -109,6 +117,7 @@ class ReencoderModel(FairseqEncoderDecoderModel):
             args.grid_hidden_size,
             args.dropout,
             args.max_source_positions,
+            reverse=args.grid_source_order == "reverse",
         )
         decoder = ReencoderGridDecoder(task.target_dictionary, args)
         return cls(encoder, decoder)
@@ -121,6 +130,7 @@ def base_architecture(args):
     args.decoder_out_embed_dim = getattr(args, "decoder_out_embed_dim", args.decoder_embed_dim)
     args.max_source_positions = getattr(args, "max_source_positions", DEFAULT_MAX_POSITIONS)
     args.max_target_positions = getattr(args, "max_target_positions", DEFAULT_MAX_POSITIONS)
+    args.grid_source_order = getattr(args, "grid_source_order", "reverse")
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")
@@ -136,11 +146,13 @@ def reencoder_tiny(args):
 
 @register_model_architecture("reencoder", "reencoder_base")
 def reencoder_base(args):
-    """The CPU demo configuration (Tatoeba, sentencepiece 4k+4k)."""
+    """The CPU demo configuration (Tatoeba, sentencepiece 4k+4k): one layer of depth, which on
+    a 2-core CPU reached a lower dev loss in the same time than two layers (which learn slower
+    per update and cost 1.7x per update)."""
     args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 128)
     args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 128)
     args.grid_hidden_size = getattr(args, "grid_hidden_size", 128)
-    args.grid_depth = getattr(args, "grid_depth", 2)
+    args.grid_depth = getattr(args, "grid_depth", 1)
     args.dropout = getattr(args, "dropout", 0.1)
     args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", True)
     base_architecture(args)
