@@ -33,10 +33,7 @@ lane_a() {
     stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
     stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_last.pt" \
         --data "$DATA" --out "$RUNS/reencoder/model"
-    stage train_lstm train_nmt lstm "$DATA/bin" 0 \
-        --arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder-out-embed-dim 256 \
-        --encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1 \
-        --share-decoder-input-output-embed --dropout 0.1 "${COMMON[@]}" --lr 0.003
+    stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" --lr 0.003
     stage decode_lstm generate_nmt lstm "$DATA/bin" "$RUNS/lstm/ckpt/checkpoint_last.pt"
 }
 
@@ -44,12 +41,7 @@ lane_b() {
     if [ ! -s "$RUNS/phrase_based/test.hyp" ]; then
         stage phrase_based "$BIN/reencoder-baseline" run --data "$DATA" --out "$RUNS/phrase_based" --quiet
     fi
-    stage train_transformer train_nmt transformer "$DATA/bin" 0 \
-        --arch transformer --encoder-layers 3 --decoder-layers 3 \
-        --encoder-embed-dim 256 --decoder-embed-dim 256 \
-        --encoder-ffn-embed-dim 1024 --decoder-ffn-embed-dim 1024 \
-        --encoder-attention-heads 4 --decoder-attention-heads 4 \
-        --share-decoder-input-output-embed --dropout 0.1 "${COMMON[@]}" --lr 0.002
+    stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" --lr 0.002
     stage decode_transformer generate_nmt transformer "$DATA/bin" "$RUNS/transformer/ckpt/checkpoint_last.pt"
 }
 
