@@ -17,14 +17,14 @@ SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/demo}
 EPOCHS=${EPOCHS:-5}
-MAX_TOKENS=${MAX_TOKENS:-1024}
+MAX_TOKENS=${MAX_TOKENS:-512}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
 COMMON=(--max-epoch "$EPOCHS" --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
         --max-tokens "$MAX_TOKENS" --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-        --lr-scheduler inverse_sqrt --warmup-updates 100 --warmup-init-lr 1e-07 ${EXTRA_TRAIN_ARGS:-})
+        --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07 ${EXTRA_TRAIN_ARGS:-})
 
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
