@@ -45,7 +45,7 @@ baseline: install
 	test -f $(BASELINE_DATA)/manifest.json || $(MAKE) data
 	nice $(BIN)/reencoder-baseline run --data $(BASELINE_DATA) --out runs/phrase_based
 
-# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~7-11 min CPU).
+# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~4-5 min on 2 idle cores).
 # CHAR_LM_ARGS="--corpus enwik8 --max-update 20000 --gpu" for the Hutter data (needs internet).
 CHAR_LM_ARGS ?=
 char-lm: install

@@ -14,12 +14,13 @@ DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/bf16}
 MAX_UPDATE=${MAX_UPDATE:-120}
 VALID_EVERY=${VALID_EVERY:-40}
+MAX_TOKENS=${MAX_TOKENS:-1024}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
-ARGS=(--arch reencoder_base --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens 1024
+ARGS=(--arch reencoder_base --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens "$MAX_TOKENS"
       --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --lr 0.004
       --lr-scheduler inverse_sqrt --warmup-updates 50 --warmup-init-lr 1e-07
       --validate-interval-updates "$VALID_EVERY" --save-interval-updates "$VALID_EVERY"
