@@ -3,8 +3,8 @@
     python -m eval.plot_training_curves runs/base/train.log --out runs/base/curves.png
     python -m eval.plot_training_curves a.log b.log --labels base big --out curves.png
 
-Reads the console output (or ``--log-file``) of ``fairseq-train`` in ``--log-format
-simple`` or ``json``: ``train_inner`` lines (every ``--log-interval`` updates), the ``train``
+Reads the console output of ``fairseq-train`` or its ``--log-file`` (whose lines carry no
+``| INFO | tag |`` prefix), in ``--log-format simple`` or ``json``: ``train_inner`` lines (every ``--log-interval`` updates), the ``train``
 epoch summaries and the ``valid`` lines (loss, and ``bleu`` with ``--eval-bleu``).  Losses
 are fairseq's, in bits per token.  Lines of other formats are ignored.
 """
@@ -22,6 +22,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 Curves = Dict[str, List[Tuple[int, float]]]  # series name -> [(num_updates, value)]
 
 _TAG = re.compile(r"\| (train_inner|train|valid) \| (.*)$")
+# the same records as fairseq's --log-file writes them, without the "time | INFO | tag |" prefix
+_BARE = [("valid", re.compile(r"^(epoch \d+ \| valid on .*)$")),
+         ("train_inner", re.compile(r"^epoch \d+:\s+\d+ / \d+ (.*=.*)$")),
+         ("train", re.compile(r"^(epoch \d+ \| loss .*)$"))]
 _EQ = re.compile(r"([A-Za-z_]+)=([-+0-9.eE]+|inf|nan)")
 
 
@@ -59,14 +63,37 @@ def _fields(tag: str, body: str) -> Dict[str, float]:
     return out
 
 
+def _record(line: str) -> Optional[Tuple[str, str]]:
+    """``(tag, body)`` of a fairseq log record, from console or ``--log-file`` lines."""
+    match = _TAG.search(line)
+    if match:
+        return match.group(1), match.group(2)
+    line = line.strip()
+    if line.startswith("{"):  # --log-format json in a --log-file: the keys say which record
+        try:
+            keys = json.loads(line).keys()
+        except (ValueError, AttributeError):
+            return None
+        if any(k.startswith("valid_") for k in keys):
+            return "valid", line
+        if any(k.startswith("train_") for k in keys):
+            return "train", line
+        return ("train_inner", line) if "loss" in keys else None
+    for tag, pattern in _BARE:
+        match = pattern.match(line)
+        if match:
+            return tag, match.group(1)
+    return None
+
+
 def parse_log(text: str) -> Curves:
     """Series ``train_inner``, ``train``, ``valid`` (losses) and ``valid_bleu`` of a log."""
     curves: Curves = defaultdict(list)
     for line in text.splitlines():
-        match = _TAG.search(line)
-        if not match:
+        record = _record(line)
+        if record is None:
             continue
-        tag, fields = match.group(1), _fields(*match.groups())
+        tag, fields = record[0], _fields(*record)
         updates = fields.get("num_updates")
         if updates is None:
             continue

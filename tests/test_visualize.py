@@ -117,6 +117,25 @@ JSON_LOG = """\
 2026-11-22 05:40:01 | INFO | train | {"epoch": 1, "train_loss": "9.5", "train_ppl": "724", "train_num_updates": "9"}
 2026-11-22 05:40:02 | INFO | valid | {"epoch": 1, "valid_loss": "8.6", "valid_bleu": "2.5", "valid_num_updates": "9"}
 """
+# the same kinds of records as fairseq-train's --log-file writes them (no "time | INFO | tag |")
+LOG_FILE_SIMPLE = """\
+begin validation on "valid" subset
+epoch 001:     10 / 516 loss=11.961, nll_loss=11.961, ppl=3986.58, wps=771.8, num_updates=10, lr=0.0008
+epoch 001 | valid on 'valid' subset | loss 10.694 | nll_loss 10.542 | ppl 1491.11 | num_updates 20
+epoch 001 | loss 9.978 | nll_loss 9.607 | ppl 779.69 | num_updates 60 | lr 0.00365148
+done training in 39.6 seconds
+"""
+LOG_FILE_JSON = """\
+{"epoch": 1, "update": 0.556, "loss": "9.7", "num_updates": "5"}
+{"epoch": 1, "valid_loss": "8.6", "valid_num_updates": "9"}
+{"epoch": 1, "train_loss": "9.5", "train_num_updates": "9"}
+"""
+
+
+def test_training_curves_read_fairseq_log_files():
+    assert curves.parse_log(LOG_FILE_SIMPLE) == {"train_inner": [(10, 11.961)], "valid": [(20, 10.694)],
+                                                 "train": [(60, 9.978)]}
+    assert curves.parse_log(LOG_FILE_JSON) == {"train_inner": [(5, 9.7)], "valid": [(9, 8.6)], "train": [(9, 9.5)]}
 
 
 def test_training_curves_parse_simple_and_json_logs(tmp_path):
