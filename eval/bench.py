@@ -246,7 +246,7 @@ def decode_speed(data_bin: Path, checkpoint: Path, model_folder: Path, n: int) -
     res = {}
     gen = subprocess.run(
         [str(BIN / "fairseq-generate"), str(data_bin), "--user-dir", str(REPO / "reencoder"), "--path", str(checkpoint),
-         "--gen-subset", "test", "--beam", "5", "--batch-size", "64", "--cpu",
+         "--gen-subset", "test", "--beam", "5", "--batch-size", "64", "--cpu", "--required-batch-size-multiple", "1",
          "--source-lang", "zh", "--target-lang", "en"], capture_output=True, text=True, check=True)
     m = re.search(r"Translated ([\d,]+) sentences .* \(([\d.]+) sentences/s", gen.stdout + gen.stderr)
     res["fairseq_generate_sent_per_s"] = float(m.group(2))

@@ -46,11 +46,13 @@ train_nmt() {
 # decode SUBSET DATA_BIN CHECKPOINT OUT_PREFIX [ARGS...]: fairseq-generate beam search on a
 # binarized subset (test, or valid = dev); writes OUT_PREFIX.log and the detokenized hypotheses
 # (sentencepiece removed, one line per input line, in order) to OUT_PREFIX.hyp.
+# --required-batch-size-multiple 1: with fairseq's default 8 it drops a last batch of another
+# size (fairseq issue #5036), i.e. the last (n mod 8) sentences of the subset.
 decode() {
     local subset=$1 data_bin=$2 ckpt=$3 out=$4; shift 4
     "$BIN/fairseq-generate" "$data_bin" --user-dir "$PLUGIN" --path "$ckpt" --gen-subset "$subset" \
         --source-lang zh --target-lang en $DEVICE_FLAGS --beam 5 --batch-size 64 \
-        --post-process sentencepiece "$@" > "$out.log"
+        --required-batch-size-multiple 1 --post-process sentencepiece "$@" > "$out.log"
     grep -P '^D-\d+\t' "$out.log" | sed 's/^D-//' | sort -n -k1,1 | cut -f3- > "$out.hyp.tmp"
     local src=$data_bin/../split/$([ "$subset" = valid ] && echo dev || echo "$subset").zh
     local want=$(wc -l < "$src") got=$(wc -l < "$out.hyp.tmp")

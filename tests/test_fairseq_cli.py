@@ -39,13 +39,17 @@ def test_training_loss_drops(trained):
     assert (save_dir / "checkpoint_last.pt").exists() and (save_dir / "checkpoint_best.pt").exists()
 
 
-def test_generate_translates_every_test_sentence(trained, tiny_bin):
+def test_generate_translates_every_sentence(trained, tiny_bin):
+    """The valid subset has 60 sentences, not a multiple of 8: fairseq 0.12 drops a last batch
+    whose size is not a multiple of --required-batch-size-multiple (default 8; fairseq issue
+    #5036), so the recipes and the README pass 1."""
     save_dir, _ = trained
     proc = run_cli(["fairseq-generate", tiny_bin / "bin", "--user-dir", PLUGIN_DIR, "--path", save_dir / "checkpoint_best.pt",
-                    "--gen-subset", "test", "--beam", "4", "--batch-size", "16", "--cpu"])
+                    "--gen-subset", "valid", "--beam", "4", "--batch-size", "16", "--required-batch-size-multiple", "1",
+                    "--cpu"])
     hyps = [line for line in proc.stdout.splitlines() if line.startswith("H-")]
-    n_test = len((tiny_bin / "test.zh").read_text(encoding="utf-8").splitlines())
-    assert len(hyps) == n_test
+    n_valid = len((tiny_bin / "valid.zh").read_text(encoding="utf-8").splitlines())
+    assert n_valid % 8 != 0 and sorted(int(h.split("\t")[0][2:]) for h in hyps) == list(range(n_valid))
     assert "BLEU4" in proc.stdout + proc.stderr
 
 
