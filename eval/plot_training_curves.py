@@ -4,9 +4,10 @@
     python -m eval.plot_training_curves a.log b.log --labels base big --out curves.png
 
 Reads the console output of ``fairseq-train`` or its ``--log-file`` (whose lines carry no
-``| INFO | tag |`` prefix), in ``--log-format simple`` or ``json``: ``train_inner`` lines (every ``--log-interval`` updates), the ``train``
-epoch summaries and the ``valid`` lines (loss, and ``bleu`` with ``--eval-bleu``).  Losses
-are fairseq's, in bits per token.  Lines of other formats are ignored.
+``| INFO | tag |`` prefix), in ``--log-format simple`` or ``json``: ``train_inner`` lines
+(every ``--log-interval`` updates), the ``train`` epoch summaries and the ``valid`` lines
+(loss, and ``bleu`` with ``--eval-bleu``).  Losses are fairseq's, in bits per token.  Lines of
+other formats are ignored.
 """
 
 from __future__ import annotations

@@ -188,22 +188,32 @@ def read_model_folder(path) -> Dict[str, Any]:
     return config
 
 
-def load_models(path):
-    """(models, task) of a model folder, via fairseq's own checkpoint loader."""
+def load_checkpoint_models(checkpoint, data, context: str = ""):
+    """(models, task) of a fairseq checkpoint whose dictionaries are in ``data``, via fairseq's
+    own checkpoint loader (safe unpickling, the plugin's allow-list), models in eval mode.  A
+    failure is one :class:`ModelFolderError` line, ``CONTEXT: cannot load NAME (reason)``, or
+    ``cannot load checkpoint PATH (reason)`` without a context."""
     from fairseq import checkpoint_utils
 
     import reencoder  # noqa: F401  (registers the models and the allow-list)
 
-    path = Path(path)
+    checkpoint = Path(checkpoint)
     try:
         models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(path / MODEL)], arg_overrides={"data": str(path)}
+            [str(checkpoint)], arg_overrides={"data": str(data)}
         )
     except Exception as exc:
-        raise ModelFolderError(f"model folder {path}: cannot load {MODEL} ({_first_line(exc)})") from None
+        what = f"{context}: cannot load {checkpoint.name}" if context else f"cannot load checkpoint {checkpoint}"
+        raise ModelFolderError(f"{what} ({_first_line(exc)})") from None
     for model in models:
         model.eval()
     return models, task
+
+
+def load_models(path):
+    """(models, task) of a model folder (see :func:`load_checkpoint_models`)."""
+    path = Path(path)
+    return load_checkpoint_models(path / MODEL, path, context=f"model folder {path}")
 
 
 def load_model_folder(path, **translator_options):

@@ -29,8 +29,8 @@ class SourceReliance:
     """Summed NLL (bits) and token counts per target position, for each condition."""
 
     positions: int
-    nll: Dict[str, List[float]] = field(default_factory=dict)
-    tokens: List[int] = field(default_factory=list)
+    nll: Dict[str, List[float]] = field(init=False)
+    tokens: List[int] = field(init=False)
     sentences: int = 0
 
     def __post_init__(self):

@@ -4,9 +4,9 @@ import json
 
 import pytest
 import torch
-from fairseq import checkpoint_utils
 
 from reencoder.cli import source_reliance as cli
+from reencoder.model_folder import load_checkpoint_models
 from reencoder.source_reliance import measure, shifted_sources, token_nll
 from translate_fixtures import build_tiny_model, single_thread
 
@@ -16,9 +16,8 @@ _one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory, shared_data):
     tiny = build_tiny_model(tmp_path_factory.getbasetemp())
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [str(tiny.checkpoint)], arg_overrides={"data": str(tiny.data / "bin")})
-    return tiny, models[0].eval(), task
+    models, task = load_checkpoint_models(tiny.checkpoint, tiny.data / "bin")
+    return tiny, models[0], task
 
 
 def sentence_alone_nll(model, task, subset):

@@ -33,21 +33,10 @@ def _main(argv: List[str]) -> int:
     if not list(data.glob(f"{args.subset}.*.idx")):
         raise UserError(f"{data} has no binarized '{args.subset}' subset")
 
-    import torch
-    from fairseq import checkpoint_utils
-
-    import reencoder  # noqa: F401  (registers the models and the checkpoint allow-list)
-
-    from ..checkpoint_safety import CheckpointError, load_checkpoint_safely
+    from ..model_folder import load_checkpoint_models
     from ..source_reliance import format_table, measure
 
-    try:
-        load_checkpoint_safely(args.checkpoint)  # a clear one-line error for a bad file
-    except CheckpointError as exc:
-        raise UserError(str(exc)) from None
-    torch.manual_seed(1)
-    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-        [args.checkpoint], arg_overrides={"data": str(data)})
+    models, task = load_checkpoint_models(args.checkpoint, data)  # one-line error for a bad file
     result = measure(models[0], task, args.subset, args.positions, args.max_tokens)
     print(f"{args.checkpoint} on {data} {args.subset}: {result.sentences} sentences, NLL in bits per target token")
     print(format_table(result))
