@@ -13,88 +13,20 @@ other formats are ignored.
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .fairseq_log import log_records
+
 Curves = Dict[str, List[Tuple[int, float]]]  # series name -> [(num_updates, value)]
-
-_TAG = re.compile(r"\| (train_inner|train|valid) \| (.*)$")
-# the same records as fairseq's --log-file writes them, without the "time | INFO | tag |" prefix
-_BARE = [("valid", re.compile(r"^(epoch \d+ \| valid on .*)$")),
-         ("train_inner", re.compile(r"^epoch \d+:\s+\d+ / \d+ (.*=.*)$")),
-         ("train", re.compile(r"^(epoch \d+ \| loss .*)$"))]
-_EQ = re.compile(r"([A-Za-z_]+)=([-+0-9.eE]+|inf|nan)")
-
-
-def _number(text) -> Optional[float]:
-    try:
-        return float(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def _fields(tag: str, body: str) -> Dict[str, float]:
-    """``{name: value}`` of one log record, prefixes like ``valid_`` removed."""
-    body = body.strip()
-    if body.startswith("{"):
-        try:
-            raw = json.loads(body)
-        except ValueError:
-            return {}
-        out = {}
-        for key, value in raw.items():
-            for prefix in ("train_", "valid_"):
-                if key.startswith(prefix):
-                    key = key[len(prefix):]
-            number = _number(value)
-            if number is not None:
-                out[key] = number
-        return out
-    if tag == "train_inner":
-        return {k: float(v) for k, v in _EQ.findall(body)}
-    out = {}
-    for part in body.split(" | "):
-        bits = part.strip().split(" ")
-        if len(bits) == 2 and _number(bits[1]) is not None:
-            out[bits[0]] = float(bits[1])
-    return out
-
-
-def _record(line: str) -> Optional[Tuple[str, str]]:
-    """``(tag, body)`` of a fairseq log record, from console or ``--log-file`` lines."""
-    match = _TAG.search(line)
-    if match:
-        return match.group(1), match.group(2)
-    line = line.strip()
-    if line.startswith("{"):  # --log-format json in a --log-file: the keys say which record
-        try:
-            keys = json.loads(line).keys()
-        except (ValueError, AttributeError):
-            return None
-        if any(k.startswith("valid_") for k in keys):
-            return "valid", line
-        if any(k.startswith("train_") for k in keys):
-            return "train", line
-        return ("train_inner", line) if "loss" in keys else None
-    for tag, pattern in _BARE:
-        match = pattern.match(line)
-        if match:
-            return tag, match.group(1)
-    return None
 
 
 def parse_log(text: str) -> Curves:
     """Series ``train_inner``, ``train``, ``valid`` (losses) and ``valid_bleu`` of a log."""
     curves: Curves = defaultdict(list)
-    for line in text.splitlines():
-        record = _record(line)
-        if record is None:
-            continue
-        tag, fields = record[0], _fields(*record)
+    for tag, fields in log_records(text):
         updates = fields.get("num_updates")
         if updates is None:
             continue

@@ -5,8 +5,9 @@ along axis ``d``; every cell ``(i, j, d)`` is a 3D Grid LSTM block.  The input o
 ``(i, j, 0)`` is a projection of ``[E_src(x_i); E_tgt(y_{j-1})]`` (teacher forcing, BOS for
 ``j = 0``), so row ``j`` re-reads — re-encodes — the whole source sentence conditioned on the
 target prefix.  States flow along ``i``, along ``j`` and up ``d`` (depth is the priority
-dimension by default).  The distribution of target word ``j`` is read from the top-depth
-hidden vector at the last real source position of row ``j``.
+dimension by default).  The grid returns the top-depth hidden vectors of every row; the
+distribution of target word ``j`` is read from row ``j`` by a :mod:`reencoder.readout` (the
+paper: the vector at the last real source position).
 
 Sources must be right-padded: a real cell ``(i, j, d)`` only depends on cells with smaller or
 equal coordinates, so padding cells (``i ≥ |x|`` or ``j ≥ |y|``) never influence real ones and
@@ -46,7 +47,6 @@ class ReencoderGrid(DepthGridStack):
         self,
         src_in: Tensor,
         tgt_in: Tensor,
-        src_lengths: Tensor,
         row_state: Optional[RowState] = None,
         observer: Optional[Observer] = None,
     ) -> Tuple[Tensor, RowState]:
@@ -55,12 +55,12 @@ class ReencoderGrid(DepthGridStack):
         Args:
             src_in: ``[B, S, n]`` source half of the input projection (right-padded).
             tgt_in: ``[B, T, n]`` target half (bias included), for the rows to compute.
-            src_lengths: ``[B]`` real source lengths (≥ 1).
             row_state: target-axis state entering the first row (``None``: zeros, row 0).
             observer: passed to :func:`reencoder.wavefront.run_grid`.
         Returns:
-            ``[B, T, n]`` top-depth hidden vectors at each row's last real source position,
-            and the row state leaving the last row (for incremental decoding).
+            ``[B, T, S, n]`` top-depth hidden vectors of every cell of the ``T`` rows (cells past
+            a sentence's source length are padding), and the row state leaving the last row
+            (for incremental decoding).
         """
         B, S, n = src_in.shape
         T = tgt_in.shape[1]
@@ -70,10 +70,8 @@ class ReencoderGrid(DepthGridStack):
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
         exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer)
-        top = exit_h[DEPTH].view(S, T, B, n)  # face (i, j)
-        last = (src_lengths - 1).clamp(min=0).view(1, 1, B, 1).expand(1, T, B, n)
-        out = top.gather(0, last).squeeze(0).transpose(0, 1)  # [B, T, n]
-        return out, (exit_h[TGT], exit_m[TGT])
+        top = exit_h[DEPTH].view(S, T, B, n).permute(2, 1, 0, 3)  # face (i, j) -> [B, T, S, n]
+        return top, (exit_h[TGT], exit_m[TGT])
 
 
 def right_pad_lengths(tokens: Tensor, pad: int) -> Tensor:

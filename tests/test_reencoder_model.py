@@ -8,9 +8,23 @@ from model_helpers import batches, build_task_and_model, mixed_batch, target_log
 from reencoder.reencoder_grid import reverse_real_tokens
 
 
+# every readout and source input the model offers: the equivalence tests below run on each
+VARIANTS = {
+    "paper": [],
+    "max": ["--grid-readout", "max"],
+    "attn": ["--grid-readout", "attn"],
+    "attn-bilstm": ["--grid-readout", "attn", "--grid-source-input", "bilstm"],
+}
+
+
+@pytest.fixture(scope="module", params=list(VARIANTS))
+def tiny_flags(request):
+    return ["--grid-depth", "3", *VARIANTS[request.param]]
+
+
 @pytest.fixture(scope="module")
-def tiny(tiny_bin):
-    args, task, model = build_task_and_model(tiny_bin / "bin", extra=["--grid-depth", "3"])
+def tiny(tiny_bin, tiny_flags):
+    args, task, model = build_task_and_model(tiny_bin / "bin", extra=tiny_flags)
     model = model.double().eval()
     for p in model.parameters():  # larger weights than the init, so differences show
         torch.nn.init.normal_(p, std=0.3)
@@ -100,11 +114,16 @@ def test_beam_search_scores_equal_teacher_forced_scores(tiny):
 
 
 def test_every_named_architecture_builds(tiny_bin):
-    sizes = {}
-    for arch in ["reencoder_tiny", "reencoder_base", "reencoder_big", "reencoder"]:
+    sizes, readouts = {}, {}
+    for arch in ["reencoder_tiny", "reencoder_paper", "reencoder_base", "reencoder_big", "reencoder"]:
         _, _, model = build_task_and_model(tiny_bin / "bin", arch=arch)
         sizes[arch] = sum(p.numel() for p in model.decoder.grid.parameters())
+        readouts[arch] = model.decoder.readout.kind
+        if arch == "reencoder_paper":  # the paper's layout: raw embeddings in, last cell out
+            assert model.encoder.lstm is None and model.decoder.readout.kind == "last"
     assert sizes["reencoder_tiny"] < sizes["reencoder_base"] < sizes["reencoder_big"]
+    assert sizes["reencoder_paper"] == sizes["reencoder_base"]  # the same grid, another readout
+    assert readouts["reencoder_base"] == "attn"
 
 
 def test_size_flags_override_the_architecture(tiny_bin):
@@ -122,11 +141,11 @@ def test_reverse_real_tokens_keeps_padding_in_place():
     assert out.tolist() == [[2, 7, 6, 5], [2, 8, 1, 1]]
 
 
-def test_reversed_source_order_is_the_forward_model_on_reversed_sentences(tiny_bin, tiny):
+def test_reversed_source_order_is_the_forward_model_on_reversed_sentences(tiny_bin, tiny, tiny_flags):
     """--grid-source-order reverse (the default) lays each sentence last word first: the same
     weights in forward order, given every source sentence reversed by hand, score alike."""
     task, model = tiny
-    _, _, forward = build_task_and_model(tiny_bin / "bin", extra=["--grid-depth", "3", "--grid-source-order", "forward"])
+    _, _, forward = build_task_and_model(tiny_bin / "bin", extra=[*tiny_flags, "--grid-source-order", "forward"])
     forward = forward.double().eval()
     forward.load_state_dict(model.state_dict())
     assert model.encoder.reverse and not forward.encoder.reverse

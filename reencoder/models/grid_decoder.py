@@ -97,12 +97,12 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     state_key = "grid_state"
 
-    def __init__(self, dictionary, args, grid: nn.Module):
+    def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None):
         super().__init__(dictionary)
-        n = args.grid_hidden_size
+        n = args.grid_hidden_size if feature_size is None else feature_size  # what extract_features returns
         self.embed_tokens = Embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         self.dropout = FairseqDropout(args.dropout, module_name=self.__class__.__name__)
-        self.proj = Linear(args.decoder_embed_dim, n, bias=True)
+        self.proj = Linear(args.decoder_embed_dim, args.grid_hidden_size, bias=True)
         self.grid = grid
         out_dim = args.decoder_out_embed_dim
         self.out_proj = Linear(n, out_dim, bias=False) if out_dim != n else None

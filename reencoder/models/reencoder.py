@@ -23,8 +23,9 @@ from fairseq.models import (
     register_model_architecture,
 )
 from fairseq.modules import FairseqDropout
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..readout import READOUTS, RowReadout
 from ..numerics import check_finite
 from ..reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
 from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults,
@@ -33,17 +34,33 @@ from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, ch
 DEFAULT_MAX_POSITIONS = 1024
 
 
+SOURCE_INPUTS = ("embed", "bilstm")
+
+
 class ReencoderSourceEncoder(FairseqEncoder):
     """Source embeddings and the source half of the grid's input projection; with
-    ``reverse=True`` each source sentence is laid along the grid's source axis last word first."""
+    ``reverse=True`` each source sentence is laid along the grid's source axis last word first.
+
+    ``source_input="embed"`` (the paper) feeds each cell its raw source embedding;
+    ``"bilstm"`` feeds it the states of a one-layer bidirectional LSTM over the source (the
+    2D-LSTM decoder's input, Bahar, Brix & Ney, EMNLP 2018): every cell then sees its word in
+    sentence context.  The grid still re-encodes the source for every target row."""
 
     def __init__(self, dictionary, embed_dim: int, hidden_size: int, dropout: float, max_positions: int,
-                 reverse: bool = False):
+                 reverse: bool = False, source_input: str = "embed"):
         super().__init__(dictionary)
+        if source_input not in SOURCE_INPUTS:
+            raise ValueError(f"--grid-source-input must be one of {SOURCE_INPUTS}, got {source_input!r}")
         self.reverse = reverse
         self.padding_idx = dictionary.pad()
         self.embed_tokens = Embedding(len(dictionary), embed_dim, self.padding_idx)
         self.dropout = FairseqDropout(dropout, module_name=self.__class__.__name__)
+        self.lstm = None
+        if source_input == "bilstm":
+            self.lstm = nn.LSTM(embed_dim, embed_dim // 2 or 1, batch_first=True, bidirectional=True)
+            for name, p in self.lstm.named_parameters():
+                nn.init.uniform_(p, -0.1, 0.1)
+            embed_dim = 2 * (embed_dim // 2 or 1)
         self.proj = Linear(embed_dim, hidden_size, bias=False)
         self.max_source_positions = max_positions
 
@@ -52,7 +69,14 @@ class ReencoderSourceEncoder(FairseqEncoder):
         lengths = right_pad_lengths(tokens, self.padding_idx)
         if self.reverse:
             tokens = reverse_real_tokens(tokens, lengths)
-        x = self.proj(self.dropout(self.embed_tokens(tokens)))  # [B, S, n]
+        x = self.dropout(self.embed_tokens(tokens))
+        if self.lstm is not None:
+            packed = nn.utils.rnn.pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
+                                                       enforce_sorted=False)
+            x, _ = nn.utils.rnn.pad_packed_sequence(self.lstm(packed)[0], batch_first=True,
+                                                    total_length=tokens.shape[1])
+            x = self.dropout(x)
+        x = self.proj(x)  # [B, S, n]
         return {"src_in": [x], "src_lengths": [lengths]}
 
     def reorder_encoder_out(self, encoder_out: Dict[str, List[Tensor]], new_order: Tensor):
@@ -69,7 +93,9 @@ class ReencoderGridDecoder(GridDecoderBase):
 
     def __init__(self, dictionary, args):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **self.grid_kwargs(args))
-        super().__init__(dictionary, args, grid)
+        readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim)
+        super().__init__(dictionary, args, grid, feature_size=readout.output_size)
+        self.readout = readout
 
     def extract_features(self, prev_output_tokens, encoder_out, incremental_state=None, observer=None):
         assert encoder_out is not None, "the Reencoder needs the source"
@@ -78,7 +104,8 @@ class ReencoderGridDecoder(GridDecoderBase):
         if row_state is not None:  # later steps: only the newest token's row
             prev_output_tokens = prev_output_tokens[:, -1:]
         tgt_in = self.embed(prev_output_tokens)  # [B, T, n]
-        x, new_state = self.run_grid(tgt_in, src_in, tgt_in, src_lengths, row_state, observer=observer)
+        top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer)
+        x = self.readout(top, src_lengths)
         self.store_state(incremental_state, new_state)
         return x, {"attn": [None], "inner_states": [x]}
 
@@ -99,6 +126,11 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         parser.add_argument('--grid-source-order', choices=['forward', 'reverse'],
                             help='lay each source sentence along the grid forwards or reversed '
                                  '(reversed: its first words next to where every row is read out)')
+        parser.add_argument('--grid-readout', choices=READOUTS,
+                            help="how a row predicts its target word: 'last' source cell (the paper), "
+                                 "'max' over the row, 'attn' (attention pooling over the row)")
+        parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
+                            help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
         # fmt: on
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
@@ -118,6 +150,7 @@ class ReencoderModel(FairseqEncoderDecoderModel):
             args.dropout,
             args.max_source_positions,
             reverse=args.grid_source_order == "reverse",
+            source_input=args.grid_source_input,
         )
         decoder = ReencoderGridDecoder(task.target_dictionary, args)
         return cls(encoder, decoder)
@@ -131,6 +164,8 @@ def base_architecture(args):
     args.max_source_positions = getattr(args, "max_source_positions", DEFAULT_MAX_POSITIONS)
     args.max_target_positions = getattr(args, "max_target_positions", DEFAULT_MAX_POSITIONS)
     args.grid_source_order = getattr(args, "grid_source_order", "reverse")
+    args.grid_readout = getattr(args, "grid_readout", "last")
+    args.grid_source_input = getattr(args, "grid_source_input", "embed")
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")
@@ -144,18 +179,32 @@ def reencoder_tiny(args):
     base_architecture(args)
 
 
-@register_model_architecture("reencoder", "reencoder_base")
-def reencoder_base(args):
-    """The CPU demo configuration (Tatoeba, sentencepiece 4k+4k): one layer of depth, which on
-    a 2-core CPU reached a lower dev loss in the same time than two layers (which learn slower
-    per update and cost 1.7x per update)."""
+@register_model_architecture("reencoder", "reencoder_paper")
+def reencoder_paper(args):
+    """The paper's layout at the CPU demo's size: each row read out at its last source cell,
+    raw embeddings as the cells' input; one layer of depth, 128 units (on a 2-core CPU one depth
+    layer reached a lower dev loss in the same time than two, which cost 1.7x per update)."""
     args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 128)
     args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 128)
     args.grid_hidden_size = getattr(args, "grid_hidden_size", 128)
     args.grid_depth = getattr(args, "grid_depth", 1)
     args.dropout = getattr(args, "dropout", 0.1)
     args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", True)
+    args.grid_readout = getattr(args, "grid_readout", "last")
+    args.grid_source_input = getattr(args, "grid_source_input", "embed")
     base_architecture(args)
+
+
+@register_model_architecture("reencoder", "reencoder_base")
+def reencoder_base(args):
+    """The CPU demo's Reencoder: the paper's grid (128 units, one depth layer) with attention
+    pooling over each row (:mod:`reencoder.readout`) and 256-unit embeddings, which the
+    ablation recipe (``recipes/ablation.sh``) chose on dev at an equal CPU budget."""
+    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 256)
+    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 256)
+    args.decoder_out_embed_dim = getattr(args, "decoder_out_embed_dim", args.decoder_embed_dim)
+    args.grid_readout = getattr(args, "grid_readout", "attn")
+    reencoder_paper(args)
 
 
 @register_model_architecture("reencoder", "reencoder_big")

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The Reencoder ablation: every variant trained for the same CPU wall-clock budget on Tatoeba
+# (the demo's data and optimiser settings), then measured on dev only — never on test:
+#   dev NLL (fairseq's last validation), dev BLEU (beam 5, all dev references), source reliance
+#   (bits a wrong source costs at target positions 0 / 1-3 / 4+), seconds per update, parameters.
+# Two lanes side by side, one CPU thread each; variants run in the order listed, alternating
+# lanes.  `make ablation` = this script; BUDGET_MIN (default 8) minutes of training per variant.
+#   VARIANTS="paper attn_e256" BUDGET_MIN=4 bash recipes/ablation.sh
+# The table goes to $RUNS/table.md and $RUNS/results.json (python -m eval.ablation_table).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source recipes/lib.sh
+
+SHARED=${SHARED:-../shared/data}
+DATA=${DATA:-work/data/tatoeba}
+RUNS=${RUNS:-runs/ablation}
+BUDGET_MIN=${BUDGET_MIN:-8}
+MAX_TOKENS=${MAX_TOKENS:-512}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
+# name -> fairseq flags (the Reencoder variants, then fairseq's lstm for reference)
+declare -A FLAGS=(
+    [paper]="--arch reencoder_paper --lr 0.008"
+    [max]="--arch reencoder_paper --grid-readout max --lr 0.008"
+    [attn]="--arch reencoder_paper --grid-readout attn --lr 0.008"
+    [attn_bilstm]="--arch reencoder_paper --grid-readout attn --grid-source-input bilstm --lr 0.008"
+    [attn_e256]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder-out-embed-dim 256 --lr 0.008"
+    [base]="--arch reencoder_base --lr 0.008"
+    [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
+    [lstm]="${LSTM_ARCH[*]} --lr 0.003"
+)
+VARIANTS=${VARIANTS:-"paper max attn attn_bilstm attn_e256 base lstm"}
+for v in $VARIANTS; do
+    [ -n "${FLAGS[$v]:-}" ] || { echo "error: unknown variant '$v' (known: ${!FLAGS[*]})" >&2; exit 2; }
+done
+mkdir -p "$RUNS"
+touch "$RUNS/times.tsv"
+stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+
+HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
+COMMON=(--max-epoch 1000 --stop-time-hours "$HOURS" --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+        --max-tokens "$MAX_TOKENS" --criterion label_smoothed_cross_entropy --label-smoothing 0.1
+        --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
+
+# run_variant NAME: train for the budget, decode dev, score it, measure source reliance
+run_variant() {
+    local v=$1 dir=$RUNS/$1
+    # shellcheck disable=SC2206
+    local flags=(${FLAGS[$v]})
+    mkdir -p "$dir"
+    echo "fairseq-train $DATA/bin ${flags[*]} ${COMMON[*]}" > "$dir/command.txt"
+    [ -s "$dir/ckpt/checkpoint_last.pt" ] || stage "train_$v" train_nmt "$v" "$DATA/bin" 0 "${flags[@]}" "${COMMON[@]}"
+    [ -s "$dir/dev.hyp" ] || stage "decode_dev_$v" decode valid "$DATA/bin" "$dir/ckpt/checkpoint_last.pt" "$dir/dev"
+    "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$v=$dir/dev.hyp" --out "$dir/dev.eval" > /dev/null
+    [ -s "$dir/reliance.json" ] || "$BIN/reencoder-source-reliance" --checkpoint "$dir/ckpt/checkpoint_last.pt" \
+        --data "$DATA" --json "$dir/reliance.json" > "$dir/reliance.txt"
+}
+
+lane() {  # lane K: every other variant, starting with the K-th
+    local k=0
+    for v in $VARIANTS; do
+        if [ $((k % 2)) = "$1" ]; then run_variant "$v"; fi
+        k=$((k + 1))
+    done
+}
+
+lane 0 > "$RUNS/lane_0.log" 2>&1 &
+pid=$!
+lane 1 2>&1 | tee "$RUNS/lane_1.log" | grep -E "^===|error" >&2 || true
+wait "$pid" || { echo "error: lane 0 failed, see $RUNS/lane_0.log" >&2; tail -20 "$RUNS/lane_0.log" >&2; exit 1; }
+# shellcheck disable=SC2086
+"$BIN/python" -m eval.ablation_table --runs "$RUNS" $VARIANTS --out "$RUNS/table.md"

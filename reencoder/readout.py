@@ -1,0 +1,88 @@
+"""How a Reencoder row becomes the vector that predicts its target word (pure torch).
+
+Row ``j`` of the 3D grid re-encodes the whole source for target word ``j``; its top-depth hidden
+vectors ``h_{1j} .. h_{Sj}`` (one per source position) are all available.  The paper (§5.3)
+reads the prediction from the last one only; later 2D translation models pool over the row:
+
+* ``last``  — the paper's layout: ``r_j = h_{|x| j}``, the last real source cell.
+* ``max``   — ``r_j = max_i h_{ij}`` elementwise (Pervasive Attention's default aggregator,
+  Elbayad, Besacier & Verbeek, CoNLL 2018).
+* ``attn``  — attention pooling over the row with the last cell as the query (the 2D-LSTM
+  decoder of Bahar, Brix & Ney, EMNLP 2018 attends over its own 2D states)::
+
+      e_ij = (W_q h_{|x| j}) · h_ij / √n      α_ij = softmax_i(e_ij)   (i < |x| only)
+      c_j  = Σ_i α_ij h_ij                    r_j  = tanh(W_o [c_j; h_{|x| j}])
+
+  ``r_j`` has ``out_size`` units (default ``n``): ``W_o`` can project straight to the size of
+  the output embedding.
+
+  Every cell of the row then has a direct path to the prediction (and its gradient), instead
+  of only through the source-axis LSTM of the row.
+
+Rows are independent, so one row at a time (incremental decoding) gives the same vectors as
+the whole grid, and padding cells (``i ≥ |x|``) are masked out, so padding never matters.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+READOUTS: Tuple[str, ...] = ("last", "max", "attn")
+
+
+def _uniform_linear(n_in: int, n_out: int, bias: bool) -> nn.Linear:
+    m = nn.Linear(n_in, n_out, bias=bias)
+    nn.init.uniform_(m.weight, -0.1, 0.1)
+    if bias:
+        nn.init.zeros_(m.bias)
+    return m
+
+
+def last_cell(top: Tensor, src_lengths: Tensor) -> Tensor:
+    """``[B, T, S, n]`` row states → ``[B, T, n]`` at each sentence's last real source position."""
+    B, T, S, n = top.shape
+    last = (src_lengths - 1).clamp(min=0).view(B, 1, 1, 1).expand(B, T, 1, n)
+    return top.gather(2, last).squeeze(2)
+
+
+def padding_mask(src_lengths: Tensor, S: int) -> Tensor:
+    """``[B, 1, S]`` True where a source position is padding."""
+    return torch.arange(S, device=src_lengths.device).view(1, 1, S) >= src_lengths.view(-1, 1, 1)
+
+
+class RowReadout(nn.Module):
+    """One of :data:`READOUTS` (see the module docstring); ``forward(top, src_lengths)`` maps the
+    ``[B, T, S, n]`` top-depth states of ``T`` rows to ``[B, T, output_size]``."""
+
+    def __init__(self, kind: str, hidden_size: int, out_size: Optional[int] = None):
+        super().__init__()
+        if kind not in READOUTS:
+            raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
+        self.kind = kind
+        self.hidden_size = n = hidden_size
+        self.output_size = n  # size of the returned vectors
+        if kind == "attn":
+            self.output_size = out_size or n
+            self.query = _uniform_linear(n, n, bias=False)
+            self.out = _uniform_linear(2 * n, self.output_size, bias=True)
+
+    def forward(self, top: Tensor, src_lengths: Tensor) -> Tensor:
+        if self.kind == "max":
+            mask = padding_mask(src_lengths, top.shape[2]).unsqueeze(-1)  # [B, 1, S, 1]
+            return top.masked_fill(mask, float("-inf")).amax(dim=2)
+        last = last_cell(top, src_lengths)
+        if self.kind == "last":
+            return last
+        q = self.query(last)  # [B, T, n]
+        scores = torch.einsum("btsn,btn->bts", top, q) / math.sqrt(self.hidden_size)
+        alpha = scores.masked_fill(padding_mask(src_lengths, top.shape[2]), float("-inf")).softmax(dim=-1)
+        context = torch.einsum("bts,btsn->btn", alpha, top)
+        return torch.tanh(self.out(torch.cat([context, last], dim=-1)))
+
+    def extra_repr(self) -> str:
+        return f"kind={self.kind!r}, hidden_size={self.hidden_size}, output_size={self.output_size}"
