@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench char-lm clean
+.PHONY: install test demo data baseline bench char-lm synthetic clean
 
 install: $(STAMP)
 
@@ -50,6 +50,12 @@ baseline: install
 CHAR_LM_ARGS ?=
 char-lm: install
 	$(BIN)/python recipes/char_lm.py --shared $(SHARED) --work work/char_lm $(CHAR_LM_ARGS)
+
+# Quick learning check: Reencoder variants vs fairseq's lstm on synthetic copy / reverse, updates to
+# 99 % exact held-out sequences (work/synthetic/results.md); SYNTHETIC_ARGS='--variant NAME="FLAGS"' adds a system.
+SYNTHETIC_ARGS ?=
+synthetic: install
+	$(BIN)/python recipes/synthetic.py --out work/synthetic $(SYNTHETIC_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
