@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench char-lm synthetic clean
+.PHONY: install test demo data baseline bench char-lm algo synthetic clean
 
 install: $(STAMP)
 
@@ -50,6 +50,12 @@ baseline: install
 CHAR_LM_ARGS ?=
 char-lm: install
 	$(BIN)/python recipes/char_lm.py --shared $(SHARED) --work work/char_lm $(CHAR_LM_ARGS)
+
+# Grid LSTM paper §4: tied 2D Grid LSTM vs stacked LSTM on addition and memorisation, depths 1/2/4,
+# short versions of the tasks (budgeted for <= 15 min on 2 idle cores); ALGO_ARGS="--digits 15 --length 20 --symbols 64" for the paper's sizes.
+ALGO_ARGS ?=
+algo: install
+	$(BIN)/python recipes/algo.py --work work/algo $(ALGO_ARGS)
 
 # Quick learning check: Reencoder variants vs fairseq's lstm on synthetic copy / reverse, updates to
 # 99 % exact held-out sequences (work/synthetic/results.md); SYNTHETIC_ARGS='--variant NAME="FLAGS"' adds a system.

@@ -21,21 +21,23 @@ FIELD = re.compile(r"\| (\w+) ([-\d.]+)")
 JSON = re.compile(r"\{.*\"valid_loss\".*\}")
 
 
-def valid_curve(log_text: str, subset: str = "valid") -> List[Tuple[int, float]]:
-    """[(num_updates, valid loss)] in log order; repeated update counts keep the last value."""
+def valid_curve(log_text: str, subset: str = "valid", field: str = "loss") -> List[Tuple[int, float]]:
+    """[(num_updates, valid ``field``)] in log order (``field``: any logged validation metric,
+    e.g. ``seq_acc`` of the ``sequence_accuracy`` criterion); repeated update counts keep the
+    last value."""
     points: Dict[int, float] = {}
     for line in log_text.splitlines():
         m = SIMPLE.search(line)
         if m and m.group("subset") == subset:
             fields = {k: float(v) for k, v in FIELD.findall("|" + m.group("rest"))}
-            if "loss" in fields and "num_updates" in fields:
-                points[int(fields["num_updates"])] = fields["loss"]
+            if field in fields and "num_updates" in fields:
+                points[int(fields["num_updates"])] = fields[field]
             continue
         j = JSON.search(line)
         if j:
             rec = json.loads(j.group(0))
-            if "valid_num_updates" in rec:
-                points[int(rec["valid_num_updates"])] = float(rec["valid_loss"])
+            if "valid_num_updates" in rec and f"valid_{field}" in rec:
+                points[int(rec["valid_num_updates"])] = float(rec[f"valid_{field}"])
     return sorted(points.items())
 
 

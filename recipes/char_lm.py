@@ -32,32 +32,13 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-PLUGIN = REPO / "reencoder"
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(HERE))
 
 import char_lm_data  # noqa: E402
+from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # noqa: E402
 
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+)")
 TRAINED_PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
-
-
-def cli(name: str, *args, log: Path = None, env=None, wait=True):
-    """Run a console script of the venv under ``nice``; output to ``log`` (or captured)."""
-    cmd = ["nice", str(BIN / name), *map(str, args)]
-    print("$", " ".join(cmd[1:]), flush=True)
-    out = open(log, "w") if log else subprocess.PIPE
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, text=True, env=env)
-    if log:
-        out.close()  # the child holds its own descriptor
-    if not wait:
-        return proc
-    text, _ = proc.communicate()
-    if proc.returncode != 0:
-        tail = log.read_text()[-3000:] if log else text[-3000:]
-        raise SystemExit(f"{name} failed ({proc.returncode}):\n{tail}")
-    return log.read_text() if log else text
 
 
 def prepare(opts) -> Path:
@@ -75,40 +56,6 @@ def prepare(opts) -> Path:
     cli("fairseq-preprocess", "--only-source", "--trainpref", data_dir / "train.txt", "--validpref", data_dir / "valid.txt",
         "--testpref", data_dir / "test.txt", "--destdir", bin_dir, "--workers", "1")
     return bin_dir
-
-
-def count_params(bin_dir: Path, arch_args) -> int:
-    """Build the model the way fairseq-train does and count its parameters."""
-    import logging
-
-    from fairseq import options, tasks
-
-    logging.getLogger("fairseq").setLevel(logging.WARNING)
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser, [str(bin_dir), "--user-dir", str(PLUGIN), "--task", "language_modeling", "--cpu", *arch_args]
-    )
-    model = tasks.setup_task(args).build_model(args)
-    return sum(p.numel() for p in model.parameters())
-
-
-def lstm_args(hidden: int, depth: int) -> list:
-    return ["--arch", "lstm_lm", "--decoder-layers", str(depth), "--decoder-embed-dim", str(hidden),
-            "--decoder-hidden-size", str(hidden), "--decoder-out-embed-dim", str(hidden)]
-
-
-def matched_lstm_hidden(bin_dir: Path, target: int, depth: int) -> int:
-    """Smallest-error hidden size (parameter count grows monotonically with it)."""
-    lo, hi = 1, 4096
-    while lo < hi:  # first hidden size with count >= target
-        mid = (lo + hi) // 2
-        if count_params(bin_dir, lstm_args(mid, depth)) >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    below = count_params(bin_dir, lstm_args(max(lo - 1, 1), depth))
-    above = count_params(bin_dir, lstm_args(lo, depth))
-    return lo - 1 if lo > 1 and target - below < above - target else lo
 
 
 def main(argv=None):
@@ -137,10 +84,11 @@ def main(argv=None):
 
     grid = ["--arch", "grid_lstm_lm", "--grid-hidden-size", str(opts.grid_hidden), "--grid-depth", str(opts.depth),
             "--decoder-embed-dim", str(opts.grid_hidden), *opts.grid_flags.split()]
-    n_grid = count_params(bin_dir, grid)
-    hidden = matched_lstm_hidden(bin_dir, n_grid, opts.depth)
+    task_args = [bin_dir, "--task", "language_modeling"]
+    n_grid = count_params(task_args, grid)
+    hidden = matched_lstm_hidden(task_args, n_grid, opts.depth)
     lstm = lstm_args(hidden, opts.depth)
-    n_lstm = count_params(bin_dir, lstm)
+    n_lstm = count_params(task_args, lstm)
     print(f"parameters: grid_lstm_lm (n={opts.grid_hidden}, depth {opts.depth}) {n_grid:,}; "
           f"lstm_lm (hidden {hidden}, {opts.depth} layers) {n_lstm:,} ({100 * (n_lstm / n_grid - 1):+.1f}%)", flush=True)
 

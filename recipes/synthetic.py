@@ -210,7 +210,7 @@ def markdown(results: dict) -> str:
     lines = [f"Exact-match target {100 * results['target']:g} % on {results['data']['test']} held-out test "
              f"sequences; {results['max_tokens']} tokens per batch; grid hidden size {results['grid_hidden']} "
              "for every Reencoder variant.", "",
-             "| task | system | params | updates to solve | s of training | exact match (%) at 1st, 2nd, … evaluation |",
+             "| task | system | params | updates to solve | s of training | exact match (%) after N updates, N: % |",
              "|---|---|---:|---:|---:|---|"]
     for task, systems in results["runs"].items():
         for name, r in systems.items():

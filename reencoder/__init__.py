@@ -1,7 +1,8 @@
 """Reencoder: a fairseq plugin (``--user-dir reencoder``) for the 3D Grid LSTM translation model.
 
-This module only registers: the models with fairseq, and the allow-list that lets fairseq's
-checkpoints load under torch's safe (``weights_only``) unpickler.
+This module only registers: the models, the algorithmic task and its criterion with fairseq,
+and the allow-list that lets fairseq's checkpoints load under torch's safe (``weights_only``)
+unpickler.
 """
 
 import logging
@@ -14,3 +15,4 @@ logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 allow_fairseq_checkpoints()
 
 from . import models  # noqa: E402,F401  (registers --arch reencoder*)
+from . import tasks  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
