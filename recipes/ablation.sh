@@ -4,8 +4,8 @@
 #   dev NLL (fairseq's last validation), dev BLEU (beam 5, all dev references), source reliance
 #   (bits a wrong source costs at target positions 0 / 1-3 / 4+), seconds per update, parameters.
 # Two lanes side by side, one CPU thread each; variants run in the order listed, alternating
-# lanes.  `make ablation` = this script; BUDGET_MIN (default 8) minutes of training per variant.
-#   VARIANTS="paper attn_e256" BUDGET_MIN=4 bash recipes/ablation.sh
+# lanes.  `make ablation` = this script; BUDGET_MIN (default 5) minutes of training per variant.
+#   VARIANTS="paper base" BUDGET_MIN=3 bash recipes/ablation.sh
 # The table goes to $RUNS/table.md and $RUNS/results.json (python -m eval.ablation_table).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ source recipes/lib.sh
 SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/ablation}
-BUDGET_MIN=${BUDGET_MIN:-8}
+BUDGET_MIN=${BUDGET_MIN:-5}
 MAX_TOKENS=${MAX_TOKENS:-512}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -23,13 +23,14 @@ declare -A FLAGS=(
     [paper]="--arch reencoder_paper --lr 0.008"
     [max]="--arch reencoder_paper --grid-readout max --lr 0.008"
     [attn]="--arch reencoder_paper --grid-readout attn --lr 0.008"
-    [attn_bilstm]="--arch reencoder_paper --grid-readout attn --grid-source-input bilstm --lr 0.008"
-    [attn_e256]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder-out-embed-dim 256 --lr 0.008"
+    [attn_e512]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 512 --decoder-embed-dim 512 --lr 0.008"
     [base]="--arch reencoder_base --lr 0.008"
+    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr 0.008"
+    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr 0.008"
     [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
     [lstm]="${LSTM_ARCH[*]} --lr 0.003"
 )
-VARIANTS=${VARIANTS:-"paper max attn attn_bilstm attn_e256 base lstm"}
+VARIANTS=${VARIANTS:-"paper max attn attn_e512 base base_bilstm base_depth2 lstm"}
 for v in $VARIANTS; do
     [ -n "${FLAGS[$v]:-}" ] || { echo "error: unknown variant '$v' (known: ${!FLAGS[*]})" >&2; exit 2; }
 done

@@ -3,10 +3,11 @@
 #   1. data: clean, leak-free multi-reference split, sentencepiece 4k+4k, fairseq binaries
 #   2. two lanes side by side, one CPU thread each (two single-thread jobs get more work done
 #      on 2 cores than one job with two threads, whose kernels here are small):
-#        lane A: the Reencoder (reencoder_base), then fairseq's lstm
+#        lane A: the Reencoder (reencoder_base: attention readout over each row), then fairseq's lstm
 #        lane B: the Thot phrase-based baseline, then fairseq's transformer (3+3, d=256)
 #      every neural system sees the same data for the same number of epochs (EPOCHS)
-#   3. beam-5 decoding of the 1,000-item multi-reference test set, BLEU/chrF, paired bootstrap
+#   3. beam-5 decoding of the 1,000-item multi-reference test set, BLEU/chrF, paired bootstrap;
+#      source reliance of every neural system on dev (bits a wrong source costs per position)
 # Every step calls a public CLI; re-running skips what is done.  Sizes and budgets are
 # variables, e.g. `EPOCHS=20 make demo`.
 set -euo pipefail
@@ -33,8 +34,16 @@ lane_a() {
     stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
     stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_last.pt" \
         --data "$DATA" --out "$RUNS/reencoder/model"
+    reliance reencoder
     stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" --lr 0.003
     stage decode_lstm generate_nmt lstm "$DATA/bin" "$RUNS/lstm/ckpt/checkpoint_last.pt"
+    reliance lstm
+}
+
+# reliance NAME: dev NLL per target position with own vs another sentence's source
+reliance() {
+    [ -s "$RUNS/$1/reliance.json" ] || "$BIN/reencoder-source-reliance" --data "$DATA" \
+        --checkpoint "$RUNS/$1/ckpt/checkpoint_last.pt" --json "$RUNS/$1/reliance.json" > "$RUNS/$1/reliance.txt"
 }
 
 lane_b() {
@@ -43,6 +52,7 @@ lane_b() {
     fi
     stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" --lr 0.002
     stage decode_transformer generate_nmt transformer "$DATA/bin" "$RUNS/transformer/ckpt/checkpoint_last.pt"
+    reliance transformer
 }
 
 lane_a > "$RUNS/lane_a.log" 2>&1 &
@@ -61,6 +71,9 @@ stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline p
     --system "lstm=$RUNS/lstm/test.hyp" \
     --out "$RUNS/eval"
 
+echo
+echo "Source reliance on dev (bits a wrong source costs per target token; NLL own -> other):"
+for f in reencoder transformer lstm; do echo "== $f"; tail -n +2 "$RUNS/$f/reliance.txt"; done
 echo
 echo "Wall time per stage (s; lanes A and B ran side by side):"
 column -t "$RUNS/times.tsv"
