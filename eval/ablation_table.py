@@ -75,7 +75,7 @@ def markdown(rows: List[Dict]) -> str:
     for r in rows:
         rel = r["reliance"]
         lines.append(f"| {r['name']} | {_fmt(r['parameters'], ',')} | {r['updates']:,} "
-                     f"| {_fmt(r['seconds_per_update'], '.3f')} | {_fmt(r['dev_nll'], '.3f')} | {r['dev_bleu']:.2f} "
+                     f"| {_fmt(r['seconds_per_update'], '.3f')} | {_fmt(r['dev_nll'], '.3f')} | {r['dev_bleu']:.2f} | "
                      + " | ".join(f"{rel[label]:.2f}" for label, _, _ in RELIANCE_SPANS) + " |")
     return "\n".join(lines) + "\n"
 

@@ -17,9 +17,10 @@ public CLIs with ``--user-dir reencoder``:
 
 Systems (``--variants`` picks and orders them; ``--variant NAME="FLAGS"`` adds or replaces one):
 
-* ``paper`` — the paper's layout: each row read out at its last source cell (``reencoder_base``
-  with ``--grid-readout last``, i.e. ``reencoder_paper`` with 256-unit embeddings);
-* ``attn``  — attention pooling over each row, 256-unit embeddings (``reencoder_base``'s read-out);
+* ``paper`` — ``reencoder_paper``, the paper's layout: each row read out at its last source cell,
+  raw 128-unit embeddings in;
+* ``base``  — ``reencoder_base``, the demo's Reencoder: attention pooling over each row,
+  512-unit embeddings;
 * ``lstm``  — fairseq's ``lstm`` with attention, 256 units (the demo's baseline, ``LSTM_ARCH``
   in ``recipes/lib.sh``).
 
@@ -28,7 +29,7 @@ the 30-symbol tasks do not need the demo's 128), unless its flags set one.  Runs
 ``--parallel`` at a time (one thread each; the evaluations of a run share its core).
 
 Usage: ``python recipes/synthetic.py --out work/synthetic [--tasks copy reverse] [--variants paper
-attn lstm] [--variant NAME="FLAGS"] [--max-update N] [--eval-every K]`` (``make synthetic``).
+base lstm] [--variant NAME="FLAGS"] [--max-update N] [--eval-every K]`` (``make synthetic``).
 Results: ``OUT/results.json`` and ``OUT/results.md`` (task × system: updates-to-solve, seconds
 of training to get there, exact-match at every evaluation), the logs under ``OUT/runs/TASK/NAME``
 and the solving checkpoint as ``solved.pt``.  Every run trains from scratch.
@@ -65,9 +66,8 @@ LSTM_256 = ("--arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decod
             "--encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1 "
             "--share-decoder-input-output-embed --dropout 0.1")
 VARIANTS = {
-    "paper": "--arch reencoder_base --grid-readout last",
-    "attn": "--arch reencoder_base --grid-readout attn --encoder-embed-dim 256 --decoder-embed-dim 256 "
-            "--decoder-out-embed-dim 256",
+    "paper": "--arch reencoder_paper",
+    "base": "--arch reencoder_base",
     "lstm": LSTM_256,
 }
 CHECKPOINT = re.compile(r"checkpoint(\d+|_\d+_\d+)\.pt")  # epoch end / every --eval-every updates
