@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench char-lm algo synthetic clean
+.PHONY: install test demo data baseline bench char-lm algo synthetic ablation clean
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ demo: install
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data
 	$(BIN)/python -m eval.bench --data work/data/tatoeba --out runs/bench/bench.json
+	OMP_NUM_THREADS=1 $(BIN)/python -m eval.bench_archs --data work/data/tatoeba --out runs/bench/archs.json
+
+# The Reencoder ablation: every variant for the same CPU time (BUDGET_MIN, default 5) on Tatoeba,
+# scored on dev only (runs/ablation/table.md); VARIANTS="paper base" picks some.
+ablation: install
+	SHARED=$(SHARED) bash recipes/ablation.sh
 
 # Tatoeba zh-en -> work/data/tatoeba (train/dev/test, spm, fairseq bin); no-op when up to date.
 data: install
