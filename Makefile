@@ -36,7 +36,7 @@ bench: install
 	$(BIN)/python -m eval.bench --data work/data/tatoeba --out runs/bench/bench.json
 	OMP_NUM_THREADS=1 $(BIN)/python -m eval.bench_archs --data work/data/tatoeba --out runs/bench/archs.json
 
-# The Reencoder ablation: every variant for the same CPU time (BUDGET_MIN, default 5) on Tatoeba,
+# The Reencoder ablation: every variant for the same CPU time (BUDGET_MIN, default 3) on Tatoeba,
 # scored on dev only (runs/ablation/table.md); VARIANTS="paper base" picks some.
 ablation: install
 	SHARED=$(SHARED) bash recipes/ablation.sh

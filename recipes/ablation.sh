@@ -4,7 +4,7 @@
 #   dev NLL (fairseq's last validation), dev BLEU (beam 5, all dev references), source reliance
 #   (bits a wrong source costs at target positions 0 / 1-3 / 4+), seconds per update, parameters.
 # Two lanes side by side, one CPU thread each; variants run in the order listed, alternating
-# lanes.  `make ablation` = this script; BUDGET_MIN (default 5) minutes of training per variant.
+# lanes.  `make ablation` = this script; BUDGET_MIN (default 3) minutes of training per variant.
 #   VARIANTS="paper base" BUDGET_MIN=3 bash recipes/ablation.sh
 # The table goes to $RUNS/table.md and $RUNS/results.json (python -m eval.ablation_table).
 set -euo pipefail
@@ -14,7 +14,7 @@ source recipes/lib.sh
 SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/ablation}
-BUDGET_MIN=${BUDGET_MIN:-5}
+BUDGET_MIN=${BUDGET_MIN:-3}
 MAX_TOKENS=${MAX_TOKENS:-512}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
@@ -24,13 +24,14 @@ declare -A FLAGS=(
     [max]="--arch reencoder_paper --grid-readout max --lr 0.008"
     [attn]="--arch reencoder_paper --grid-readout attn --lr 0.008"
     [attn_e512]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 512 --decoder-embed-dim 512 --lr 0.008"
-    [base]="--arch reencoder_base --lr 0.008"
-    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr 0.008"
-    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr 0.008"
+    [base_lr008]="--arch reencoder_base --lr 0.008"
+    [base]="--arch reencoder_base --lr 0.005"
+    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr 0.005"
+    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr 0.005"
     [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
     [lstm]="${LSTM_ARCH[*]} --lr 0.003"
 )
-VARIANTS=${VARIANTS:-"paper max attn attn_e512 base base_bilstm base_depth2 lstm"}
+VARIANTS=${VARIANTS:-"paper max attn attn_e512 base_lr008 base base_bilstm base_depth2 lstm"}
 for v in $VARIANTS; do
     [ -n "${FLAGS[$v]:-}" ] || { echo "error: unknown variant '$v' (known: ${!FLAGS[*]})" >&2; exit 2; }
 done

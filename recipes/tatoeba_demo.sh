@@ -30,7 +30,7 @@ COMMON=(--max-epoch "$EPOCHS" --optimizer adam --adam-betas '(0.9,0.98)' --clip-
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
 lane_a() {
-    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" --lr 0.008
+    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" --lr 0.005
     stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
     stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_last.pt" \
         --data "$DATA" --out "$RUNS/reencoder/model"

@@ -147,7 +147,7 @@ def test_criterion_accuracy_is_greedy_decoding_accuracy(trained_grid):
     (token by token with the incremental state) on the same held-out examples."""
     save_dir, log = trained_grid
     logged = plot_lm_curves.valid_curve(log, field="seq_acc")[-1][1]
-    models, _ = checkpoint_utils.load_models_ensemble([str(save_dir / "checkpoint_last.pt")])
+    models, _ = checkpoint_utils.load_model_ensemble([str(save_dir / "checkpoint_last.pt")])
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, ["--user-dir", PLUGIN_DIR, "--task", "algorithmic", *SHORT,
                                                 "--algo-valid-size", "200", "--arch", "grid_lstm_lm", "--cpu"])
