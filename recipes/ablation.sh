@@ -25,9 +25,9 @@ declare -A FLAGS=(
     [attn]="--arch reencoder_paper --grid-readout attn --lr 0.008"
     [attn_e512]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 512 --decoder-embed-dim 512 --lr 0.008"
     [base_lr008]="--arch reencoder_base --lr 0.008"
-    [base]="--arch reencoder_base --lr 0.005"
-    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr 0.005"
-    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr 0.005"
+    [base]="--arch reencoder_base --lr $REENCODER_LR"
+    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr $REENCODER_LR"
+    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr $REENCODER_LR"
     [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
     [lstm]="${LSTM_ARCH[*]} --lr 0.003"
 )
@@ -40,9 +40,7 @@ touch "$RUNS/times.tsv"
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
 HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
-COMMON=(--max-epoch 1000 --stop-time-hours "$HOURS" --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
-        --max-tokens "$MAX_TOKENS" --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-        --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
+COMMON=(--max-epoch 1000 --stop-time-hours "$HOURS" --max-tokens "$MAX_TOKENS" "${DEMO_TRAIN[@]}")
 
 # run_variant NAME: train for the budget, decode dev, score it, measure source reliance
 run_variant() {
@@ -54,8 +52,7 @@ run_variant() {
     [ -s "$dir/ckpt/checkpoint_last.pt" ] || stage "train_$v" train_nmt "$v" "$DATA/bin" 0 "${flags[@]}" "${COMMON[@]}"
     [ -s "$dir/dev.hyp" ] || stage "decode_dev_$v" decode valid "$DATA/bin" "$dir/ckpt/checkpoint_last.pt" "$dir/dev"
     "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$v=$dir/dev.hyp" --out "$dir/dev.eval" > /dev/null
-    [ -s "$dir/reliance.json" ] || "$BIN/reencoder-source-reliance" --checkpoint "$dir/ckpt/checkpoint_last.pt" \
-        --data "$DATA" --json "$dir/reliance.json" > "$dir/reliance.txt"
+    reliance "$v" "$DATA"
 }
 
 lane() {  # lane K: every other variant, starting with the K-th

@@ -18,6 +18,13 @@ LSTM_ARCH=(--arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder
     --encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1
     --share-decoder-input-output-embed --dropout 0.1)
 
+# The demo's optimiser, loss and schedule (tatoeba_demo.sh, ablation.sh, tatoeba_longer.sh), and
+# the Reencoder's learning rate chosen on dev with them.
+DEMO_TRAIN=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+    --criterion label_smoothed_cross_entropy --label-smoothing 0.1
+    --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
+REENCODER_LR=0.005
+
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
 stage() {
     local name=$1; shift
@@ -67,4 +74,13 @@ decode() {
 generate_nmt() {
     local name=$1 data_bin=$2 ckpt=$3; shift 3
     decode test "$data_bin" "$ckpt" "$RUNS/$name/test" "$@"
+}
+
+# reliance NAME DATA: reencoder-source-reliance of $RUNS/NAME's last checkpoint on DATA's dev set
+# (own vs another sentence's source, per target position) into $RUNS/NAME/reliance.{json,txt}
+reliance() {
+    local name=$1 data=$2
+    [ -s "$RUNS/$name/reliance.json" ] || "$BIN/reencoder-source-reliance" --data "$data" \
+        --checkpoint "$RUNS/$name/ckpt/checkpoint_last.pt" --json "$RUNS/$name/reliance.json" \
+        > "$RUNS/$name/reliance.txt"
 }

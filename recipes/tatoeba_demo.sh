@@ -23,27 +23,19 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-COMMON=(--max-epoch "$EPOCHS" --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
-        --max-tokens "$MAX_TOKENS" --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-        --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07 ${EXTRA_TRAIN_ARGS:-})
+COMMON=(--max-epoch "$EPOCHS" --max-tokens "$MAX_TOKENS" "${DEMO_TRAIN[@]}" ${EXTRA_TRAIN_ARGS:-})
 
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
 lane_a() {
-    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" --lr 0.005
+    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" --lr "$REENCODER_LR"
     stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
     stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_last.pt" \
         --data "$DATA" --out "$RUNS/reencoder/model"
-    reliance reencoder
+    reliance reencoder "$DATA"
     stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" --lr 0.003
     stage decode_lstm generate_nmt lstm "$DATA/bin" "$RUNS/lstm/ckpt/checkpoint_last.pt"
-    reliance lstm
-}
-
-# reliance NAME: dev NLL per target position with own vs another sentence's source
-reliance() {
-    [ -s "$RUNS/$1/reliance.json" ] || "$BIN/reencoder-source-reliance" --data "$DATA" \
-        --checkpoint "$RUNS/$1/ckpt/checkpoint_last.pt" --json "$RUNS/$1/reliance.json" > "$RUNS/$1/reliance.txt"
+    reliance lstm "$DATA"
 }
 
 lane_b() {
@@ -52,7 +44,7 @@ lane_b() {
     fi
     stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" --lr 0.002
     stage decode_transformer generate_nmt transformer "$DATA/bin" "$RUNS/transformer/ckpt/checkpoint_last.pt"
-    reliance transformer
+    reliance transformer "$DATA"
 }
 
 lane_a > "$RUNS/lane_a.log" 2>&1 &

@@ -7,16 +7,15 @@ cd "$(dirname "$0")/.."
 source recipes/lib.sh
 RUNS=${RUNS:-runs/longer}
 DEMO=${DEMO:-runs/demo}
+DATA=${DATA:-work/data/tatoeba}
 EPOCHS=${EPOCHS:-8}
 [ -s "$DEMO/reencoder/ckpt/checkpoint_last.pt" ] || { echo "error: no $DEMO/reencoder/ckpt/checkpoint_last.pt: run make demo first" >&2; exit 2; }
 mkdir -p $RUNS/reencoder/ckpt
 [ -s $RUNS/reencoder/ckpt/checkpoint_last.pt ] || cp $DEMO/reencoder/ckpt/checkpoint_last.pt $RUNS/reencoder/ckpt/
 export OMP_NUM_THREADS=1
-COMMON=(--max-epoch $EPOCHS --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
-        --max-tokens 512 --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-        --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
-train_nmt reencoder work/data/tatoeba/bin 0 --arch reencoder_base "${COMMON[@]}" --lr 0.005
-generate_nmt reencoder work/data/tatoeba/bin $RUNS/reencoder/ckpt/checkpoint_last.pt
-"$BIN/reencoder-eval" --refs work/data/tatoeba/split --prefix test --baseline phrase_based \
+train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base --max-epoch "$EPOCHS" --max-tokens 512 \
+    "${DEMO_TRAIN[@]}" --lr "$REENCODER_LR"
+generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
+"$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based \
     --system phrase_based=$DEMO/phrase_based/test.hyp --system reencoder_${EPOCHS}ep=$RUNS/reencoder/test.hyp \
     --system lstm=$DEMO/lstm/test.hyp --out $RUNS/eval

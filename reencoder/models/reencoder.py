@@ -57,10 +57,11 @@ class ReencoderSourceEncoder(FairseqEncoder):
         self.dropout = FairseqDropout(dropout, module_name=self.__class__.__name__)
         self.lstm = None
         if source_input == "bilstm":
-            self.lstm = nn.LSTM(embed_dim, embed_dim // 2 or 1, batch_first=True, bidirectional=True)
-            for name, p in self.lstm.named_parameters():
+            half = max(embed_dim // 2, 1)  # per direction: the two halves make the source width
+            self.lstm = nn.LSTM(embed_dim, half, batch_first=True, bidirectional=True)
+            for p in self.lstm.parameters():
                 nn.init.uniform_(p, -0.1, 0.1)
-            embed_dim = 2 * (embed_dim // 2 or 1)
+            embed_dim = 2 * half
         self.proj = Linear(embed_dim, hidden_size, bias=False)
         self.max_source_positions = max_positions
 
