@@ -14,8 +14,8 @@ Prints a table and writes JSON with, on real batches of the prepared Tatoeba dat
 4. peak RSS of one training step at 4k tokens per batch (in a fresh process);
 5. fairseq's built-in ``lstm`` at a similar parameter count on the same batches.
 
-The naive loop is the test-suite oracle (``tests/grid_reference.py``); the benchmark imports it
-from there rather than keeping a second copy.
+The naive loop is the test-suite oracle (:mod:`reencoder.grid.reference`), shared with the
+tests rather than kept twice.
 """
 
 from __future__ import annotations
@@ -147,8 +147,7 @@ def profile_train_step(model, sample, out: Path, rows: int = 15) -> str:
 
 
 def naive_runner() -> Callable:
-    sys.path.insert(0, str(REPO / "tests"))
-    from grid_reference import naive_grid
+    from reencoder.grid.reference import naive_grid
 
     def run(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout=None, observer=None):
         return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=block_axis)
@@ -158,8 +157,8 @@ def naive_runner() -> Callable:
 
 def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs):
     """The fused wavefront given the depth input as a full ``S·T`` face (no OuterSum)."""
-    from reencoder.fused_wavefront import run_grid_fused
-    from reencoder.wavefront import materialize
+    from reencoder.grid.fused_wavefront import run_grid_fused
+    from reencoder.grid.schedule import materialize
 
     return run_grid_fused(blocks, shape, materialize(boundary_h), boundary_m, **kwargs)
 
@@ -167,7 +166,7 @@ def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs
 @contextlib.contextmanager
 def variant(model, runner=None, bf16=False, workspace=True):
     """Configure the model's grid for one benchmark variant, restoring the defaults after."""
-    from reencoder.workspace import WORKSPACE
+    from reencoder.grid.workspace import WORKSPACE
 
     grid, keep = model.decoder.grid, WORKSPACE.keep
     grid.runner, model.decoder.bf16_autocast = runner, bf16  # what --grid-bf16-autocast does
@@ -183,7 +182,7 @@ def variant(model, runner=None, bf16=False, workspace=True):
 def train_variants(model, samples, rounds: int) -> Dict[str, Tuple[List[float], str]]:
     """Per-sample step times of every variant: the naive loop once on the first sample, the
     others in ``rounds`` interleaved rounds over all samples, best round per sample."""
-    from reencoder.wavefront import run_grid
+    from reencoder.grid.wavefront import run_grid
 
     with variant(model, runner=naive_runner()):
         naive = time_per_sample(model, samples[:1])

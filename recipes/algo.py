@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE.parent / "eval"))
 from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # noqa: E402
 from plot_lm_curves import valid_curve  # noqa: E402
 
-from reencoder.algorithmic_data import check_config  # noqa: E402
+from reencoder.tasks.algorithmic_data import check_config  # noqa: E402
 from reencoder.cli.common import Parser  # noqa: E402  (bad arguments: one "error: ..." line)
 
 

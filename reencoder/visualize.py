@@ -1,7 +1,7 @@
 """Seeing the re-encoding: per-cell quantities of the teacher-forced 3D grid, as heat-maps.
 
 The grid has a cell ``(i, j, d)`` for every source piece ``i``, target row ``j`` and depth
-``d`` (see :mod:`reencoder.reencoder_grid`).  Row ``j`` re-reads the source while predicting
+``d`` (see :mod:`reencoder.grid.reencoder_grid`).  Row ``j`` re-reads the source while predicting
 target piece ``j``.  At one depth (default: the top) we collect, per cell ``(i, j)``:
 
 * ``target_state_change``: ``||h'_j - h_j||``, the norm of the change the cell makes to the
@@ -11,7 +11,7 @@ target piece ``j``.  At one depth (default: the top) we collect, per cell ``(i, 
   forget``: how much of the memory coming from below is kept) or input gate (``--gate
   input``: how much new content is written) over the n units.
 
-Both come from :func:`reencoder.wavefront.run_grid`'s observer, which sees every hyperplane
+Both come from :func:`reencoder.grid.wavefront.run_grid`'s observer, which sees every hyperplane
 of cells with their incoming and outgoing hidden vectors.  The gates are *recomputed* from
 those vectors with the block's own weights (the same ``linear`` the block applies), so the
 model code runs unchanged; :func:`depth_gate_preactivations` documents the exact inputs.
@@ -34,7 +34,7 @@ from torch import Tensor
 from data_prep import subwords
 from data_prep.cleaning import normalize
 
-from .reencoder_grid import DEPTH, SRC, TGT
+from .grid.reencoder_grid import DEPTH, SRC, TGT
 
 QUANTITIES = ("target_state_change", "depth_gate")
 GATES = {"input": 0, "forget": 1, "output": 2}
@@ -87,7 +87,7 @@ def depth_gate_preactivations(block, hs_in: Sequence[Tensor], hs_out: Sequence[T
 
 
 class _Collector:
-    """Observer for :func:`reencoder.wavefront.run_grid`: one value per cell at one depth."""
+    """Observer for :func:`reencoder.grid.wavefront.run_grid`: one value per cell at one depth."""
 
     def __init__(self, grid, shape: Tuple[int, int], depth: int, quantity: str, gate: str):
         self.grid, self.depth, self.quantity, self.gate = grid, depth, quantity, gate

@@ -15,7 +15,6 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TATOEBA_TSV = SHARED_DATA / "tatoeba-cmn-eng" / "cmn-eng.tsv"
 BIN = Path(sys.executable).parent
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/grid_reference.py
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from fairseq import checkpoint_utils, options, tasks
 
 from conftest import REPO, run_cli
 from model_helpers import PLUGIN_DIR
-from reencoder.algorithmic_data import (
+from reencoder.tasks.algorithmic_data import (
     EQUALS,
     PLUS,
     AlgorithmicDataset,

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reencoder.grid_lstm import GridLSTMBlock
+from reencoder.grid.grid_lstm import GridLSTMBlock
 
 sig, tanh = torch.sigmoid, torch.tanh
 

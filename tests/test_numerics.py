@@ -8,7 +8,7 @@ import torch
 
 from conftest import run_cli
 from model_helpers import PLUGIN_DIR, build_task_and_model, mixed_batch
-from reencoder.numerics import check_finite
+from reencoder.models.numerics import check_finite
 
 
 def diverging_run(tiny_bin, save_dir, extra):

@@ -1,9 +1,9 @@
-"""Row readouts (reencoder.readout): each against its formula, and blind to padding cells."""
+"""Row readouts (reencoder.models.readout): each against its formula, and blind to padding cells."""
 
 import pytest
 import torch
 
-from reencoder.readout import READOUTS, RowReadout
+from reencoder.models.readout import READOUTS, RowReadout
 
 
 def rows(seed=0, B=3, T=4, S=5, n=6):

@@ -5,7 +5,7 @@ import torch
 from fairseq.sequence_generator import SequenceGenerator
 
 from model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
-from reencoder.reencoder_grid import reverse_real_tokens
+from reencoder.grid.reencoder_grid import reverse_real_tokens
 
 
 # every readout and source input the model offers: the equivalence tests below run on each

@@ -10,7 +10,7 @@ import torch
 from conftest import BIN
 from eval import plot_training_curves as curves
 from reencoder.cli import heatmap as heatmap_cli
-from reencoder.reencoder_grid import DEPTH
+from reencoder.grid.reencoder_grid import DEPTH
 from reencoder.translate import Translator
 from reencoder.visualize import depth_gate_preactivations, find_cjk_font, grid_heatmap, plot_heatmap
 from translate_fixtures import build_tiny_model, single_thread

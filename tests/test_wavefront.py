@@ -4,11 +4,12 @@ autograd wavefront and the fused one with its hand-written backward."""
 import pytest
 import torch
 
-from grid_reference import naive_grid
-from reencoder.fused_wavefront import fused_supported, run_grid_fused
-from reencoder.grid_lstm import GridLSTMBlock
-from reencoder.wavefront import OuterSum, run_grid, schedule
-from reencoder.workspace import Workspace
+from reencoder.grid.reference import naive_grid
+from reencoder.grid.fused_wavefront import fused_supported, run_grid_fused
+from reencoder.grid.grid_lstm import GridLSTMBlock
+from reencoder.grid.schedule import OuterSum, schedule
+from reencoder.grid.wavefront import run_grid
+from reencoder.grid.workspace import Workspace
 
 
 # CI has no GPU: the CUDA cases run where one is present (the device checks of the grid)

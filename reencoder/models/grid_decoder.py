@@ -14,7 +14,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor
 
 from ..cli.common import positive_int, probability
-from ..grid_stack import GridState, reorder_state
+from ..grid.grid_stack import GridState, reorder_state
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 

@@ -4,7 +4,7 @@
 The seed experiment of the Grid LSTM paper (Kalchbrenner, Danihelka & Graves, ICLR 2016,
 §4.1/§5.1): character prediction on the Hutter Wikipedia data with a 2D Grid LSTM over
 (time, depth), a stacked LSTM whose depth connections are LSTM cells too.  The grid itself is
-:class:`reencoder.lm_grid.LMGrid`; this module wraps it as a fairseq decoder-only model:
+:class:`reencoder.grid.lm_grid.LMGrid`; this module wraps it as a fairseq decoder-only model:
 
 * the previous characters are embedded, projected to the grid's hidden size and fed into the
   bottom of their columns (the depth-axis boundary);
@@ -29,7 +29,7 @@ from fairseq.models import (
 )
 from torch import Tensor
 
-from ..lm_grid import LMGrid
+from ..grid.lm_grid import LMGrid
 from .grid_decoder import GridDecoderBase, add_grid_args, check_positive, grid_defaults
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024

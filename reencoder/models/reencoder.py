@@ -4,7 +4,7 @@ fairseq's encoder/decoder split maps onto the grid as follows:
 
 * :class:`ReencoderSourceEncoder` embeds the source, projects it to the grid's source half of
   the input projection and moves padding to the right (fairseq left-pads sources by default;
-  the grid needs right padding for padding invariance, see :mod:`reencoder.reencoder_grid`).
+  the grid needs right padding for padding invariance, see :mod:`reencoder.grid.reencoder_grid`).
   It does no recurrent work: the source is *re-encoded* inside the grid for every target word.
 * :class:`ReencoderGridDecoder` embeds the previous target tokens, runs the 3D grid and reads
   each target distribution from the top of its row.  With ``incremental_state`` (fairseq's
@@ -25,9 +25,9 @@ from fairseq.models import (
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
-from ..readout import READOUTS, RowReadout
-from ..numerics import check_finite
-from ..reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
+from .readout import READOUTS, RowReadout
+from .numerics import check_finite
+from ..grid.reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
 from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults,
                            positive_int)
 
@@ -200,7 +200,7 @@ def reencoder_paper(args):
 @register_model_architecture("reencoder", "reencoder_base")
 def reencoder_base(args):
     """The CPU demo's Reencoder: the paper's grid (one depth layer) at 96 units, attention
-    pooling over each row (:mod:`reencoder.readout`) projected straight to 512-unit tied
+    pooling over each row (:mod:`reencoder.models.readout`) projected straight to 512-unit tied
     embeddings.  Chosen on dev (see ``recipes/ablation.sh``): the readout and the embedding
     size lowered the dev loss far more than grid width, which hardly mattered between 64 and
     128 units and costs ``n²`` per cell."""

@@ -7,7 +7,7 @@ sequence of 20 symbols from 64, counting the training samples a network needs to
 accuracy on exact outputs.  Here every example is one token sequence ``</s> input output </s>``
 for any fairseq decoder-only model (``grid_lstm_lm``, fairseq's ``lstm_lm``), trained with
 loss on the output part only; the examples are made on the fly by
-:mod:`reencoder.algorithmic_data` (no data directory), the held-out set (``valid``, ``test``)
+:mod:`reencoder.tasks.algorithmic_data` (no data directory), the held-out set (``valid``, ``test``)
 is disjoint from anything the training stream can draw.
 
 The ``sequence_accuracy`` criterion is fairseq's ``cross_entropy`` plus two metrics on the
@@ -31,7 +31,7 @@ from fairseq.logging import metrics
 from fairseq.tasks import LegacyFairseqTask, register_task
 from torch import Tensor
 
-from ..algorithmic_data import ADDITION_ORDERS, HELD_OUT_SEED, TASKS, AlgorithmicDataset, build_dictionary, check_config
+from .algorithmic_data import ADDITION_ORDERS, HELD_OUT_SEED, TASKS, AlgorithmicDataset, build_dictionary, check_config
 from ..cli.common import positive_int
 
 

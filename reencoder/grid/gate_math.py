@@ -1,6 +1,6 @@
 """LSTM gate math of the fused wavefront (paper eq. 3), written out for forward and backward.
 
-The fused passes (:mod:`reencoder.fused_wavefront`) keep the pre-activations of ``g`` gate
+The fused passes (:mod:`reencoder.grid.fused_wavefront`) keep the pre-activations of ``g`` gate
 sets *gate-major*, ``[(u, f, o) of every set | c of every set]``, so that one ``sigmoid_`` and
 one ``tanh_`` cover a whole GEMM output; :func:`gate_major` is the row permutation of a block's
 ``[u, f, o, c]``-per-set weights into that layout.  Weights are cast to the GEMM dtype here

@@ -6,8 +6,8 @@ LSTM whose connections along depth are LSTM cells too, so every cell ``(t, d)`` 
 with one LSTM transform along time and one along depth.  The paper reports 1.47 bits per
 character for its best such model, which shares the weights along depth ("Tied 2-LSTM").
 
-Axis 0 is time, axis 1 is depth.  The grid runs through :func:`reencoder.wavefront.run_grid`
-with the block of :mod:`reencoder.grid_lstm`:
+Axis 0 is time, axis 1 is depth.  The grid runs through :func:`reencoder.grid.wavefront.run_grid`
+with the block of :mod:`reencoder.grid.grid_lstm`:
 
 * along **depth** the near face receives the projection of the input character embedding as
   its hidden vector (zero memory), and the far face — the top of every column — is the
@@ -29,7 +29,7 @@ from typing import Optional, Tuple
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
-from .wavefront import Observer
+from .schedule import Observer
 
 TIME, DEPTH = 0, 1
 ColumnState = Tuple[Tensor, Tensor]  # (h, m), each [D, B, n]: the time-axis state at every depth
@@ -37,7 +37,7 @@ ColumnState = Tuple[Tensor, Tensor]  # (h, m), each [D, B, n]: the time-axis sta
 
 class LMGrid(DepthGridStack):
     """``depth`` layers of 2D Grid LSTM blocks over (time, depth); see
-    :class:`reencoder.grid_stack.DepthGridStack` for the arguments (``shared_depth`` is the
+    :class:`reencoder.grid.grid_stack.DepthGridStack` for the arguments (``shared_depth`` is the
     paper's "Tied 2-LSTM")."""
 
     def __init__(self, hidden_size: int, depth: int, **kwargs):
@@ -51,7 +51,7 @@ class LMGrid(DepthGridStack):
         Args:
             x: ``[B, T, n]`` projected input embeddings (the depth-axis input of row 0).
             state: time-axis state entering the first column (``None``: zeros).
-            observer: passed to :func:`reencoder.wavefront.run_grid`.
+            observer: passed to :func:`reencoder.grid.wavefront.run_grid`.
         Returns:
             ``[B, T, n]`` top-of-depth hidden vectors, and the state leaving the last column.
         """

@@ -1,4 +1,4 @@
-"""Slot layout of the fused wavefront (:mod:`reencoder.fused_wavefront`), cached per grid shape.
+"""Slot layout of the fused wavefront (:mod:`reencoder.grid.fused_wavefront`), cached per grid shape.
 
 The fused pass keeps one buffer of hidden and one of memory vectors, ``[slots, B, n]``: first
 the near face of every axis (its boundary, in face order), then the outputs of every cell *in
@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .wavefront import Shape, face_index, schedule
+from .schedule import Shape, face_index, schedule
 
 
 @dataclass
@@ -67,7 +67,7 @@ def fused_plan(shape: Shape, block_axis: Optional[int], shared: bool = False,
     Args:
         block_axis: cells of a step are sorted along it; one block per coordinate unless
             ``shared`` (one block for all).
-        additive_axis: the axis whose boundary is an :class:`~reencoder.wavefront.OuterSum`
+        additive_axis: the axis whose boundary is an :class:`~reencoder.grid.schedule.OuterSum`
             (must equal ``block_axis``): its near-face cells get groups of their own, which
             carry their face coordinates (``part_idx``).
     """

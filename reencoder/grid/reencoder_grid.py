@@ -6,7 +6,7 @@ along axis ``d``; every cell ``(i, j, d)`` is a 3D Grid LSTM block.  The input o
 ``j = 0``), so row ``j`` re-reads — re-encodes — the whole source sentence conditioned on the
 target prefix.  States flow along ``i``, along ``j`` and up ``d`` (depth is the priority
 dimension by default).  The grid returns the top-depth hidden vectors of every row; the
-distribution of target word ``j`` is read from row ``j`` by a :mod:`reencoder.readout` (the
+distribution of target word ``j`` is read from row ``j`` by a :mod:`reencoder.models.readout` (the
 paper: the vector at the last real source position).
 
 Sources must be right-padded: a real cell ``(i, j, d)`` only depends on cells with smaller or
@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
-from .wavefront import Observer, OuterSum
+from .schedule import Observer, OuterSum
 
 SRC, TGT, DEPTH = 0, 1, 2
 RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
@@ -33,7 +33,7 @@ RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
 
 class ReencoderGrid(DepthGridStack):
     """A stack of ``depth`` layers of 3D Grid LSTM blocks over (source, target, depth); see
-    :class:`reencoder.grid_stack.DepthGridStack` for the arguments."""
+    :class:`reencoder.grid.grid_stack.DepthGridStack` for the arguments."""
 
     def __init__(self, hidden_size: int, depth: int, **kwargs):
         super().__init__(3, hidden_size, depth, **kwargs)
@@ -56,7 +56,7 @@ class ReencoderGrid(DepthGridStack):
             src_in: ``[B, S, n]`` source half of the input projection (right-padded).
             tgt_in: ``[B, T, n]`` target half (bias included), for the rows to compute.
             row_state: target-axis state entering the first row (``None``: zeros, row 0).
-            observer: passed to :func:`reencoder.wavefront.run_grid`.
+            observer: passed to :func:`reencoder.grid.wavefront.run_grid`.
         Returns:
             ``[B, T, S, n]`` top-depth hidden vectors of every cell of the ``T`` rows (cells past
             a sentence's source length are padding), and the row state leaving the last row

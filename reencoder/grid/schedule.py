@@ -1,4 +1,4 @@
-"""Wavefront execution of an N-dimensional grid of Grid LSTM blocks.
+"""The hyperplane schedule of an N-dimensional grid of Grid LSTM blocks, and its types.
 
 A grid of shape ``(L_0, ..., L_{N-1})`` holds one block per cell ``c``.  Side ``k`` of cell
 ``c`` receives the side-``k`` output of cell ``c - e_k`` (its predecessor along axis ``k``),
@@ -8,14 +8,17 @@ Reencoder, zeros along the source axis.  The side-``k`` outputs of the far face
 (``c_k = L_k - 1``) leave the grid as *exits*.
 
 Every predecessor of a cell with coordinate sum ``t`` has sum ``t - 1``, so all cells of one
-hyperplane ``Σ c = t`` are independent (paper §4: "the blocks ... can be computed in
-parallel along the hyperplanes").  :func:`run_grid` computes each hyperplane as one batched
-block call, ``Σ (L_k - 1) + 1`` sequential steps instead of ``Π L_k``.  Each step only reads
-the outputs of the step before, so gathers are small and backward stays linear in the grid
-size.  Index tables are computed once per grid shape and cached (:func:`schedule`).
+hyperplane ``Σ c = t`` are independent (paper §4: "the blocks ... can be computed in parallel
+along the hyperplanes").  :func:`schedule` lists the hyperplanes, ``Σ (L_k - 1) + 1``
+sequential steps instead of ``Π L_k``, with the index tables a runner needs to gather each
+step's inputs from the step before; it is computed once per grid shape and cached.  Both
+runners use it: :func:`reencoder.grid.wavefront.run_grid` (through autograd) and
+:func:`reencoder.grid.fused_wavefront.run_grid_fused` (hand-written backward, via
+:mod:`reencoder.grid.fused_plan`).
 
 Boundary and exit tensors of axis ``k`` are ``[F_k, B, n]``: the ``F_k = Π_{a≠k} L_a`` cells
-of the face, in C order over the remaining axes, for a batch of ``B`` grids.
+of the face, in C order over the remaining axes (:func:`face_index`), for a batch of ``B``
+grids.  A boundary may also be an :class:`OuterSum` of per-axis parts.
 """
 
 from __future__ import annotations
@@ -26,8 +29,6 @@ from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 from torch import Tensor
 
 Shape = Tuple[int, ...]
@@ -154,91 +155,3 @@ class OuterSum:
 def materialize(boundary: Sequence) -> List[Optional[Tensor]]:
     """Boundary tensors with every :class:`OuterSum` turned into its face."""
     return [b.face() if isinstance(b, OuterSum) else b for b in boundary]
-
-
-def _gather(prev: Optional[Tensor], boundary: Optional[Tensor], g: AxisGather, template: Tensor) -> Tensor:
-    """Incoming vectors of one side for all cells of a step, ``[N_t, B, n]``."""
-    if g.boundary_rows is not None:
-        if boundary is None:  # zero boundary
-            shape = (g.boundary_rows.numel(),) + template.shape[1:]
-            bnd = template.new_zeros(shape)
-        else:
-            bnd = boundary.index_select(0, g.boundary_rows.to(boundary.device))
-        if g.all_boundary:
-            return bnd
-        src = torch.cat([prev, bnd], dim=0)
-    else:
-        src = prev
-    if g.order is None:
-        return src
-    return src.index_select(0, g.order.to(src.device))
-
-
-def run_grid(
-    blocks: nn.ModuleList,
-    shape: Shape,
-    boundary_h: Sequence[Optional[Tensor]],
-    boundary_m: Sequence[Optional[Tensor]],
-    block_axis: Optional[int] = None,
-    dropout: Optional[Sequence[float]] = None,
-    observer: Optional[Observer] = None,
-) -> Tuple[List[Tensor], List[Tensor]]:
-    """Run a grid of blocks hyperplane by hyperplane.
-
-    Args:
-        blocks: one :class:`GridLSTMBlock` (weights shared by every cell) or one per coordinate
-            along ``block_axis``.
-        shape: grid shape ``(L_0, ..., L_{N-1})``.
-        boundary_h, boundary_m: per axis, ``[F_k, B, n]`` incoming vectors of the near face, or
-            ``None`` for zeros (hidden vectors may be an :class:`OuterSum`).  At least one ``boundary_h`` must be a tensor (it fixes B, n,
-            dtype and device).
-        dropout: per axis, dropout probability on hidden vectors passed along that axis
-            (applied in training mode only).
-        observer: called per step as ``observer(coords, hs_in, hs_out, ms_out)`` with the
-            cells' coordinates and ``[N_t, B, n]`` tensors, for inspection.
-    Returns:
-        (exit_h, exit_m): per axis, ``[F_k, B, n]`` outgoing vectors of the far face.
-    """
-    ndim = len(shape)
-    boundary_h = materialize(boundary_h)
-    template = next(t for t in boundary_h if t is not None)
-    B, n = template.shape[1], template.shape[2]
-    sched = schedule(tuple(shape), block_axis if len(blocks) > 1 else None)
-    prev_h: List[Optional[Tensor]] = [None] * ndim
-    prev_m: List[Optional[Tensor]] = [None] * ndim
-    exits_h: List[List[Tensor]] = [[] for _ in range(ndim)]
-    exits_m: List[List[Tensor]] = [[] for _ in range(ndim)]
-    for step in sched.steps:
-        hs = [_gather(prev_h[k], boundary_h[k], step.gathers[k], template) for k in range(ndim)]
-        ms = [_gather(prev_m[k], boundary_m[k], step.gathers[k], template) for k in range(ndim)]
-        N_t = step.coords.shape[0]
-        H = torch.cat(hs, dim=-1)  # [N_t, B, ndim * n]
-        outs = []
-        for blk, start, end in step.groups:
-            rows = end - start
-            h_o, m_o = blocks[blk].forward_concat(
-                H[start:end].reshape(rows * B, ndim * n), [m[start:end].reshape(rows * B, n) for m in ms]
-            )
-            outs.append((h_o, m_o, rows))
-        if len(outs) == 1:
-            h_new = [h.view(N_t, B, n) for h in outs[0][0]]
-            m_new = [m.view(N_t, B, n) for m in outs[0][1]]
-        else:
-            h_new = [torch.cat([o[0][k].view(o[2], B, n) for o in outs]) for k in range(ndim)]
-            m_new = [torch.cat([o[1][k].view(o[2], B, n) for o in outs]) for k in range(ndim)]
-        if dropout is not None:
-            h_new = [F.dropout(h, p, blocks.training) if p > 0 else h for h, p in zip(h_new, dropout)]
-        if observer is not None:
-            observer(step.coords, hs, h_new, m_new)
-        for k in range(ndim):
-            rows = step.exit_rows[k]
-            if rows is not None:
-                exits_h[k].append(h_new[k].index_select(0, rows.to(template.device)))
-                exits_m[k].append(m_new[k].index_select(0, rows.to(template.device)))
-        prev_h, prev_m = h_new, m_new
-    out_h, out_m = [], []
-    for k in range(ndim):
-        order = sched.exit_order[k].to(template.device)
-        out_h.append(torch.cat(exits_h[k]).index_select(0, order))
-        out_m.append(torch.cat(exits_m[k]).index_select(0, order))
-    return out_h, out_m

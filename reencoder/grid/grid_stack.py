@@ -1,5 +1,5 @@
 """A stack of Grid LSTM blocks with depth as the last grid axis, shared by the Reencoder's 3D
-grid (:mod:`reencoder.reencoder_grid`) and the language model's 2D grid (:mod:`reencoder.lm_grid`).
+grid (:mod:`reencoder.grid.reencoder_grid`) and the language model's 2D grid (:mod:`reencoder.grid.lm_grid`).
 
 Depth is the priority dimension by default (paper §3.5).  Weights are one block per depth layer
 (like a stacked LSTM) or one block for every layer (``shared_depth``, the paper's "tied" grids);
@@ -30,7 +30,7 @@ class DepthGridStack(nn.Module):
         priority: make depth the priority dimension.
         tied_dims: share the block's weights across its dimensions.
         shared_depth: one block for every depth layer (otherwise one block per layer).
-        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid_lstm`).
+        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid.grid_lstm`).
         depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
     """
 
@@ -61,8 +61,8 @@ class DepthGridStack(nn.Module):
 
     def run(self, shape, boundary_h, boundary_m, observer=None):
         """Run the grid (depth last in ``shape``) with per-layer blocks and depth dropout:
-        :func:`reencoder.fused_wavefront.run_grid_fused` (hand-written backward), or the
-        autograd :func:`reencoder.wavefront.run_grid` for blocks it does not implement."""
+        :func:`reencoder.grid.fused_wavefront.run_grid_fused` (hand-written backward), or the
+        autograd :func:`reencoder.grid.wavefront.run_grid` for blocks it does not implement."""
         dropout = [0.0] * self.depth_axis + [self.depth_dropout]
         runner = self.runner or (run_grid_fused if fused_supported(self.blocks, dropout) else run_grid)
         return runner(self.blocks, shape, boundary_h=boundary_h, boundary_m=boundary_m,

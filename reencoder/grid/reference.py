@@ -1,17 +1,22 @@
-"""Naive cell-by-cell Grid LSTM evaluation: the oracle the wavefront must match.
+"""The naive cell-by-cell grid: the reference both wavefront runners must match.
 
-Kept inside the tests on purpose: it visits the cells one at a time in lexicographic order
-(every predecessor ``c - e_k`` comes earlier), calling the block once per cell.
+:func:`naive_grid` visits the cells one at a time in lexicographic order (every predecessor
+``c - e_k`` comes earlier), calling the block once per cell with the inputs of paper eq. 4,
+and returns the exits in the layout of :mod:`reencoder.grid.schedule`.  Nothing is batched
+across cells, so it is too slow for training; the tests use it as their oracle and the speed
+benchmark (``eval/bench.py``) as its baseline.
 """
 
 import itertools
 
 import torch
 
-from reencoder.wavefront import face_index, materialize
+from .schedule import face_index, materialize
 
 
 def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
+    """Exits ``(h, m)`` per axis, as :func:`reencoder.grid.wavefront.run_grid` returns them
+    (same arguments; no dropout, no observer)."""
     ndim = len(shape)
     boundary_h = materialize(boundary_h)
     template = next(t for t in boundary_h if t is not None)

@@ -1,24 +1,24 @@
 """The wavefront with a hand-written backward pass: the fast path for all-LSTM grids.
 
-:func:`reencoder.wavefront.run_grid` runs the hyperplanes through autograd: every gather,
+:func:`reencoder.grid.wavefront.run_grid` runs the hyperplanes through autograd: every gather,
 concatenation and gate nonlinearity of every step becomes graph nodes, and the backward of each
 ``index_select`` zero-fills a full-size gradient.  :func:`run_grid_fused` computes the same
 function (same arguments, same exits, paper §4's hyperplanes) as one
 :class:`torch.autograd.Function` whose backward is written out:
 
-* **Slot buffers** (:mod:`reencoder.fused_plan`): every hidden and memory vector of the grid
+* **Slot buffers** (:mod:`reencoder.grid.fused_plan`): every hidden and memory vector of the grid
   has one slot, outputs in the order they are computed, so a block writes its outputs in place
   into one contiguous slice and reads its inputs with one gather.  The buffers are also the
-  saved activations, and come from a reused :data:`~reencoder.workspace.WORKSPACE`.
+  saved activations, and come from a reused :data:`~reencoder.grid.workspace.WORKSPACE`.
 * **Forward** per hyperplane and block: ``H = [h_1; ...; h_N]`` (paper eq. 4), one GEMM for all
-  non-priority transforms, the gates of eq. 3 in place (:mod:`reencoder.gate_math`), then the
+  non-priority transforms, the gates of eq. 3 in place (:mod:`reencoder.grid.gate_math`), then the
   priority GEMM on ``H' = [h'_1; ...; h_p]`` (§3.5).
 * **Backward** walks the hyperplanes in reverse with the derivatives of eq. 3 in closed form.
   A block's output gradients are the same contiguous slice of the gradient buffers, and each
   input slot has exactly one reader, so input gradients are *copied* into their slots, never
   accumulated or zero-filled.
 * **Additive input**: when the priority axis' boundary is an
-  :class:`~reencoder.wavefront.OuterSum` (the Reencoder's ``x_ij = s_i + t_j``), its share of
+  :class:`~reencoder.grid.schedule.OuterSum` (the Reencoder's ``x_ij = s_i + t_j``), its share of
   both transforms, ``W_x x_ij = W_x s_i + W_x t_j``, is computed once for the ``S + T`` parts
   and gathered per cell, and its gradients are summed per part before one GEMM: the depth-0
   layer's GEMMs shrink by a third.
@@ -27,7 +27,7 @@ function (same arguments, same exits, paper §4's hyperplanes) as one
 
 Supported: LSTM dimensions only, priority dimension last or none, tied or untied weights,
 standard or paper cell, dropout on the priority axis (or, without priority, on any axis).
-:func:`fused_supported` says whether blocks qualify; :func:`reencoder.wavefront.run_grid`
+:func:`fused_supported` says whether blocks qualify; :func:`reencoder.grid.wavefront.run_grid`
 runs the others.  Index ops work on 2D views ``[slots, B * n]`` (plain ``memcpy``s).
 """
 
@@ -43,7 +43,7 @@ from torch import Tensor
 from .fused_plan import FusedGroup, fused_plan
 from .gate_math import (BlockWeights, acc_mm, block_params, gates_backward, gates_forward, linear_into, mm_as,
                         split_block_params)
-from .wavefront import Observer, OuterSum, Shape
+from .schedule import Observer, OuterSum, Shape
 from .workspace import WORKSPACE
 
 
@@ -268,10 +268,10 @@ def run_grid_fused(
     observer: Optional[Observer] = None,
     compute_dtype: Optional[torch.dtype] = None,
 ) -> Tuple[List[Tensor], List[Tensor]]:
-    """:func:`reencoder.wavefront.run_grid` with the hand-written backward (same arguments and
+    """:func:`reencoder.grid.wavefront.run_grid` with the hand-written backward (same arguments and
     results).  ``compute_dtype`` is the dtype of the GEMM operands (default: that of the
     boundary tensors, or the autocast dtype inside ``torch.autocast``); states and gate math
-    stay in the boundary dtype.  An :class:`~reencoder.wavefront.OuterSum` boundary on the
+    stay in the boundary dtype.  An :class:`~reencoder.grid.schedule.OuterSum` boundary on the
     priority axis, with one block per coordinate of it or a shared block, takes the additive
     path (materialised as well for an observer, which sees every input); any other is
     materialised."""
