@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test demo data baseline bench char-lm algo synthetic ablation clean
+.PHONY: install test test-fast demo data baseline bench char-lm algo synthetic ablation clean
 
 install: $(STAMP)
 
@@ -23,8 +23,13 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# Every test (CI): tests/unit, then the end-to-end runs of tests/e2e (marked slow), ~8.5 min on 2 cores.
 test: install
 	$(BIN)/python -m pytest -q tests
+
+# The unit tests alone (no training, no fairseq console scripts): under a minute.
+test-fast: install
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q tests/unit
 
 # The main job: data, Thot, the Reencoder, fairseq lstm + transformer, BLEU table (~30 min CPU).
 demo: install

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import pipeline, progress, subwords
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO
-from .errors import DataError
+from .foundation import run_main
 from .readers import IwsltReader, ParallelReader, Reader, TatoebaReader
 from .remote import DEFAULT_CACHE, HFReader, download_tatoeba
 
@@ -95,31 +95,35 @@ def build_sources(args: argparse.Namespace) -> list[Reader]:
     return sources
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``reencoder-data``; returns 0, or exits 2 with ``error: ...``."""
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress.set_enabled(not args.quiet)
-    command = ["reencoder-data", *(sys.argv[1:] if argv is None else argv)]
-    try:
-        sources = build_sources(args)
-        if not sources:
-            parser.error("give at least one source (--tatoeba, --tatoeba-download, "
-                         "--iwslt-dir, --hf or --parallel)")
-        if args.eval_only:
-            if not (args.spm_dir and args.dict_dir):
-                parser.error("--eval-only needs --spm-dir and --dict-dir")
-            pipeline.prepare_eval(sources, args.out, args.spm_dir, args.dict_dir, t2s=args.t2s,
-                                  workers=args.workers, command=command)
-        else:
-            pipeline.prepare(sources, args.out, seed=args.seed, dev_size=args.dev_size,
-                             test_size=args.test_size, min_refs=args.min_refs,
-                             spm_vocab_zh=args.spm_vocab_zh, spm_vocab_en=args.spm_vocab_en,
-                             t2s=args.t2s, max_len=args.max_len, max_ratio=args.max_ratio,
-                             workers=args.workers, command=command)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    command = ["reencoder-data", *argv]
+    sources = build_sources(args)
+    if not sources:
+        parser.error("give at least one source (--tatoeba, --tatoeba-download, "
+                     "--iwslt-dir, --hf or --parallel)")
+    if args.eval_only:
+        if not (args.spm_dir and args.dict_dir):
+            parser.error("--eval-only needs --spm-dir and --dict-dir")
+        pipeline.prepare_eval(sources, args.out, args.spm_dir, args.dict_dir, t2s=args.t2s,
+                              workers=args.workers, command=command)
+    else:
+        pipeline.prepare(sources, args.out, seed=args.seed, dev_size=args.dev_size,
+                         test_size=args.test_size, min_refs=args.min_refs,
+                         spm_vocab_zh=args.spm_vocab_zh, spm_vocab_en=args.spm_vocab_en,
+                         t2s=args.t2s, max_len=args.max_len, max_ratio=args.max_ratio,
+                         workers=args.workers, command=command)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``reencoder-data``; returns 0, or exits 2 with ``error: ...``
+    (:func:`data_prep.foundation.run_main`)."""
+    status = run_main(_main, argv)
+    if status:
+        sys.exit(status)
     return 0
 
 

@@ -13,7 +13,7 @@ import json
 import platform
 from pathlib import Path
 
-from .textio import atomic_write_text
+from .foundation import atomic_write_text
 
 MANIFEST = "manifest.json"
 FORMAT_VERSION = 2
@@ -45,6 +45,13 @@ def read(out_dir: str | Path) -> dict | None:
         return json.loads((Path(out_dir) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def t2s(out_dir: str | Path) -> bool:
+    """Whether ``out_dir``'s Chinese was converted Traditional -> Simplified (its manifest's
+    ``settings.t2s``; False without a readable manifest): inputs must be normalised the same."""
+    settings = (read(out_dir) or {}).get("settings") or {}
+    return bool(settings.get("t2s", False))
 
 
 def is_up_to_date(out_dir: str | Path, expected: str) -> bool:

@@ -30,7 +30,8 @@ from .readers import Pair, Reader
 from .references import reference_columns, write_items
 from .split import Item, make_splits
 from .staging import staged_folder
-from .textio import atomic_write_text, sha256_file, write_lines
+from .foundation import atomic_write_text, write_lines
+from .textio import sha256_file
 
 DEFAULT_DEV_SIZE = 500
 DEFAULT_TEST_SIZE = 1000

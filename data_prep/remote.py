@@ -17,7 +17,7 @@ from typing import Iterator
 from .errors import DataError
 from .progress import step, track
 from .readers import Pair, Reader, TatoebaReader
-from .textio import atomic_write_text
+from .foundation import atomic_write_text
 
 TATOEBA_URL = "https://www.manythings.org/anki/cmn-eng.zip"
 TATOEBA_MEMBER = "cmn.txt"

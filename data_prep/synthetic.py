@@ -34,6 +34,7 @@ from typing import Dict, List, Sequence, Set, Tuple
 
 from .binarize import fairseq_preprocess
 from .errors import DataError
+from .foundation import run_main
 from .manifest import MANIFEST
 from .staging import staged_folder
 
@@ -143,8 +144,7 @@ def build(out: str | Path, settings: Settings = Settings()) -> Path:
     return out
 
 
-def main(argv: List[str] | None = None) -> int:
-    """``python -m data_prep.synthetic``; returns 0, or exits 2 with ``error: ...``."""
+def _main(argv: List[str]) -> int:
     p = argparse.ArgumentParser(prog="python -m data_prep.synthetic", description=__doc__.split("\n\n")[0])
     p.add_argument("--task", choices=TASKS, required=True)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -154,13 +154,14 @@ def main(argv: List[str] | None = None) -> int:
                        help="default %(default)s")
     args = p.parse_args(argv)
     settings = Settings(**{k: v for k, v in vars(args).items() if k != "out"})
-    try:
-        build(args.out, settings)
-    except DataError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    build(args.out, settings)
     print(f"{args.out}: {settings.task}, {settings.train}/{settings.valid}/{settings.test} examples")
     return 0
+
+
+def main(argv: List[str] | None = None) -> int:
+    """``python -m data_prep.synthetic``; returns 0, or 2 after one ``error: ...`` line."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

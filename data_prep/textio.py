@@ -1,48 +1,23 @@
-"""Strict text I/O: UTF-8 line reading with file:line errors, atomic writes, hashing."""
+"""Strict text input of data_prep: UTF-8 lines with ``file:line`` errors, hashing.
+
+The line rules (``\\n`` only, ``\\r`` and byte-order mark removed) and atomic writes are the
+project's (:mod:`data_prep.foundation`); here they raise :class:`~data_prep.errors.DataError`.
+"""
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
-from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
+from . import foundation
 from .errors import DataError
 
 
 def read_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, text)`` for each line of a UTF-8 file, without the newline.
-
-    Lines are split on ``\\n`` only (not on U+2028 & co., which would break the alignment of
-    parallel files); a trailing ``\\r`` and a leading byte-order mark are removed.
-    Raises :class:`DataError` naming file and line for invalid UTF-8 or a missing file.
-    """
-    path = Path(path)
-    try:
-        handle = open(path, "rb")
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
-    with handle:
-        for number, raw in enumerate(handle, start=1):
-            raw = raw.rstrip(b"\n").rstrip(b"\r")
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield number, raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise DataError(
-                    f"{path}:{number}: invalid UTF-8 at byte {exc.start + 1} of the line"
-                ) from None
-
-
-def count_lines(path: str | os.PathLike) -> int:
-    """Number of lines of a file (a last line without newline counts)."""
-    count = 0
-    for count, _ in read_lines(path):
-        pass
-    return count
+    """Yield ``(line_number, text)`` for each line of a UTF-8 file, without the newline
+    (:func:`data_prep.foundation.read_lines`); a missing file or invalid UTF-8 is a
+    :class:`DataError` naming file and line."""
+    return foundation.read_lines(path, DataError)
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -57,29 +32,3 @@ def sha256_file(path: str | os.PathLike) -> str:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from None
     return digest.hexdigest()
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` as UTF-8 to ``path`` atomically (see :func:`atomic_write_bytes`)."""
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
-    """Atomically write one string per line (each must be free of newlines)."""
-    body = "".join(f"{line}\n" for line in lines)
-    return atomic_write_text(path, body)

@@ -62,17 +62,11 @@ def matmul_peak(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0
 
 def build(data_bin: Path, arch: str, extra: List[str], device: torch.device = torch.device("cpu")):
     """A real fairseq task + model (the plugin imported via --user-dir) on ``device``."""
-    from fairseq import options, tasks
+    from reencoder.loading import build_model
 
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser,
-        [str(data_bin), "--user-dir", str(REPO / "reencoder"), "--arch", arch, "--task", "translation",
-         "--source-lang", "zh", "--target-lang", "en", "--cpu", "--dropout", "0", *extra],
-    )
-    torch.manual_seed(1)
-    task = tasks.setup_task(args)
-    return task, task.build_model(args).to(device)
+    _args, task, model = build_model([data_bin, "--arch", arch, "--task", "translation", "--source-lang", "zh",
+                                      "--target-lang", "en", "--cpu", "--dropout", "0", *extra], seed=1, device=device)
+    return task, model
 
 
 def real_batches(task, max_tokens: int, count: int):

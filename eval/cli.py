@@ -13,6 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from data_prep.foundation import run_main
+
 from .errors import EvalError
 from .report import markdown_table, write_reports
 from .scoring import DEFAULT_BUCKET_EDGES, evaluate
@@ -45,20 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
-        try:
-            edges = tuple(int(x) for x in args.buckets.split(","))
-        except ValueError:
-            raise EvalError(f"--buckets {args.buckets!r}: expected increasing integers like 6,8,10,13") from None
-        if list(edges) != sorted(set(edges)) or edges[0] < 1:
-            raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
-        evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline,
-                              args.source, edges)
-    except EvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        edges = tuple(int(x) for x in args.buckets.split(","))
+    except ValueError:
+        raise EvalError(f"--buckets {args.buckets!r}: expected increasing integers like 6,8,10,13") from None
+    if list(edges) != sorted(set(edges)) or edges[0] < 1:
+        raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
+    evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline, args.source, edges)
     from .plots import plot_bleu  # matplotlib is slow to import; only needed on success
 
     paths = write_reports(evaluation, args.out)
@@ -68,6 +65,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{s.name}: {s.bleu_detail}")
     print(f"wrote {paths['table']}, {paths['json']}, {png}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``reencoder-eval``: 0, or 2 after one ``error: ...`` line."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

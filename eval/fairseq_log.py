@@ -1,21 +1,25 @@
-"""Records of fairseq-train logs, as ``(tag, {field: number})``.
+"""The one reader of fairseq-train logs: records as ``(tag, {field: number})``.
 
 Reads the console output of ``fairseq-train`` or its ``--log-file`` (whose lines carry no
 ``| INFO | tag |`` prefix), in ``--log-format simple`` or ``json``: ``train_inner`` lines
-(every ``--log-interval`` updates), the ``train`` epoch summaries and the ``valid`` lines.
-Field names lose fairseq's ``train_`` / ``valid_`` prefixes.  Lines of other formats are ignored.
+(every ``--log-interval`` updates), the ``train`` epoch summaries and the validation lines,
+tagged with their subset (``valid``; a ``simple`` log names any other subset too).  Field names
+lose fairseq's ``train_`` / ``valid_`` prefixes.  Lines of other formats are ignored.
+``--log-format json`` is the most robust input (every record is one JSON object); ``simple``
+is parsed field by field.  :func:`valid_curve` is a validation metric over updates.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Dict, Iterator, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 _TAG = re.compile(r"\| (train_inner|train|valid) \| (.*)$")
-# the same records as fairseq's --log-file writes them, without the "time | INFO | tag |" prefix
-_BARE = [("valid", re.compile(r"^(epoch \d+ \| valid on .*)$")),
-         ("train_inner", re.compile(r"^epoch \d+:\s+\d+ / \d+ (.*=.*)$")),
+# a validation record of --log-format simple, console or --log-file: its subset is in the text
+_VALID = re.compile(r"(epoch \d+ \| valid on '([^']+)' subset.*)$")
+# the other records as fairseq's --log-file writes them, without the "time | INFO | tag |" prefix
+_BARE = [("train_inner", re.compile(r"^epoch \d+:\s+\d+ / \d+ (.*=.*)$")),
          ("train", re.compile(r"^(epoch \d+ \| loss .*)$"))]
 _EQ = re.compile(r"([A-Za-z_]+)=([-+0-9.eE]+|inf|nan)")
 
@@ -56,6 +60,9 @@ def _fields(tag: str, body: str) -> Dict[str, float]:
 
 def _record(line: str) -> Optional[Tuple[str, str]]:
     """``(tag, body)`` of a fairseq log record, from console or ``--log-file`` lines."""
+    match = _VALID.search(line)
+    if match:
+        return match.group(2), match.group(1)
     match = _TAG.search(line)
     if match:
         return match.group(1), match.group(2)
@@ -83,6 +90,17 @@ def log_records(text: str) -> Iterator[Tuple[str, Dict[str, float]]]:
         record = _record(line)
         if record is not None:
             yield record[0], _fields(*record)
+
+
+def valid_curve(text: str, subset: str = "valid", field: str = "loss") -> List[Tuple[int, float]]:
+    """``[(num_updates, value)]`` of a validation ``field`` of ``subset`` (any logged metric,
+    e.g. ``seq_acc`` of the ``sequence_accuracy`` criterion), by update; a repeated update
+    keeps its last value."""
+    points: Dict[int, float] = {}
+    for tag, fields in log_records(text):
+        if tag == subset and field in fields and "num_updates" in fields:
+            points[int(fields["num_updates"])] = fields[field]
+    return sorted(points.items())
 
 
 _PARAMS = re.compile(r"num\. (?:shared )?model params: ([0-9,]+)")

@@ -1,44 +1,20 @@
 """Plot validation bits per character over updates from fairseq-train logs.
 
-Usage: ``python eval/plot_lm_curves.py --out valid_bpc.png grid_lstm_lm=train_grid.log lstm_lm=train_lstm.log``
+Usage: ``python -m eval.plot_lm_curves --out valid_bpc.png grid_lstm_lm=train_grid.log lstm_lm=train_lstm.log``
 
 fairseq's ``cross_entropy`` criterion logs the loss in base 2 per token; with one token per
-character (``recipes/char_lm.py``) that is bits per character.  The script reads the
-``valid on 'valid' subset`` lines of ``--log-format simple`` / ``json`` logs.
+character (``recipes/char_lm.py``) that is bits per character.  The validation records of
+``--log-format simple`` / ``json`` logs are read by :func:`eval.fairseq_log.valid_curve`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Dict, List, Tuple
 
-SIMPLE = re.compile(r"\| valid on '(?P<subset>[^']+)' subset \|(?P<rest>.*)$")
-FIELD = re.compile(r"\| (\w+) ([-\d.]+)")
-JSON = re.compile(r"\{.*\"valid_loss\".*\}")
-
-
-def valid_curve(log_text: str, subset: str = "valid", field: str = "loss") -> List[Tuple[int, float]]:
-    """[(num_updates, valid ``field``)] in log order (``field``: any logged validation metric,
-    e.g. ``seq_acc`` of the ``sequence_accuracy`` criterion); repeated update counts keep the
-    last value."""
-    points: Dict[int, float] = {}
-    for line in log_text.splitlines():
-        m = SIMPLE.search(line)
-        if m and m.group("subset") == subset:
-            fields = {k: float(v) for k, v in FIELD.findall("|" + m.group("rest"))}
-            if field in fields and "num_updates" in fields:
-                points[int(fields["num_updates"])] = fields[field]
-            continue
-        j = JSON.search(line)
-        if j:
-            rec = json.loads(j.group(0))
-            if "valid_num_updates" in rec and f"valid_{field}" in rec:
-                points[int(rec["valid_num_updates"])] = float(rec[f"valid_{field}"])
-    return sorted(points.items())
+from eval.fairseq_log import valid_curve
 
 
 def plot(curves: Dict[str, List[Tuple[int, float]]], out: Path, title: str) -> None:

@@ -18,8 +18,9 @@ from typing import Optional, Sequence
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
 
+from data_prep.references import RefStreams, load_reference_streams
+
 from .errors import EvalError
-from .references import RefStreams, load_references
 from .textio import read_lines
 
 #: upper ends (inclusive) of the source-length buckets, in characters; the last bucket is open
@@ -126,7 +127,7 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
     baseline = baseline or next(iter(systems))
     if baseline not in systems:
         raise EvalError(f"baseline {baseline!r} is not among the systems ({', '.join(systems)})")
-    refs = load_references(refs_dir, prefix)
+    refs = load_reference_streams(refs_dir, prefix)
     n_lines = len(refs[0])
     ref_name = str(Path(refs_dir) / f"{prefix}.en.0..{len(refs) - 1}")
     source = Path(source) if source is not None else Path(refs_dir) / f"{prefix}.zh"

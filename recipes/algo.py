@@ -31,21 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent / "eval"))
+from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # this folder
 
-from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # noqa: E402
-from plot_lm_curves import valid_curve  # noqa: E402
-
-from reencoder.tasks.algorithmic_data import check_config  # noqa: E402
-from reencoder.cli.common import Parser  # noqa: E402  (bad arguments: one "error: ..." line)
+from data_prep.foundation import Parser  # bad arguments: one "error: ..." line
+from eval.fairseq_log import valid_curve
+from reencoder.tasks.algorithmic_data import check_config
 
 
 
@@ -173,7 +168,7 @@ def main(argv=None):
     results_path = opts.work / "results.json"
     results["wall_s"] = round(time.time() - start, 1)
     results_path.write_text(json.dumps(results, indent=2))
-    cli("python", REPO / "eval" / "plot_algo_curves.py", results_path, "--out", plot)
+    cli("python", "-m", "eval.plot_algo_curves", results_path, "--out", plot)
     print_table(results)
     print(f"\nresults: {results_path}\nplot: {plot}\nwall time: {results['wall_s']:.0f} s")
     return results

@@ -3,7 +3,7 @@ model against a stacked LSTM of the same depth and parameter count.
 
 Steps, all through the public CLIs with ``--user-dir reencoder``:
 
-1. text → character tokens (``recipes/char_lm_data.py``), ``fairseq-preprocess --only-source``;
+1. text → character tokens (``data_prep/char_lm.py``), ``fairseq-preprocess --only-source``;
 2. parameter matching: the stacked LSTM (fairseq's ``lstm_lm``, embedding = hidden = output
    size) gets the hidden size whose parameter count is closest to the grid's (both printed);
 3. ``fairseq-train --task language_modeling`` for both models, the same data, batches,
@@ -11,7 +11,7 @@ Steps, all through the public CLIs with ``--user-dir reencoder``:
    (on a 2-core CPU this beats two threads per run, one after the other);
 4. ``fairseq-eval-lm`` on the test split: bits per character = fairseq's base-2 loss per token,
    with one token per character and the end-of-line token counted as the newline character;
-5. ``eval/plot_lm_curves.py``: validation bpc over updates for both models.
+5. ``python -m eval.plot_lm_curves``: validation bpc over updates for both models.
 
 Usage: ``python recipes/char_lm.py [--corpus ted|enwik8] [--work work/char_lm] [--max-update N]``
 (``make char-lm``).  Results: ``WORK/CORPUS/results.json`` and ``valid_bpc.png``, with the
@@ -31,14 +31,12 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # this folder
 
-import char_lm_data  # noqa: E402
-from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # noqa: E402
+from data_prep import char_lm as char_lm_data
+from eval.fairseq_log import parameter_count
 
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+)")
-TRAINED_PARAMS = re.compile(r"num\. shared model params: ([\d,]+)")
 
 
 def prepare(opts) -> Path:
@@ -122,15 +120,15 @@ def main(argv=None):
                   "--gen-subset", "test", "--task", "language_modeling", "--sample-break-mode", "none",
                   "--tokens-per-sample", opts.tokens_per_sample, "--batch-size", opts.batch_size,
                   *(["--cpu"] if opts.cpu else []), log=run_dir / f"eval_{name}.log", env=env)
-        logged = TRAINED_PARAMS.search((run_dir / f"train_{name}.log").read_text())
+        logged = parameter_count((run_dir / f"train_{name}.log").read_text())
         results["models"][name] = {
             "params": n_grid if name == "grid_lstm_lm" else n_lstm,
-            "params_logged": int(logged.group(1).replace(",", "")) if logged else None,
+            "params_logged": logged,
             "test_bpc": float(EVAL_LOSS.findall(out)[-1]),
             "args": [str(a) for a in models[name]],
         }
     plot = run_dir / "valid_bpc.png"
-    subprocess.run([sys.executable, str(REPO / "eval" / "plot_lm_curves.py"), "--out", plot,
+    subprocess.run([sys.executable, "-m", "eval.plot_lm_curves", "--out", plot,
                     *(f"{name}={run_dir / f'train_{name}.log'}" for name in models)], check=True)
     results["wall_s"] = round(time.time() - start, 1)
     results["train_wall_s"] = round(train_s, 1)

@@ -37,12 +37,10 @@ def count_params(task_args: Sequence, arch_args: Sequence) -> int:
     count its parameters."""
     import logging
 
-    from fairseq import options, tasks
+    from reencoder.loading import build_model
 
     logging.getLogger("fairseq").setLevel(logging.WARNING)
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [*map(str, task_args), "--user-dir", str(PLUGIN), "--cpu", *map(str, arch_args)])
-    model = tasks.setup_task(args).build_model(args)
+    _args, _task, model = build_model([*task_args, "--cpu", *arch_args])
     return sum(p.numel() for p in model.parameters())
 
 

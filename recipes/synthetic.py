@@ -96,13 +96,12 @@ def variant_flags(flags: str, grid_hidden: int) -> list:
 def check_flags(name: str, flags: list, bin_dir: Path) -> None:
     """Parse a system's flags the way fairseq-train does, so that a typo fails before any training."""
     logging.getLogger("fairseq").setLevel(logging.WARNING)
-    from fairseq import options
+    from reencoder.loading import parse_training_args
 
     err = io.StringIO()
     with contextlib.redirect_stderr(err):
         try:
-            options.parse_args_and_arch(options.get_training_parser(),
-                                        [str(bin_dir), "--user-dir", str(PLUGIN), "--task", "translation", *flags])
+            parse_training_args([bin_dir, "--task", "translation", *flags])
         except SystemExit:
             last = re.sub(r"^\S+: error: ", "", (err.getvalue().strip().splitlines() or ["bad flags"])[-1])
             raise RecipeError(f"variant {name}: {last}") from None

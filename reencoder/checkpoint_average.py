@@ -12,11 +12,13 @@ from typing import Dict, List, Sequence
 
 import torch
 
-from .checkpoint_safety import CheckpointError, load_checkpoint_safely
+from data_prep.foundation import UserError, atomic_path
+
+from .checkpoint_safety import load_checkpoint_safely
 
 
-class AverageError(Exception):
-    """A user-facing problem with the checkpoints to average."""
+class AverageError(UserError):
+    """A user-facing problem with the checkpoints to average (one line)."""
 
 
 def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
@@ -37,10 +39,7 @@ def average_checkpoints(paths: Sequence[Path]) -> Dict:
         raise AverageError("no checkpoints to average")
     state, total = None, None
     for path in paths:
-        try:
-            ckpt = load_checkpoint_safely(path)
-        except CheckpointError as exc:
-            raise AverageError(str(exc)) from None
+        ckpt = load_checkpoint_safely(path)  # CheckpointError: one line naming the file
         model = ckpt["model"]
         if total is None:
             state, total = ckpt, {k: v.double().clone() if v.is_floating_point() else v for k, v in model.items()}
@@ -57,8 +56,8 @@ def average_checkpoints(paths: Sequence[Path]) -> Dict:
 
 
 def save_average(paths: Sequence[Path], out: Path) -> Path:
-    out = Path(out)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(average_checkpoints(paths), tmp)
-    tmp.replace(out)
-    return out
+    """Write the average of ``paths`` to ``out`` atomically."""
+    state = average_checkpoints(paths)
+    with atomic_path(out, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+    return Path(out)

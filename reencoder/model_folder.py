@@ -12,8 +12,9 @@ A model folder holds::
                    package versions, SHA-256 of every file
 
 :func:`export_model_folder` writes it atomically (a sibling temporary folder renamed into
-place, so a reader never sees half a folder); :func:`load_model_folder` validates it and
-returns a ready :class:`reencoder.translate.Translator`.
+place, so a reader never sees half a folder); :func:`read_model_folder` validates it.  Its
+models are loaded by :func:`reencoder.loading.load_models`, and
+:func:`reencoder.translate.load_model_folder` returns a ready Translator.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Any, Dict, Optional
 
 import torch
 
-from data_prep.manifest import package_versions
+from data_prep import manifest
+from data_prep.foundation import UserError
 from data_prep.staging import staged_folder
 from data_prep.textio import sha256_file
 
-from .checkpoint_safety import CheckpointError, load_checkpoint_safely
+from .checkpoint_safety import CheckpointError, first_line, load_checkpoint_safely
 
 FORMAT_VERSION = 1
 LANGS = ("zh", "en")
@@ -41,13 +43,8 @@ FILES = (MODEL, "dict.zh.txt", "dict.en.txt", "spm.zh.model", "spm.en.model", CO
 PACKAGES = ("reencoder", "torch", "ve-fairseq", "sentencepiece", "opencc-python-reimplemented")
 
 
-class ModelFolderError(Exception):
+class ModelFolderError(UserError):
     """A missing or broken model folder (or export input); the message is one line for users."""
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def _plain(value: Any) -> Any:
@@ -137,11 +134,7 @@ def export_model_folder(
                 f"embedding has {rows}: the checkpoint was not trained on {data_dir}"
             )
     if t2s is None:
-        try:
-            manifest = json.loads((data_dir / "manifest.json").read_text(encoding="utf-8"))
-            t2s = bool(manifest.get("settings", {}).get("t2s", False))
-        except (OSError, ValueError):
-            t2s = False
+        t2s = manifest.t2s(data_dir)
     if strip_optimizer:
         state.pop("last_optimizer_state", None)
     history = state.get("optimizer_history") or [{}]
@@ -157,7 +150,7 @@ def export_model_folder(
         "normalization": {"function": "data_prep.cleaning.normalize", "nfkc": True, "t2s": bool(t2s)},
         "optimizer_state": not strip_optimizer,
         "exported_from": {"checkpoint": str(checkpoint.resolve()), "data": str(data_dir.resolve())},
-        "versions": package_versions(PACKAGES),
+        "versions": manifest.package_versions(PACKAGES),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     with staged_folder(out_dir, marker=CONFIG, what="a model folder", error=ModelFolderError) as tmp:
@@ -182,47 +175,7 @@ def read_model_folder(path) -> Dict[str, Any]:
     try:
         config = json.loads((path / CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ModelFolderError(f"model folder {path}: unreadable {CONFIG} ({_first_line(exc)})") from None
+        raise ModelFolderError(f"model folder {path}: unreadable {CONFIG} ({first_line(exc)})") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT_VERSION:
         raise ModelFolderError(f"model folder {path}: {CONFIG} is not a format-{FORMAT_VERSION} model config")
     return config
-
-
-def load_checkpoint_models(checkpoint, data, context: str = ""):
-    """(models, task) of a fairseq checkpoint whose dictionaries are in ``data``, via fairseq's
-    own checkpoint loader (safe unpickling, the plugin's allow-list), models in eval mode.  A
-    failure is one :class:`ModelFolderError` line, ``CONTEXT: cannot load NAME (reason)``, or
-    ``cannot load checkpoint PATH (reason)`` without a context."""
-    from fairseq import checkpoint_utils
-
-    import reencoder  # noqa: F401  (registers the models and the allow-list)
-
-    checkpoint = Path(checkpoint)
-    try:
-        models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
-            [str(checkpoint)], arg_overrides={"data": str(data)}
-        )
-    except Exception as exc:
-        what = f"{context}: cannot load {checkpoint.name}" if context else f"cannot load checkpoint {checkpoint}"
-        raise ModelFolderError(f"{what} ({_first_line(exc)})") from None
-    for model in models:
-        model.eval()
-    return models, task
-
-
-def load_models(path):
-    """(models, task) of a model folder (see :func:`load_checkpoint_models`)."""
-    path = Path(path)
-    return load_checkpoint_models(path / MODEL, path, context=f"model folder {path}")
-
-
-def load_model_folder(path, **translator_options):
-    """Validate a model folder and return a :class:`~reencoder.translate.Translator` for it.
-
-    ``translator_options`` go to the Translator (``beam``, ``batch_size``, ``max_len_a``...).
-    """
-    from .translate import Translator
-
-    config = read_model_folder(path)
-    models, task = load_models(path)
-    return Translator(models, task, Path(path), config, **translator_options)

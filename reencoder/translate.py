@@ -39,6 +39,9 @@ from fairseq.sequence_generator import SequenceGenerator
 from data_prep import subwords
 from data_prep.cleaning import normalize
 
+from .loading import load_models
+from .model_folder import read_model_folder
+
 Hypothesis = Tuple[str, float]
 
 DEFAULT_BEAM = 5
@@ -61,7 +64,7 @@ def _stderr_warning(message: str) -> None:
 class Translator:
     """Translates raw Chinese lines with the models of a model folder (see module doc).
 
-    Build it with :meth:`from_folder` (or :func:`reencoder.model_folder.load_model_folder`).
+    Build it with :meth:`from_folder` (or :func:`load_model_folder`).
     """
 
     def __init__(
@@ -104,8 +107,6 @@ class Translator:
     @classmethod
     def from_folder(cls, path, **options) -> "Translator":
         """A translator for a model folder (``beam``, ``batch_size``, ``max_len_a``... as options)."""
-        from .model_folder import load_model_folder
-
         return load_model_folder(path, **options)
 
     # -- steps -----------------------------------------------------------------------------
@@ -192,6 +193,16 @@ class Translator:
     def translate(self, lines: Sequence[str], first_line_number: int = 1) -> List[str]:
         """One detokenized English line per raw input line (see the module's guarantees)."""
         return [hyps[0][0] for hyps in self.translate_nbest(lines, 1, first_line_number)]
+
+
+def load_model_folder(path, **translator_options) -> Translator:
+    """Validate a model folder and return a :class:`Translator` for it.
+
+    ``translator_options`` go to the Translator (``beam``, ``batch_size``, ``max_len_a``...).
+    """
+    config = read_model_folder(path)
+    models, task = load_models(path)
+    return Translator(models, task, Path(path), config, **translator_options)
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterable[List[str]]:

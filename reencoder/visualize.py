@@ -19,8 +19,6 @@ model code runs unchanged; :func:`depth_gate_preactivations` documents the exact
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,7 @@ from torch import Tensor
 
 from data_prep import subwords
 from data_prep.cleaning import normalize
+from data_prep.foundation import atomic_path
 
 from .grid.reencoder_grid import DEPTH, SRC, TGT
 
@@ -205,6 +204,15 @@ def _escape(label: str) -> str:
     return "".join(ch if ord(ch) < 0x2E80 else f"\\u{ord(ch):04x}" for ch in label)
 
 
+def axis_labels(heatmap: GridHeatmap, font: Optional[str]) -> Tuple[List[str], List[str], str]:
+    """``(source labels, target labels, note)`` as drawn with the CJK font family ``font``;
+    without one (``None``) CJK characters become ``\\uXXXX`` escapes and the note says why."""
+    if font is not None:
+        return heatmap.src_labels, heatmap.tgt_labels, ""
+    note = "\n(no CJK font found: CJK shown as \\u escapes; e.g. apt-get install fonts-noto-cjk)"
+    return [_escape(s) for s in heatmap.src_labels], [_escape(s) for s in heatmap.tgt_labels], note
+
+
 def plot_heatmap(heatmap: GridHeatmap, out, title: Optional[str] = None, font: Optional[str] = "auto") -> Path:
     """Draw ``heatmap`` (source pieces down, target pieces across) into a PNG, atomically.
 
@@ -219,11 +227,7 @@ def plot_heatmap(heatmap: GridHeatmap, out, title: Optional[str] = None, font: O
     out = Path(out)
     font = find_cjk_font() if font == "auto" else font
     S, T = heatmap.values.shape
-    src_labels, tgt_labels = heatmap.src_labels, heatmap.tgt_labels
-    note = ""
-    if font is None:
-        src_labels, tgt_labels = [_escape(s) for s in src_labels], [_escape(s) for s in tgt_labels]
-        note = "\n(no CJK font found: CJK shown as \\u escapes; e.g. apt-get install fonts-noto-cjk)"
+    src_labels, tgt_labels, note = axis_labels(heatmap, font)
     families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     fig, ax = plt.subplots(figsize=(min(2.5 + 0.42 * T, 30), min(2.0 + 0.36 * S, 30)))
     image = ax.imshow(np.ma.masked_invalid(heatmap.values), aspect="auto", cmap="viridis", interpolation="nearest")
@@ -238,15 +242,9 @@ def plot_heatmap(heatmap: GridHeatmap, out, title: Optional[str] = None, font: O
         fig.colorbar(image, ax=ax, label=heatmap.quantity)
         ax.set_title((title or f"{heatmap.quantity}, depth {heatmap.depth}") + note, fontsize=9)
         fig.tight_layout()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".png", dir=out.parent)
-        os.close(fd)
         try:
-            fig.savefig(tmp, dpi=100)
-            os.replace(tmp, out)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            with atomic_path(out, suffix=".png") as tmp:
+                fig.savefig(tmp, dpi=100)
         finally:
             plt.close(fig)
     return out

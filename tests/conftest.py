@@ -1,20 +1,22 @@
-"""Shared fixtures: the real data in ../shared/data and small binarized corpora built from it."""
+"""Shared fixtures (the real data in ../shared/data and a small binarized corpus built from
+it), and the layout: ``tests/unit`` runs in under a minute (``make test-fast``),
+``tests/e2e`` drives the real CLIs end to end and is marked ``slow``; ``make test`` runs both."""
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
-TATOEBA_TSV = SHARED_DATA / "tatoeba-cmn-eng" / "cmn-eng.tsv"
-BIN = Path(sys.executable).parent
+from tests.helpers import SHARED_DATA, run_cli, tatoeba_pairs, write_tokenized
 
+E2E = Path(__file__).resolve().parent / "e2e"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if E2E in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -22,43 +24,6 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"real data not found at {SHARED_DATA} (the tests read ../shared/data)")
     return SHARED_DATA
-
-
-def tatoeba_pairs(start: int, count: int):
-    """(zh, en) pairs from lines [start, start+count) of the real Tatoeba file."""
-    pairs = []
-    with open(TATOEBA_TSV, encoding="utf-8") as f:
-        for lineno, line in enumerate(f):
-            if lineno >= start + count:
-                break
-            if lineno >= start:
-                en, zh, _ = line.rstrip("\n").split("\t")
-                pairs.append((zh, en))
-    return pairs
-
-
-def char_tokenize_zh(text: str) -> str:
-    return " ".join(ch for ch in text if not ch.isspace())
-
-
-def word_tokenize_en(text: str) -> str:
-    return " ".join(re.findall(r"\w+|[^\w\s]", text.lower()))
-
-
-def write_tokenized(prefix: Path, pairs) -> None:
-    prefix.with_suffix(".zh").write_text("".join(char_tokenize_zh(zh) + "\n" for zh, _ in pairs), encoding="utf-8")
-    prefix.with_suffix(".en").write_text("".join(word_tokenize_en(en) + "\n" for _, en in pairs), encoding="utf-8")
-
-
-def run_cli(args, **kwargs) -> subprocess.CompletedProcess:
-    """Run a console script of the venv; fail the test with its output if it fails."""
-    check = kwargs.pop("check", True)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env.update(kwargs.pop("env", {}))
-    proc = subprocess.run([str(BIN / args[0])] + [str(a) for a in args[1:]], capture_output=True, text=True, env=env, **kwargs)
-    if check and proc.returncode != 0:
-        pytest.fail(f"{args[0]} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    return proc
 
 
 @pytest.fixture(scope="session")

@@ -3,24 +3,14 @@
 from pathlib import Path
 
 import torch
-from fairseq import options, tasks
 
-import reencoder
-
-PLUGIN_DIR = str(Path(reencoder.__file__).parent)
+from reencoder.loading import build_model
 
 
 def build_task_and_model(data_dir: Path, arch="reencoder_tiny", extra=(), seed=0):
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser,
-        [str(data_dir), "--user-dir", PLUGIN_DIR, "--arch", arch, "--task", "translation",
-         "--source-lang", "zh", "--target-lang", "en", "--cpu", *extra],
-    )
-    torch.manual_seed(seed)
-    task = tasks.setup_task(args)
-    model = task.build_model(args)
-    return args, task, model
+    """``(args, task, model)`` of a translation model on ``data_dir``, as fairseq-train builds it."""
+    return build_model([data_dir, "--arch", arch, "--task", "translation", "--source-lang", "zh",
+                        "--target-lang", "en", "--cpu", *extra], seed=seed)
 
 
 def batches(task, split, max_sentences=8):

@@ -15,13 +15,14 @@ import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
-from conftest import run_cli, tatoeba_pairs
-from data_prep import subwords
 from fairseq import options
 from fairseq_cli import preprocess
+
+from data_prep import subwords
 from data_prep.cleaning import normalize
-from model_helpers import PLUGIN_DIR
+from reencoder.loading import PLUGIN_DIR
 from reencoder.model_folder import export_model_folder
+from tests.helpers import run_cli, tatoeba_pairs
 
 MAX_POSITIONS = 32
 TRAIN_UPDATES = 40

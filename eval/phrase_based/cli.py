@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from data_prep.foundation import run_main
+
 from ..errors import EvalError
 from .config import DecoderSettings
 from .recipe import ALIGNERS, train, translate_file
@@ -60,17 +62,15 @@ def _train(args, model_dir: Path) -> dict:
 
 
 def _translate_stdio(args) -> None:
-    from ..textio import read_lines, write_lines
+    from data_prep.foundation import iter_lines, write_lines
+
+    from ..textio import read_lines
     from .model import PhraseBasedModel
 
     if args.input:
         lines = read_lines(args.input)
     else:
-        data = sys.stdin.buffer.read()
-        try:
-            lines = data.decode("utf-8").splitlines() if data else []
-        except UnicodeDecodeError as exc:
-            raise EvalError(f"<stdin>: invalid UTF-8 at byte {exc.start + 1}") from None
+        lines = [text for _, text in iter_lines(sys.stdin.buffer, "<stdin>", EvalError)]
     with PhraseBasedModel(args.model) as model:
         hyps = model.translate_tokens([l.split() for l in lines]) if args.tokenized else model.translate(lines)
     if args.output:
@@ -98,19 +98,20 @@ def _run(args) -> None:
         raise SystemExit(status)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        if args.command == "train":
-            _train(args, Path(args.out))
-        elif args.command == "translate":
-            _translate_stdio(args)
-        else:
-            _run(args)
-    except EvalError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    if args.command == "train":
+        _train(args, Path(args.out))
+    elif args.command == "translate":
+        _translate_stdio(args)
+    else:
+        _run(args)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``reencoder-baseline``: 0, or 2 after one ``error: ...`` line."""
+    return run_main(_main, argv)
 
 
 if __name__ == "__main__":

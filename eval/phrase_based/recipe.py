@@ -1,7 +1,6 @@
 """The baseline recipe: train + tune on a data_prep folder, then translate a test set."""
 from __future__ import annotations
 
-import json
 import platform
 import time
 from pathlib import Path
@@ -9,9 +8,12 @@ from typing import Optional
 
 from machine.translation.thot import ThotWordAlignmentModelType
 
+from data_prep import manifest
+from data_prep.foundation import write_lines
+from data_prep.references import load_reference_streams
+
 from ..errors import EvalError
-from ..references import load_references
-from ..textio import read_lines, write_lines
+from ..textio import read_lines
 from .casing import Truecaser
 from .config import DecoderSettings, settings_dict, write_config, write_info
 from .model import PhraseBasedModel
@@ -36,20 +38,11 @@ def load_tok_data(data_dir: str | Path, max_train: Optional[int] = None, max_dev
     if len(train_src) != len(train_trg):
         raise EvalError(f"{tok / 'train.zh'} has {len(train_src)} lines but {tok / 'train.en'} has {len(train_trg)}")
     dev_src = _tokens(tok / "dev.zh")
-    streams = load_references(tok, "dev")
+    streams = load_reference_streams(tok, "dev")
     if len(streams[0]) != len(dev_src):
         raise EvalError(f"{tok / 'dev.zh'} has {len(dev_src)} lines but {tok / 'dev.en.0'} has {len(streams[0])}")
     dev_refs = [[ref.split() for ref in refs if ref is not None] for refs in zip(*streams)]
     return train_src[:max_train], train_trg[:max_train], dev_src[:max_dev], dev_refs[:max_dev]
-
-
-def _manifest_t2s(data_dir: str | Path) -> bool:
-    """Whether data_prep converted Traditional to Simplified Chinese (its manifest says)."""
-    manifest = Path(data_dir) / "manifest.json"
-    try:
-        return bool(json.loads(manifest.read_text(encoding="utf-8")).get("settings", {}).get("t2s", False))
-    except (OSError, ValueError):
-        return False
 
 
 def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",
@@ -82,7 +75,7 @@ def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",
             times = clock.close()
         info = {
             "aligner": aligner, "truecase": True, "data": str(Path(data_dir).resolve()),
-            "t2s": _manifest_t2s(data_dir),
+            "t2s": manifest.t2s(data_dir),
             "train_pairs": trainer.train_count, "tune_items": trainer.tune_count,
             "settings": settings_dict(settings), "max_tune_evals": max_tune_evals,
             "dev_bleu_tokenized": round(100 * trainer.stats.metrics.get("bleu", 0.0), 2),

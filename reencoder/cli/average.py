@@ -8,7 +8,9 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from .common import Parser, UserError, positive_int, run_main
+from data_prep.foundation import Parser, positive_int
+
+from .common import run_main
 
 
 def _main(argv: List[str]) -> int:
@@ -18,16 +20,10 @@ def _main(argv: List[str]) -> int:
     p.add_argument("--last", type=positive_int, default=5, help="how many (with --save-dir)")
     p.add_argument("--out", required=True, metavar="PT")
     args = p.parse_args(argv)
-    from ..checkpoint_average import AverageError, last_checkpoints, save_average
+    from ..checkpoint_average import last_checkpoints, save_average
 
-    try:
-        if args.save_dir and not args.inputs:
-            paths = last_checkpoints(args.save_dir, args.last)
-        else:
-            paths = list(args.inputs)
-        out = save_average(paths, args.out)
-    except AverageError as exc:
-        raise UserError(str(exc)) from None
+    paths = last_checkpoints(args.save_dir, args.last) if args.save_dir and not args.inputs else list(args.inputs)
+    out = save_average(paths, args.out)
     print(f"averaged {len(paths)} checkpoints into {out}")
     return 0
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import sys
 from typing import List, Optional
 
-from .common import Parser, run_main
+from data_prep.foundation import Parser
+
+from .common import run_main
 
 
 def build_parser() -> Parser:

@@ -14,7 +14,9 @@ import json
 import sys
 from typing import List, Optional
 
-from .common import Parser, UserError, run_main
+from data_prep.foundation import Parser, UserError
+
+from .common import run_main
 
 
 def build_parser() -> Parser:
@@ -35,7 +37,8 @@ def build_parser() -> Parser:
 
 def _main(argv: List[str]) -> int:
     args = build_parser().parse_args(argv)
-    from ..model_folder import load_model_folder, read_model_folder
+    from ..model_folder import read_model_folder
+    from ..translate import load_model_folder
     from ..visualize import grid_heatmap, plot_heatmap
 
     read_model_folder(args.model)

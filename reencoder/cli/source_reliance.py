@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from .common import Parser, UserError, positive_int, run_main
+from data_prep.foundation import Parser, UserError, positive_int
+
+from .common import run_main
 
 
 def _main(argv: List[str]) -> int:
@@ -33,7 +35,7 @@ def _main(argv: List[str]) -> int:
     if not list(data.glob(f"{args.subset}.*.idx")):
         raise UserError(f"{data} has no binarized '{args.subset}' subset")
 
-    from ..model_folder import load_checkpoint_models
+    from ..loading import load_checkpoint_models
     from ..source_reliance import format_table, measure
 
     models, task = load_checkpoint_models(args.checkpoint, data)  # one-line error for a bad file

@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 from typing import BinaryIO, Iterator, List, Optional
 
-from .common import Parser, UserError, non_negative_float, positive_int, run_main
+from data_prep.foundation import Parser, UserError, iter_lines, non_negative_float, positive_int
+
+from .common import run_main
 
 DEFAULT_BUFFER = 64
 
@@ -66,18 +68,9 @@ def build_parser() -> Parser:
 
 
 def read_lines(stream: BinaryIO, name: str) -> Iterator[str]:
-    """UTF-8 lines of a binary stream, lazily; invalid UTF-8 -> UserError naming the line."""
-    for number, raw in enumerate(stream, start=1):
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        try:
-            yield raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise UserError(f"{name}:{number}: invalid UTF-8 at byte {exc.start + 1} of the line") from None
+    """UTF-8 lines of a binary stream, lazily (:func:`data_prep.foundation.iter_lines`);
+    invalid UTF-8 -> UserError naming the line."""
+    return (text for _, text in iter_lines(stream, name))
 
 
 def format_nbest(number: int, hyps) -> List[str]:
@@ -150,7 +143,7 @@ def _main(argv: List[str]) -> int:
 
 
 def _translate(args, source: BinaryIO) -> int:
-    from ..model_folder import load_model_folder
+    from ..translate import load_model_folder
 
     warn = (lambda message: None) if args.quiet else None
     options = dict(beam=args.beam, batch_size=args.batch_size, max_len_a=args.max_len_a,

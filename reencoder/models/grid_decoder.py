@@ -1,10 +1,10 @@
-"""What the fairseq models built on the Grid LSTM share: layers with fairseq's initialisation,
-the grid flags, and a decoder base class (embedding → projection → grid → softmax head, with a
-carried grid state for incremental decoding and beam search)."""
+"""What the fairseq models built on the Grid LSTM share: layers with fairseq's initialisation
+and a decoder base class (embedding → projection → grid → softmax head, with a carried grid
+state for incremental decoding and beam search).  Their flags are in :mod:`.flags`."""
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -13,7 +13,6 @@ from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor
 
-from ..cli.common import positive_int, probability
 from ..grid.grid_stack import GridState, reorder_state
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
@@ -34,72 +33,21 @@ def Linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
     return m
 
 
-def add_grid_args(parser) -> None:
-    """The flags of every Grid LSTM model (fairseq ``add_args`` convention)."""
-    # fmt: off
-    parser.add_argument('--dropout', type=probability, metavar='D',
-                        help='dropout on embeddings and before the output layer')
-    parser.add_argument('--decoder-embed-dim', type=positive_int, metavar='N',
-                        help='(target) embedding dimension')
-    parser.add_argument('--decoder-out-embed-dim', type=positive_int, metavar='N',
-                        help='dimension of the projection before the output layer')
-    parser.add_argument('--grid-hidden-size', type=positive_int, metavar='N',
-                        help='hidden and memory size of every grid block')
-    parser.add_argument('--grid-depth', type=positive_int, metavar='N',
-                        help='number of layers along the depth axis')
-    parser.add_argument('--grid-cell', choices=['standard', 'paper'],
-                        help="LSTM output: 'standard' o*tanh(m) or 'paper' tanh(o*m)")
-    parser.add_argument('--grid-no-priority', action='store_true',
-                        help='do not make depth the priority dimension')
-    parser.add_argument('--grid-tied-dims', action='store_true',
-                        help="share one weight matrix among a block's dimensions")
-    parser.add_argument('--grid-shared-depth', action='store_true',
-                        help='one block for all depth layers (default: one per layer)')
-    parser.add_argument('--grid-depth-dropout', type=probability, metavar='D',
-                        help='dropout on hidden vectors passed up the depth axis')
-    parser.add_argument('--share-decoder-input-output-embed', action='store_true',
-                        help='tie the (target) embedding and the output layer')
-    parser.add_argument('--grid-bf16-autocast', action='store_true',
-                        help='run the grid under bf16 autocast (fast on AMX CPUs and GPUs; '
-                             "fairseq's --bf16 does not run on CPU)")
-    parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
-                        help='max target length')
-    # fmt: on
-
-
-def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float) -> None:
-    """Fill unset grid flags (fairseq ``base_architecture`` convention)."""
-    args.dropout = getattr(args, "dropout", dropout)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", embed_dim)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", hidden)
-    args.grid_depth = getattr(args, "grid_depth", depth)
-    args.grid_cell = getattr(args, "grid_cell", "standard")
-    args.grid_no_priority = getattr(args, "grid_no_priority", False)
-    args.grid_tied_dims = getattr(args, "grid_tied_dims", False)
-    args.grid_shared_depth = getattr(args, "grid_shared_depth", False)
-    args.grid_depth_dropout = getattr(args, "grid_depth_dropout", args.dropout)
-    args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", False)
-    args.grid_bf16_autocast = getattr(args, "grid_bf16_autocast", False)
-
-
-def check_positive(args, *names: str) -> None:
-    for name in names:
-        if getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
-
-
 class GridDecoderBase(FairseqIncrementalDecoder):
-    """Embedding → dropout → projection to the grid → (grid, in the subclass) → softmax head.
+    """Embedding → dropout → projection to the grid → grid → softmax head.
 
-    The subclass sets :attr:`state_key` (the name of the carried grid state in fairseq's
-    incremental state) and runs its grid in ``extract_features`` via :meth:`run_grid`.
+    One forward pass runs down once: :meth:`extract_features` takes the carried grid state (its
+    name in fairseq's incremental state is the subclass's :attr:`state_key`), embeds the new
+    tokens and hands them to the subclass's :meth:`grid_features` (the grid, through
+    :meth:`run_grid`, and whatever turns its output into one feature vector per token), then
+    stores the new state; :meth:`output_layer` maps the features to logits.
     """
 
     state_key = "grid_state"
 
     def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None):
         super().__init__(dictionary)
-        n = args.grid_hidden_size if feature_size is None else feature_size  # what extract_features returns
+        n = args.grid_hidden_size if feature_size is None else feature_size  # what grid_features returns
         self.embed_tokens = Embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         self.dropout = FairseqDropout(args.dropout, module_name=self.__class__.__name__)
         self.proj = Linear(args.decoder_embed_dim, args.grid_hidden_size, bias=True)
@@ -115,15 +63,28 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         self.max_target_positions = args.max_target_positions
         self.bf16_autocast = args.grid_bf16_autocast
 
-    @staticmethod
-    def grid_kwargs(args) -> dict:
-        return dict(priority=not args.grid_no_priority, tied_dims=args.grid_tied_dims,
-                    shared_depth=args.grid_shared_depth, cell=args.grid_cell, depth_dropout=args.grid_depth_dropout)
-
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, observer)
         return self.output_layer(x), extra
+
+    def extract_features(self, prev_output_tokens: Tensor, encoder_out=None,
+                         incremental_state: Optional[IncrementalState] = None, observer=None):
+        """``[B, T]`` tokens → ``[B, T, F]`` features; with a carried state (fairseq's
+        SequenceGenerator) only the newest token is computed, continuing from it."""
+        state = self.cached_state(incremental_state)
+        if state is not None:  # later steps: only the newest token's row (column)
+            prev_output_tokens = prev_output_tokens[:, -1:]
+        x = self.embed(prev_output_tokens)  # [B, T, n]
+        features, new_state = self.grid_features(x, encoder_out, state, observer)
+        self.store_state(incremental_state, new_state)
+        return features, {"attn": [None], "inner_states": [features]}
+
+    def grid_features(self, x: Tensor, encoder_out, state: Optional[GridState],
+                      observer=None) -> Tuple[Tensor, GridState]:
+        """The subclass's grid over the ``[B, T, n]`` grid inputs ``x``, from ``state``
+        (``None``: the start): ``[B, T, F]`` features and the state after the last token."""
+        raise NotImplementedError
 
     def embed(self, tokens: Tensor) -> Tensor:
         """``[B, T]`` tokens → ``[B, T, n]`` grid inputs."""

@@ -20,8 +20,6 @@ depth transform inside a block.  Depth is the priority dimension unless ``--grid
 
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 from fairseq.models import (
     FairseqLanguageModel,
     register_model,
@@ -30,10 +28,10 @@ from fairseq.models import (
 from torch import Tensor
 
 from ..grid.lm_grid import LMGrid
-from .grid_decoder import GridDecoderBase, add_grid_args, check_positive, grid_defaults
+from .flags import add_grid_args, check_positive, grid_defaults, grid_kwargs, set_defaults
+from .grid_decoder import GridDecoderBase
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024
-IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
 
 class GridLSTMLMDecoder(GridDecoderBase):
@@ -42,17 +40,12 @@ class GridLSTMLMDecoder(GridDecoderBase):
     state_key = "column_state"
 
     def __init__(self, dictionary, args):
-        grid = LMGrid(args.grid_hidden_size, args.grid_depth, **self.grid_kwargs(args))
+        grid = LMGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         super().__init__(dictionary, args, grid)
 
-    def extract_features(self, prev_output_tokens: Tensor, encoder_out=None, incremental_state=None, observer=None):
-        state = self.cached_state(incremental_state)
-        if state is not None:  # later steps: only the newest token's column
-            prev_output_tokens = prev_output_tokens[:, -1:]
-        x = self.embed(prev_output_tokens)  # [B, T, n]
-        x, new_state = self.run_grid(x, x, state, observer=observer)
-        self.store_state(incremental_state, new_state)
-        return x, {"attn": [None], "inner_states": [x]}
+    def grid_features(self, x: Tensor, encoder_out, state, observer=None):
+        """The grid's columns for the ``[B, T, n]`` inputs: the tops of the columns."""
+        return self.run_grid(x, x, state, observer=observer)
 
 
 @register_model("grid_lstm_lm")
@@ -77,22 +70,18 @@ class GridLSTMLanguageModel(FairseqLanguageModel):
 def base_architecture(args):
     """The CPU recipe configuration: two layers of 128-unit 2D blocks, one block per layer."""
     grid_defaults(args, embed_dim=128, hidden=128, depth=2, dropout=0.1)
-    args.decoder_out_embed_dim = getattr(args, "decoder_out_embed_dim", args.grid_hidden_size)
-    args.max_target_positions = getattr(args, "max_target_positions", None)
+    set_defaults(args, decoder_out_embed_dim=args.grid_hidden_size, max_target_positions=None)
 
 
 @register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tiny")
 def grid_lstm_lm_tiny(args):
     """For tests: 16-unit blocks, two layers."""
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 16)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", 16)
-    args.dropout = getattr(args, "dropout", 0.0)
+    set_defaults(args, decoder_embed_dim=16, grid_hidden_size=16, dropout=0.0)
     base_architecture(args)
 
 
 @register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tied")
 def grid_lstm_lm_tied(args):
     """The paper's best character model shape, "Tied 2-LSTM": one block shared across depth."""
-    args.grid_shared_depth = getattr(args, "grid_shared_depth", True)
-    args.grid_depth = getattr(args, "grid_depth", 3)
+    set_defaults(args, grid_shared_depth=True, grid_depth=3)
     base_architecture(args)

@@ -25,11 +25,11 @@ from fairseq.models import (
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
-from .readout import READOUTS, RowReadout
-from .numerics import check_finite
 from ..grid.reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
-from .grid_decoder import (Embedding, GridDecoderBase, Linear, add_grid_args, check_positive, grid_defaults,
-                           positive_int)
+from .flags import add_grid_args, check_positive, grid_defaults, grid_kwargs, positive_int, set_defaults
+from .grid_decoder import Embedding, GridDecoderBase, Linear
+from .numerics import check_finite
+from .readout import READOUTS, RowReadout
 
 DEFAULT_MAX_POSITIONS = 1024
 
@@ -93,22 +93,17 @@ class ReencoderGridDecoder(GridDecoderBase):
     state_key = "row_state"
 
     def __init__(self, dictionary, args):
-        grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **self.grid_kwargs(args))
+        grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim)
         super().__init__(dictionary, args, grid, feature_size=readout.output_size)
         self.readout = readout
 
-    def extract_features(self, prev_output_tokens, encoder_out, incremental_state=None, observer=None):
+    def grid_features(self, tgt_in, encoder_out, row_state, observer=None):
+        """The grid's rows for the ``[B, T, n]`` target inputs, read out per row."""
         assert encoder_out is not None, "the Reencoder needs the source"
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
-        row_state = self.cached_state(incremental_state)
-        if row_state is not None:  # later steps: only the newest token's row
-            prev_output_tokens = prev_output_tokens[:, -1:]
-        tgt_in = self.embed(prev_output_tokens)  # [B, T, n]
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer)
-        x = self.readout(top, src_lengths)
-        self.store_state(incremental_state, new_state)
-        return x, {"attn": [None], "inner_states": [x]}
+        return self.readout(top, src_lengths), new_state
 
 
 @register_model("reencoder")
@@ -160,24 +155,16 @@ class ReencoderModel(FairseqEncoderDecoderModel):
 @register_model_architecture("reencoder", "reencoder")
 def base_architecture(args):
     grid_defaults(args, embed_dim=256, hidden=256, depth=2, dropout=0.2)
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 256)
-    args.decoder_out_embed_dim = getattr(args, "decoder_out_embed_dim", args.decoder_embed_dim)
-    args.max_source_positions = getattr(args, "max_source_positions", DEFAULT_MAX_POSITIONS)
-    args.max_target_positions = getattr(args, "max_target_positions", DEFAULT_MAX_POSITIONS)
-    args.grid_source_order = getattr(args, "grid_source_order", "reverse")
-    args.grid_readout = getattr(args, "grid_readout", "attn")
-    args.grid_source_input = getattr(args, "grid_source_input", "embed")
+    set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
+                 max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
+                 grid_source_order="reverse", grid_readout="attn", grid_source_input="embed")
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")
 def reencoder_tiny(args):
     """For tests: a few thousand parameters of grid."""
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 16)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 16)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", 16)
-    args.grid_depth = getattr(args, "grid_depth", 2)
-    args.dropout = getattr(args, "dropout", 0.0)
-    args.grid_readout = getattr(args, "grid_readout", "last")
+    set_defaults(args, encoder_embed_dim=16, decoder_embed_dim=16, grid_hidden_size=16, grid_depth=2, dropout=0.0,
+                 grid_readout="last")
     base_architecture(args)
 
 
@@ -186,14 +173,8 @@ def reencoder_paper(args):
     """The paper's layout at the CPU demo's size: each row read out at its last source cell,
     raw embeddings as the cells' input; one layer of depth, 128 units (on a 2-core CPU one depth
     layer reached a lower dev loss in the same time than two, which cost 1.7x per update)."""
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 128)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 128)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", 128)
-    args.grid_depth = getattr(args, "grid_depth", 1)
-    args.dropout = getattr(args, "dropout", 0.1)
-    args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", True)
-    args.grid_readout = getattr(args, "grid_readout", "last")
-    args.grid_source_input = getattr(args, "grid_source_input", "embed")
+    set_defaults(args, encoder_embed_dim=128, decoder_embed_dim=128, grid_hidden_size=128, grid_depth=1, dropout=0.1,
+                 share_decoder_input_output_embed=True, grid_readout="last", grid_source_input="embed")
     base_architecture(args)
 
 
@@ -204,21 +185,14 @@ def reencoder_base(args):
     embeddings.  Chosen on dev (see ``recipes/ablation.sh``): the readout and the embedding
     size lowered the dev loss far more than grid width, which hardly mattered between 64 and
     128 units and costs ``n²`` per cell."""
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 512)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 512)
-    args.decoder_out_embed_dim = getattr(args, "decoder_out_embed_dim", args.decoder_embed_dim)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", 96)
-    args.grid_readout = getattr(args, "grid_readout", "attn")
+    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512)
+    set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=96, grid_readout="attn")
     reencoder_paper(args)
 
 
 @register_model_architecture("reencoder", "reencoder_big")
 def reencoder_big(args):
     """A GPU configuration: 512-unit blocks, four layers of depth."""
-    args.encoder_embed_dim = getattr(args, "encoder_embed_dim", 512)
-    args.decoder_embed_dim = getattr(args, "decoder_embed_dim", 512)
-    args.grid_hidden_size = getattr(args, "grid_hidden_size", 512)
-    args.grid_depth = getattr(args, "grid_depth", 4)
-    args.dropout = getattr(args, "dropout", 0.3)
-    args.share_decoder_input_output_embed = getattr(args, "share_decoder_input_output_embed", True)
+    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, grid_hidden_size=512, grid_depth=4, dropout=0.3,
+                 share_decoder_input_output_embed=True)
     base_architecture(args)

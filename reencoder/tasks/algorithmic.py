@@ -32,7 +32,7 @@ from fairseq.tasks import LegacyFairseqTask, register_task
 from torch import Tensor
 
 from .algorithmic_data import ADDITION_ORDERS, HELD_OUT_SEED, TASKS, AlgorithmicDataset, build_dictionary, check_config
-from ..cli.common import positive_int
+from data_prep.foundation import positive_int
 
 
 @register_task("algorithmic")

@@ -9,9 +9,9 @@ from fairseq import checkpoint_utils
 
 from reencoder.cli import export as export_cli
 from reencoder.cli import translate as translate_cli
-from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, load_model_folder, read_model_folder
-from reencoder.translate import Translator
-from translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, build_tiny_model, single_thread
+from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, read_model_folder
+from reencoder.translate import Translator, load_model_folder
+from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, build_tiny_model, single_thread
 
 
 _one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
@@ -166,3 +166,35 @@ def test_truncated_checkpoint_is_one_line_everywhere(tiny, tmp_path, capsys):
     assert translate_cli.main(["--model", str(folder)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: model folder {folder}: cannot load model.pt ("), err
+
+
+class Payload:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def test_unsafe_checkpoint_is_refused_as_unsafe_in_one_line(tiny, tmp_path, capsys, monkeypatch):
+    """A checkpoint that pickles a callable is refused by export, translation (through fairseq's
+    loader) and source reliance, each in one line naming the global, never advising to load it
+    unsafely; nothing runs."""
+    from reencoder.cli import source_reliance as reliance_cli
+
+    monkeypatch.chdir(tmp_path)
+    state = torch.load(tiny.checkpoint, weights_only=True)
+    state["extra_state"]["evil"] = Payload()
+    evil = tmp_path / "evil.pt"
+    torch.save(state, evil)
+    folder = tmp_path / "folder"
+    shutil.copytree(tiny.folder, folder)
+    shutil.copyfile(evil, folder / "model.pt")
+    runs = [(export_cli.main, ["--checkpoint", str(evil), "--data", str(tiny.data), "--out", str(tmp_path / "m")]),
+            (translate_cli.main, ["--model", str(folder)]),
+            (reliance_cli.main, ["--checkpoint", str(evil), "--data", str(tiny.data / "bin")])]
+    for main, args in runs:
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "refused as unsafe: it pickles posix.system" in err[0], err
+        assert "weights_only" not in err[0]
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "m").exists()

@@ -7,8 +7,7 @@ import signal
 import subprocess
 import time
 
-from conftest import BIN
-from data_prep.staging import recover_stale, staged_folder
+from tests.helpers import BIN
 
 SUBSET_LINES = 3000
 SMALL = ["--dev-size", "30", "--test-size", "60", "--spm-vocab-zh", "1500", "--spm-vocab-en", "1000", "--quiet"]
@@ -49,29 +48,3 @@ def test_kill_9_mid_run_then_rerun_finishes(shared_data, tmp_path):
     assert not list(tmp_path.glob("data.tmp-*")), "the killed run's temp folder was not cleaned up"
     again = subprocess.run(cmd[:-1], capture_output=True, text=True)  # without --quiet
     assert again.returncode == 0 and f"up to date: {out}" in again.stdout + again.stderr
-
-
-def test_a_kill_between_the_two_renames_restores_the_previous_output(tmp_path):
-    """The one non-atomic moment of an update: the complete old output was moved aside and the
-    new one not yet moved in. The next run puts the old one back before doing anything."""
-    out = tmp_path / "out"
-    dead = subprocess.Popen(["true"])
-    dead.wait()
-    aside = tmp_path / f"out.old-{dead.pid}-abcd"
-    (aside / "out").mkdir(parents=True)
-    (aside / "out" / "manifest.json").write_text("{}")
-    half = tmp_path / f"out.tmp-{dead.pid}-efgh"
-    (half / "split").mkdir(parents=True)
-    live = tmp_path / f"out.tmp-{os.getpid()}-ijkl"  # a concurrent run (this process): untouched
-    live.mkdir()
-    recover_stale(out)
-    assert (out / "manifest.json").is_file()
-    assert not aside.exists() and not half.exists() and live.is_dir()
-
-
-def test_staged_folder_names_its_temp_after_the_process(tmp_path):
-    with staged_folder(tmp_path / "x") as tmp:
-        assert tmp.name.startswith(f"x.tmp-{os.getpid()}-")
-        (tmp / "manifest.json").write_text("{}")
-    assert (tmp_path / "x" / "manifest.json").is_file()
-    assert [p.name for p in tmp_path.iterdir()] == ["x"]

@@ -15,7 +15,7 @@ from collections import Counter
 import pytest
 from sacrebleu.metrics import BLEU
 
-from conftest import run_cli
+from tests.helpers import run_cli
 from eval.errors import EvalError
 from eval.phrase_based import recipe
 from data_prep.pipeline import prepare

@@ -17,7 +17,7 @@ import time
 
 import torch
 
-from model_helpers import PLUGIN_DIR
+from reencoder.loading import PLUGIN_DIR
 
 UPDATES = 3
 LAUNCHER = (

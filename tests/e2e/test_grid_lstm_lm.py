@@ -3,19 +3,15 @@ on real TED English text from ../shared/data."""
 
 import math
 import re
-import sys
 
 import pytest
 import torch
-from fairseq import checkpoint_utils, options, tasks
+from fairseq import checkpoint_utils
 
-from conftest import REPO, run_cli
-from model_helpers import PLUGIN_DIR
-
-sys.path.insert(0, str(REPO / "recipes"))
-sys.path.insert(0, str(REPO / "eval"))
-import char_lm_data  # noqa: E402
-import plot_lm_curves  # noqa: E402
+from data_prep import char_lm as char_lm_data
+from eval import plot_lm_curves
+from reencoder.loading import PLUGIN_DIR, build_model
+from tests.helpers import run_cli
 
 TPS = 48  # tokens per sample
 
@@ -34,15 +30,10 @@ def char_bin(shared_data, tmp_path_factory):
 
 
 def build(bin_dir, extra=(), seed=0, break_mode="none"):
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(
-        parser,
-        [str(bin_dir), "--user-dir", PLUGIN_DIR, "--task", "language_modeling", "--arch", "grid_lstm_lm_tiny",
-         "--sample-break-mode", break_mode, "--tokens-per-sample", str(TPS), "--cpu", *extra],
-    )
-    torch.manual_seed(seed)
-    task = tasks.setup_task(args)
-    model = task.build_model(args).double().eval()
+    _args, task, model = build_model([bin_dir, "--task", "language_modeling", "--arch", "grid_lstm_lm_tiny",
+                                      "--sample-break-mode", break_mode, "--tokens-per-sample", TPS, "--cpu", *extra],
+                                     seed=seed)
+    model = model.double().eval()
     for p in model.parameters():  # larger weights than the init, so differences show
         torch.nn.init.normal_(p, std=0.3)
     task.load_dataset("valid")
@@ -52,32 +43,6 @@ def build(bin_dir, extra=(), seed=0, break_mode="none"):
 def first_batch(task, max_sentences=5):
     itr = task.get_batch_iterator(task.dataset("valid"), max_sentences=max_sentences, seed=1)
     return next(iter(itr.next_epoch_itr(shuffle=False)))
-
-
-def test_char_tokens_round_trip():
-    text = "Hi  there,\tit's  naïve — 3 $."
-    tokens = char_lm_data.to_char_tokens(text)
-    assert tokens == "H i ▁ t h e r e , ▁ i t ' s ▁ n a ï v e ▁ — ▁ 3 ▁ $ ."
-    assert char_lm_data.from_char_tokens(tokens) == " ".join(text.split())
-    assert char_lm_data.to_byte_tokens("aé") == "97 195 169"
-
-
-def test_ted_split_is_talk_disjoint_and_deterministic(shared_data):
-    splits = char_lm_data.ted_splits(shared_data)
-    assert [len(splits[s]) for s in ("train", "valid", "test")] == [4212, 887, 1261]
-    assert splits == char_lm_data.ted_splits(shared_data)
-    assert not any("&amp;" in line for lines in splits.values() for line in lines)  # entities unescaped
-
-
-def test_enwik8_offline_gives_a_clear_error(monkeypatch):
-    import datasets
-
-    def offline(*args, **kwargs):
-        raise ConnectionError("Couldn't reach 'LTCB/enwik8' on the Hub (LocalEntryNotFoundError)")
-
-    monkeypatch.setattr(datasets, "load_dataset", offline)
-    with pytest.raises(char_lm_data.CorpusUnavailable, match="enwik8 needs internet"):
-        char_lm_data.enwik8_splits()
 
 
 @pytest.mark.parametrize("flags", [[], ["--grid-depth", "3", "--grid-shared-depth"], ["--grid-tied-dims", "--grid-cell", "paper", "--share-decoder-input-output-embed"]])

@@ -3,21 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import run_cli
+from data_prep.errors import DataError
+from data_prep.references import load_reference_streams
 from eval.cli import main as eval_main
 from eval.errors import EvalError
-from eval.references import load_references
 from eval.scoring import evaluate
 from eval.textio import read_lines
-
-
-def make_set(root, n=3, refs=2):
-    (root / "test.zh").write_text("".join(f"句子{i}\n" for i in range(n)), encoding="utf-8")
-    for k in range(refs):
-        (root / f"test.en.{k}").write_text("".join(f"sentence {i} ref {k}\n" for i in range(n)), encoding="utf-8")
-    hyp = root / "hyp.txt"
-    hyp.write_text("".join(f"sentence {i}\n" for i in range(n)), encoding="utf-8")
-    return hyp
+from tests.helpers import make_set, run_cli
 
 
 def test_line_count_mismatch_names_both_sides(tmp_path):
@@ -37,42 +29,14 @@ def test_extra_hypothesis_lines_are_an_error_too(tmp_path):
         evaluate({"sys": hyp}, tmp_path)
 
 
-def test_missing_reference_files(tmp_path):
-    make_set(tmp_path, refs=3)
-    (tmp_path / "test.en.1").unlink()
-    with pytest.raises(EvalError, match=r"reference test\.en\.1 is missing"):
-        load_references(tmp_path, "test")
-    with pytest.raises(EvalError, match=r"no reference files dev\.en\.0"):
-        load_references(tmp_path, "dev")
-    with pytest.raises(EvalError, match="no such directory"):
-        load_references(tmp_path / "nowhere", "test")
-
-
-def test_ragged_reference_files(tmp_path):
-    make_set(tmp_path)
-    (tmp_path / "test.en.1").write_text("a\nb\n", encoding="utf-8")
-    with pytest.raises(EvalError, match=r"differ in length \(test\.en\.0=3, test\.en\.1=2\)"):
-        load_references(tmp_path, "test")
-
-
-def test_item_without_any_reference(tmp_path):
-    make_set(tmp_path)
-    for k in range(2):
-        lines = (tmp_path / f"test.en.{k}").read_text(encoding="utf-8").splitlines()
-        lines[1] = "" if k == 0 else "   "
-        (tmp_path / f"test.en.{k}").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    with pytest.raises(EvalError, match=r"test\.en\.0:2: empty in all 2 reference files"):
-        load_references(tmp_path, "test")
-
-
 def test_invalid_utf8_names_file_and_line(tmp_path):
     hyp = make_set(tmp_path)
     hyp.write_bytes(b"fine\nbad \xff byte\nfine\n")
     with pytest.raises(EvalError, match=rf"{hyp}:2: invalid UTF-8 at byte 5"):
         read_lines(hyp)
     (tmp_path / "test.en.1").write_bytes(b"ok\nok\n\xc3(\n")
-    with pytest.raises(EvalError, match=r"test\.en\.1:3: invalid UTF-8"):
-        load_references(tmp_path, "test")
+    with pytest.raises(DataError, match=r"test\.en\.1:3: invalid UTF-8"):
+        load_reference_streams(tmp_path, "test")
 
 
 def test_unicode_line_separators_do_not_split_lines(tmp_path):

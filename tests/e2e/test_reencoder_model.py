@@ -4,8 +4,7 @@ import pytest
 import torch
 from fairseq.sequence_generator import SequenceGenerator
 
-from model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
-from reencoder.grid.reencoder_grid import reverse_real_tokens
+from tests.model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
 
 
 # every readout and source input the model offers: the equivalence tests below run on each
@@ -133,12 +132,6 @@ def test_size_flags_override_the_architecture(tiny_bin):
     grid = model.decoder.grid
     assert grid.hidden_size == 8 and grid.depth == 4 and len(grid.blocks) == 1
     assert grid.blocks[0].cell == "paper"
-
-
-def test_reverse_real_tokens_keeps_padding_in_place():
-    tokens = torch.tensor([[5, 6, 7, 2], [8, 2, 1, 1]])
-    out = reverse_real_tokens(tokens, torch.tensor([4, 2]))
-    assert out.tolist() == [[2, 7, 6, 5], [2, 8, 1, 1]]
 
 
 def test_reversed_source_order_is_the_forward_model_on_reversed_sentences(tiny_bin, tiny, tiny_flags):

@@ -1,4 +1,4 @@
-"""data_prep cleaning rules, normalisation, leak-free splits and reference files."""
+"""data_prep cleaning rules, normalisation and leak-free splits."""
 from __future__ import annotations
 
 import pytest
@@ -6,8 +6,7 @@ import pytest
 from data_prep.cleaning import RULES, clean, normalize, zh_length
 from data_prep.errors import DataError
 from data_prep.readers import TatoebaReader
-from data_prep.references import load_items, load_reference_streams, write_items
-from data_prep.split import Item, leak_key, make_splits
+from data_prep.split import leak_key, make_splits
 
 
 @pytest.fixture(scope="module")
@@ -115,13 +114,3 @@ def test_split_needs_enough_multi_reference_groups():
         make_splits(pairs, dev_size=1, test_size=1, seed=0)
     single = make_splits(pairs + [("走吧。", "Go.")], dev_size=1, test_size=1, seed=0, min_refs=1)
     assert len(single.dev) == len(single.test) == 1
-
-
-def test_reference_files_use_empty_lines_for_missing(tmp_path):
-    items = [Item("你好。", ("Hello.", "Hi.", "Hey.")), Item("再见。", ("Bye.",))]
-    info = write_items(tmp_path, "test", items)
-    assert info["K"] == 2 and info["refs_per_item"] == {"1": 1, "3": 1}
-    assert (tmp_path / "test.en.2").read_text(encoding="utf-8") == "Hey.\n\n"
-    assert (tmp_path / "test.en").read_text() == (tmp_path / "test.en.0").read_text()
-    assert load_items(tmp_path, "test") == [["Hello.", "Hi.", "Hey."], ["Bye."]]
-    assert load_reference_streams(tmp_path, "test")[1] == ["Hi.", None]

@@ -7,8 +7,9 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from conftest import char_tokenize_zh, run_cli, tatoeba_pairs
-from model_helpers import PLUGIN_DIR, target_log_probs
+from tests.helpers import char_tokenize_zh, run_cli, tatoeba_pairs
+from reencoder.loading import PLUGIN_DIR
+from tests.model_helpers import target_log_probs
 
 TRAIN_ARGS = [
     "--user-dir", PLUGIN_DIR, "--arch", "reencoder_tiny", "--task", "translation",

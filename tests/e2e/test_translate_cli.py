@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import BIN, run_cli
+from tests.helpers import BIN, run_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.translate import Translator, one_line
-from translate_fixtures import MAX_POSITIONS, build_tiny_model, single_thread
+from tests.translate_fixtures import MAX_POSITIONS, build_tiny_model, single_thread
 
 # fairseq's text_to_speech module configures logging and logs this at import time, before any
 # of our code runs; it is the only line besides ours that a user error leaves on stderr.

@@ -6,7 +6,7 @@ import math
 import pytest
 from sacrebleu.metrics import BLEU
 
-from eval.references import load_references, reference_count
+from data_prep.references import load_reference_streams, reference_count
 from eval.scoring import bleu_by_bucket, bucket_labels, evaluate, length_buckets
 
 HYP = "the quick brown fox jumps over the dog"
@@ -26,7 +26,7 @@ def write_set(root, zh, refs, hyps=None):
     return paths
 
 
-def test_single_reference_bleu_matches_hand_count():
+def test_single_reference_bleu_matches_hand_count(tmp_path):
     # Hand count of HYP against REF1 (13a leaves these lowercase words as they are):
     #   1-grams: the x2, quick, brown, fox, over, dog match; "jumps" does not   -> 7/8
     #   2-grams: the quick, quick brown, brown fox, over the                   -> 4/7
@@ -34,17 +34,21 @@ def test_single_reference_bleu_matches_hand_count():
     #   4-grams: the quick brown fox                                           -> 1/5
     #   brevity: hyp 8 words, ref 9 words -> BP = exp(1 - 9/8)
     expected = 100 * math.exp(1 - 9 / 8) * (7 / 8 * 4 / 7 * 2 / 6 * 1 / 5) ** 0.25
-    score = BLEU().corpus_score([HYP], [[REF1]])
-    assert score.counts == [7, 4, 2, 1] and score.totals == [8, 7, 6, 5]
-    assert score.score == pytest.approx(expected, abs=1e-9)
     assert round(expected, 2) == 37.71
+    # our scorer (reencoder-eval's evaluate) on a one-line set gives exactly that
+    paths = write_set(tmp_path, ["狐狸跳过了狗"], [[REF1]], {"sys": [HYP]})
+    ev = evaluate(paths, tmp_path, "test")
+    (system,) = ev.systems
+    assert system.bleu == 37.71 and system.buckets == {"1-6": 37.71}
+    assert "37.71 87.5/57.1/33.3/20.0 (BP = 0.882" in system.bleu_detail  # precisions 7/8, 4/7, 2/6, 1/5
+    assert ev.n_lines == 1 and ev.n_refs == 1 and "nrefs:1" in ev.bleu_signature
 
 
 def test_second_reference_raises_bleu_to_100(tmp_path):
     # With REF2 every n-gram of HYP is in one of the references (counts clipped by the max
     # over references): 8/8, 7/7, 6/6, 5/5; the closest reference length is REF2's 8 -> BP 1.
     write_set(tmp_path, ["狐狸"], [[REF1], [REF2]])
-    refs = load_references(tmp_path, "test")
+    refs = load_reference_streams(tmp_path, "test")
     score = BLEU().corpus_score([HYP], refs)
     assert score.counts == [8, 7, 6, 5] and score.bp == 1.0
     assert score.score == pytest.approx(100.0)
@@ -52,7 +56,7 @@ def test_second_reference_raises_bleu_to_100(tmp_path):
 
 def test_empty_reference_lines_are_absent_not_empty_strings(tmp_path):
     write_set(tmp_path, ["一", "二"], [[REF1, REF2], ["", REF1]])
-    refs = load_references(tmp_path, "test")
+    refs = load_reference_streams(tmp_path, "test")
     assert refs == [[REF1, REF2], [None, REF1]]
     assert reference_count(refs) == [1, 2]
     # sacrebleu's API would count "" as a 0-word reference; None is skipped

@@ -1,19 +1,15 @@
-"""The Grid LSTM paper's algorithmic tasks (§4, addition and memorisation): the examples made on
-the fly, the held-out split, the exact-sequence accuracy, and a short training run in which the
-tied 2D Grid LSTM must learn."""
+"""The algorithmic tasks of the Grid LSTM paper (§4, addition and memorisation): the examples made on
+the fly, the held-out split, the exact-sequence accuracy, and the plot of a comparison."""
 
 import json
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
-from fairseq import checkpoint_utils, options, tasks
 
-from conftest import REPO, run_cli
-from model_helpers import PLUGIN_DIR
+from eval import plot_algo_curves
+from reencoder.tasks.algorithmic import exact_counts
 from reencoder.tasks.algorithmic_data import (
     EQUALS,
     PLUS,
@@ -23,16 +19,6 @@ from reencoder.tasks.algorithmic_data import (
     is_held_out,
     make_example,
 )
-from reencoder.tasks.algorithmic import exact_counts, held_out_accuracy
-
-sys.path.insert(0, str(REPO / "eval"))
-import plot_algo_curves  # noqa: E402
-import plot_lm_curves  # noqa: E402
-
-# The short task of the training test: tied grid, fixed seed, a fixed number of updates.
-SHORT = ["--algo", "memorisation", "--algo-length", "3", "--algo-symbols", "8"]
-SHORT_UPDATES = 400  # x 64 examples
-SHORT_MIN_ACC = 70.0  # held-out exact-sequence accuracy (%) the grid must reach (86 on the development CPU)
 
 
 def number(symbols, order):
@@ -102,58 +88,6 @@ def test_bad_config_one_line_error(bad):
     *config, message = bad
     with pytest.raises(ValueError, match=re.escape(message)):
         check_config(*config)
-
-
-def test_bad_command_lines_are_refused_clearly(tmp_path):
-    proc = run_cli(["fairseq-train", "--user-dir", PLUGIN_DIR, "--task", "algorithmic", "--algo-digits", "0",
-                    "--arch", "grid_lstm_lm_tiny", "--cpu"], check=False)
-    assert proc.returncode == 2 and "argument --algo-digits: must be at least 1" in proc.stderr
-    recipe = subprocess.run([sys.executable, str(REPO / "recipes" / "algo.py"), "--depths", "0", "--work", str(tmp_path)],
-                            capture_output=True, text=True)
-    assert recipe.returncode == 2 and recipe.stderr.startswith("error: --depths must be positive, got [0]")
-    assert len(recipe.stderr.strip().splitlines()) == 1
-    plot = subprocess.run([sys.executable, str(REPO / "eval" / "plot_algo_curves.py"), str(tmp_path / "none.json"),
-                           "--out", str(tmp_path / "x.png")], capture_output=True, text=True)
-    assert plot.returncode == 2 and len(plot.stderr.strip().splitlines()) == 1 and "cannot read" in plot.stderr
-
-
-@pytest.fixture(scope="module")
-def trained_grid(tmp_path_factory):
-    """The tied 2D grid (shared depth, depth 2, n = 64) trained on the short task (memorise 3
-    symbols of 8) for a fixed number of updates, validated on 200 held-out examples."""
-    save_dir = tmp_path_factory.mktemp("algo_ckpt")
-    proc = run_cli(
-        ["fairseq-train", "--user-dir", PLUGIN_DIR, "--task", "algorithmic", *SHORT, "--algo-train-size", 6400,
-         "--algo-valid-size", 200, "--arch", "grid_lstm_lm", "--grid-shared-depth", "--grid-depth", 2,
-         "--grid-hidden-size", 64, "--decoder-embed-dim", 64, "--dropout", 0, "--criterion", "sequence_accuracy",
-         "--optimizer", "adam", "--lr", 0.02, "--clip-norm", 1.0, "--batch-size", 64, "--seed", 1, "--cpu",
-         "--max-update", SHORT_UPDATES, "--validate-interval-updates", 100, "--log-format", "simple",
-         "--log-interval", 50, "--no-progress-bar", "--num-workers", 0, "--no-epoch-checkpoints", "--save-dir", save_dir],
-        env={"OMP_NUM_THREADS": "1"},
-    )
-    return save_dir, proc.stdout + proc.stderr
-
-
-def test_tied_grid_learns_the_short_task(trained_grid):
-    _, log = trained_grid
-    curve = plot_lm_curves.valid_curve(log, field="seq_acc")
-    assert [u for u, _ in curve][-1] == SHORT_UPDATES
-    assert curve[-1][1] >= SHORT_MIN_ACC, curve
-    assert curve[0][1] < curve[-1][1]  # it learned during the run, not before
-
-
-def test_criterion_accuracy_is_greedy_decoding_accuracy(trained_grid):
-    """The teacher-forced ``seq_acc`` of the log equals the accuracy of real greedy decoding
-    (token by token with the incremental state) on the same held-out examples."""
-    save_dir, log = trained_grid
-    logged = plot_lm_curves.valid_curve(log, field="seq_acc")[-1][1]
-    models, _ = checkpoint_utils.load_model_ensemble([str(save_dir / "checkpoint_last.pt")])
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, ["--user-dir", PLUGIN_DIR, "--task", "algorithmic", *SHORT,
-                                                "--algo-valid-size", "200", "--arch", "grid_lstm_lm", "--cpu"])
-    task = tasks.setup_task(args)
-    task.load_dataset("valid")
-    assert held_out_accuracy(models[0], task.dataset("valid")) == pytest.approx(logged, abs=0.01)
 
 
 def test_plot_algo_curves(tmp_path):

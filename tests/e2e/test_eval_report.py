@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_cli_writes_table_json_and_png(tmp_path, shared_data):

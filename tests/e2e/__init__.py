@@ -1,0 +1,1 @@
+"""End-to-end tests: real data through the console scripts and fairseq training (marked ``slow``)."""
