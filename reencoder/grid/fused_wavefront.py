@@ -29,6 +29,11 @@ Supported: LSTM dimensions only, priority dimension last or none, tied or untied
 standard or paper cell, dropout on the priority axis (or, without priority, on any axis).
 :func:`fused_supported` says whether blocks qualify; :func:`reencoder.grid.wavefront.run_grid`
 runs the others.  Index ops work on 2D views ``[slots, B * n]`` (plain ``memcpy``s).
+
+Shapes in the comments: ``N`` grid axes (= block sides), ``B`` batch, ``n`` hidden size, a group
+of ``cells`` cells computed by one block, ``R = cells * B`` rows of its GEMMs (one per cell and
+batch row), ``F`` first (non-priority) transforms, ``K = (N - 1) n`` the non-priority columns of
+``H``; the slot buffers ``Hb``, ``Mb`` are ``[slots, B, n]`` (:mod:`reencoder.grid.fused_plan`).
 """
 
 from __future__ import annotations
@@ -61,15 +66,15 @@ def fused_supported(blocks: Sequence[nn.Module], dropout: Optional[Sequence[floa
 def _priority_input(H: Tensor, h_first: Tensor, F: int) -> Tensor:
     """``H' = [h'_1; ...; h'_F; h_p]`` (§3.5) as ``[R, N * n]``, from ``H`` and ``[F, R, n]``."""
     R, n = H.shape[0], h_first.shape[-1]
-    H2 = torch.empty_like(H).view(R, -1, n)
-    H2[:, :F] = h_first.transpose(0, 1)
-    H2[:, F:] = H.view(R, -1, n)[:, F:]
-    return H2.view(R, -1)
+    H2 = torch.empty_like(H).view(R, -1, n)  # [R, N, n]: side k of every row
+    H2[:, :F] = h_first.transpose(0, 1)  # [F, R, n] -> [R, F, n]: the updated h'_1..h'_F
+    H2[:, F:] = H.view(R, -1, n)[:, F:]  # the priority side's incoming h_p
+    return H2.view(R, -1)  # [R, N * n]
 
 
 def _gather_parts(out: Tensor, projected: Sequence[Tensor], g: FusedGroup) -> Tensor:
     """``out[(c, b)] = Σ_a projected[a][c_a, b]``: the additive input's share of a transform."""
-    flat = out.view(g.cells, -1)
+    flat = out.view(g.cells, -1)  # [R, W] -> [cells, B * W]: one row per cell (R = cells * B, cell-major)
     idx = [i.to(out.device) for i in g.part_idx]
     torch.index_select(projected[0].view(-1, flat.shape[1]), 0, idx[0], out=flat)
     for p, i in zip(projected[1:], idx[1:]):
@@ -79,7 +84,7 @@ def _gather_parts(out: Tensor, projected: Sequence[Tensor], g: FusedGroup) -> Te
 
 def _scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: FusedGroup) -> None:
     """``acc[a][c_a] += dG[c]``: the backward of :func:`_gather_parts`."""
-    rows = dG.view(g.cells, -1)
+    rows = dG.view(g.cells, -1)  # [R, W] -> [cells, B * W]
     for a, i in zip(acc, g.part_idx):
         a.view(-1, rows.shape[1]).index_add_(0, i.to(dG.device), rows)
 
@@ -99,6 +104,7 @@ class _FusedGrid(torch.autograd.Function):
         for g in plan.groups:
             if g.part_idx is not None and g.block not in proj:
                 _, W1k, _, Wpk = weights[g.block].columns(K)
+                # part [L_a, B, n] -> [L_a * B, n] @ W[:, K:].T -> [L_a * B, 4gn]: W_x s_i, W_x t_j once
                 proj[g.block] = [[mm_as(p.reshape(-1, n), W.t(), dtype, fdt) for p in parts] for W in (W1k, Wpk)]
         Hb, Mb = WORKSPACE.take((plan.size, B, n), like), WORKSPACE.take((plan.size, B, n), like)
         acts_buf = WORKSPACE.take((sum(B * g.cells * weights[g.block].acts_width for g in plan.groups),), like)
@@ -113,7 +119,7 @@ class _FusedGrid(torch.autograd.Function):
             if bh[k] is not None or not (n_parts and k == N - 1):  # an additive face is read by observers only
                 Hb[a:b] = 0.0 if bh[k] is None else bh[k]
             Mb[a:b] = 0.0 if bm[k] is None else bm[k]
-        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)
+        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)  # [slots, B, n] -> [slots, B * n]
         drop = [p if training and p > 0 else 0.0 for p in (dropout or [0.0] * N)]
         acts = []
         for coords, groups in plan.steps:
@@ -122,11 +128,13 @@ class _FusedGrid(torch.autograd.Function):
                 w, R = weights[g.block], B * g.cells
                 F_ = w.F
                 ins = g.in_slots.to(dev)
+                # the N * cells input slots (axis-major) -> [N, R, n] -> H of eq. 4, [R, N * n]
                 H = H2d.index_select(0, ins).view(N, R, n).transpose(0, 1).reshape(R, N * n)
-                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)
+                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)  # [R, N, n]
+                # the group's own output slots, written in place: [N * cells, B, n] -> [R, N, n] views
                 h_out = Hb[g.base : g.base + N * g.cells].view(N, R, n).transpose(0, 1)
                 m_out = Mb[g.base : g.base + N * g.cells].view(N, R, n).transpose(0, 1)
-                G1, T1 = act(R, w.W1.shape[0]), act(R, F_ * n).view(R, F_, n)
+                G1, T1 = act(R, w.W1.shape[0]), act(R, F_ * n).view(R, F_, n)  # [R, 4gn] gates, [R, F, n]
                 if g.part_idx is None:
                     linear_into(G1, H, w.W1, w.b1)
                 else:
@@ -134,11 +142,11 @@ class _FusedGrid(torch.autograd.Function):
                 gates_forward(G1, m_in[:, :F_], w.cell, h_out[:, :F_], m_out[:, :F_], T1)
                 G2 = T2 = None
                 if w.prio:
-                    G2, T2 = act(R, 4 * n), act(R, n).view(R, 1, n)
+                    G2, T2 = act(R, 4 * n), act(R, n).view(R, 1, n)  # the priority transform's [R, 4n], [R, 1, n]
                     if g.part_idx is None:
                         linear_into(G2, _priority_input(H, h_out[:, :F_].transpose(0, 1), F_), w.Wp, w.bp)
                     else:
-                        h_first = h_out[:, :F_].reshape(R, K)
+                        h_first = h_out[:, :F_].reshape(R, K)  # [R, F, n] -> [R, K]: the h' of eq. 5 (F = N - 1)
                         linear_into(_gather_parts(G2, proj[g.block][1], g).add_(w.bp), h_first, w.columns(K)[2])
                     gates_forward(G2, m_in[:, F_:], w.cell, h_out[:, F_:], m_out[:, F_:], T2)
                 keep = [None] * N
@@ -148,7 +156,7 @@ class _FusedGrid(torch.autograd.Function):
                         h_out[:, k].mul_(keep[k])
                 step_acts.append((G1, T1, G2, T2, keep))
                 if observer is not None:
-                    seen.append([t.reshape(g.cells, B, N, n) for t in (H, h_out, m_out)])
+                    seen.append([t.reshape(g.cells, B, N, n) for t in (H, h_out, m_out)])  # [R, N(*)n] -> per cell
             if observer is not None:
                 hs_in, hs_out, ms_out = (torch.cat([s[i] for s in seen]).unbind(2) for i in range(3))
                 observer(coords, list(hs_in), list(hs_out), list(ms_out))
@@ -190,7 +198,7 @@ class _FusedGrid(torch.autograd.Function):
                     buf.index_fill_(0, plan.exits[k].to(dev), 0.0)
                 else:
                     buf.index_copy_(0, plan.exits[k].to(dev), g.to(fdt))
-        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)
+        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)  # [slots, B * n] views
         dH2d, dM2d = dHb.view(plan.size, B * n), dMb.view(plan.size, B * n)
         for (_, groups), step_acts in zip(reversed(plan.steps), reversed(ctx.acts)):
             for g, (G1, T1, G2, T2, keep) in zip(groups, step_acts):
@@ -198,40 +206,43 @@ class _FusedGrid(torch.autograd.Function):
                 F_, additive = w.F, g.part_idx is not None
                 ins = g.in_slots.to(dev)
                 out = slice(g.base, g.base + N * g.cells)
+                # gradients of the group's outputs: [N * cells, B, n] -> [R, N, n], like h_out in forward
                 dh, dm = dHb[out].view(N, R, n).transpose(0, 1), dMb[out].view(N, R, n).transpose(0, 1)
                 for k, mask in enumerate(keep):
                     if mask is not None:
                         dh[:, k].mul_(mask)
-                H = H2d.index_select(0, ins).view(N, R, n).transpose(0, 1).reshape(R, N * n)
-                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)
-                m_out = Mb[out].view(N, R, n).transpose(0, 1)
-                dmin = Hb.new_empty(N, R, n)
-                dmin_t = dmin.transpose(0, 1)
+                H = H2d.index_select(0, ins).view(N, R, n).transpose(0, 1).reshape(R, N * n)  # [R, N * n], eq. 4
+                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)  # [R, N, n]
+                m_out = Mb[out].view(N, R, n).transpose(0, 1)  # [R, N, n]
+                dmin = Hb.new_empty(N, R, n)  # axis-major, as the input slots are laid out
+                dmin_t = dmin.transpose(0, 1)  # [R, N, n] view of it
                 dh_first = dh[:, :F_]
                 if w.prio:  # the priority transform came last, so its backward comes first
                     dG2 = gates_backward(G2, T2, m_in[:, F_:], m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell, dmin_t[:, F_:])
                     gW, gb = (dp[0], dp[1]) if w.tied else (dp[2], dp[3])
                     gb.add_(dG2.sum(0))
-                    h_first = Hb[out].view(N, R, n)[:F_]
+                    h_first = Hb[out].view(N, R, n)[:F_]  # [F, R, n]: the updated h'_1..h'_F
                     if additive:
-                        dH2 = mm_as(dG2, w.columns(K)[2], dtype, fdt).view(R, F_, n)
+                        dH2 = mm_as(dG2, w.columns(K)[2], dtype, fdt).view(R, F_, n)  # [R, 4n] @ [4n, K] -> [R, F, n]
                         acc_mm(dcols[g.block][1], dG2.t(), h_first.transpose(0, 1).reshape(R, K), dtype)
                         _scatter_parts(dproj[g.block][1], dG2, g)
                     else:
-                        dH2 = mm_as(dG2, w.Wp, dtype, fdt).view(R, N, n)
+                        dH2 = mm_as(dG2, w.Wp, dtype, fdt).view(R, N, n)  # [R, 4n] @ [4n, N n] -> [R, N, n]
                         acc_mm(gW, dG2.t(), _priority_input(H, h_first, F_), dtype)
                     dh_first = dh_first + dH2[:, :F_]
                 dG1 = gates_backward(G1, T1, m_in[:, :F_], m_out[:, :F_], dh_first, dm[:, :F_], w.cell, dmin_t[:, :F_])
                 dp[1].add_(dG1.sum(0))
                 if additive:  # the priority side's input is the OuterSum: its slots are never read
+                    # [R, 4gn] @ [4gn, K] -> [R, K], plus zeros for the never-read additive side -> [R, N, n]
                     dx = torch.cat([mm_as(dG1, w.columns(K)[0], dtype, fdt), dH2.new_zeros(R, n)], 1).view(R, N, n)
                     acc_mm(dcols[g.block][0], dG1.t(), H[:, :K], dtype)
                     _scatter_parts(dproj[g.block][0], dG1, g)
                 else:
-                    dx = mm_as(dG1, w.W1, dtype, fdt).view(R, N, n)
+                    dx = mm_as(dG1, w.W1, dtype, fdt).view(R, N, n)  # [R, 4gn] @ [4gn, N n] -> [R, N, n]
                     acc_mm(dp[0], dG1.t(), H, dtype)
                     if w.prio:
                         dx[:, F_:] += dH2[:, F_:]
+                # back to the input slots: [R, N, n] -> [N, R, n] -> [N * cells, B * n], one writer per slot
                 dH2d.index_copy_(0, ins, dx.transpose(0, 1).reshape(N * g.cells, B * n))
                 dM2d.index_copy_(0, ins, dmin.view(N * g.cells, B * n))
         dparts = [p.new_zeros(p.shape) for p in parts]
@@ -242,7 +253,7 @@ class _FusedGrid(torch.autograd.Function):
             dp[0][:, :K] += dcols[b][0]
             gW[:, :K] += dcols[b][1]
             for part, dpart, d1, d2 in zip(parts, dparts, dP1, dP2):
-                x = part.reshape(-1, n)
+                x = part.reshape(-1, n)  # [L_a, B, n] -> [L_a * B, n]
                 dpart.view(-1, n).add_(mm_as(d1, W1k, dtype, fdt)).add_(mm_as(d2, Wpk, dtype, fdt))
                 dp[0][:, K:] += mm_as(d1.t(), x, dtype, fdt)
                 gW[:, K:] += mm_as(d2.t(), x, dtype, fdt)

@@ -11,15 +11,10 @@ from reencoder.cli import export as export_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, read_model_folder
 from reencoder.translate import Translator, load_model_folder
-from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, build_tiny_model, single_thread
+from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES
 
 
-_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, shared_data):
-    return build_tiny_model(tmp_path_factory.getbasetemp())
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_export_writes_a_complete_folder(tiny):

@@ -8,14 +8,12 @@ import torch
 from reencoder.cli import source_reliance as cli
 from reencoder.loading import load_checkpoint_models
 from reencoder.source_reliance import measure, token_nll
-from tests.translate_fixtures import build_tiny_model, single_thread
 
-_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory, shared_data):
-    tiny = build_tiny_model(tmp_path_factory.getbasetemp())
+def loaded(tiny):
     models, task = load_checkpoint_models(tiny.checkpoint, tiny.data / "bin")
     return tiny, models[0], task
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.helpers import BIN, run_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.translate import Translator, one_line
-from tests.translate_fixtures import MAX_POSITIONS, build_tiny_model, single_thread
+from tests.translate_fixtures import MAX_POSITIONS
 
 # fairseq's text_to_speech module configures logging and logs this at import time, before any
 # of our code runs; it is the only line besides ours that a user error leaves on stderr.
@@ -40,12 +40,7 @@ NASTY = [
 ]
 
 
-_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, shared_data):
-    return build_tiny_model(tmp_path_factory.getbasetemp())
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,11 @@ from reencoder.cli import heatmap as heatmap_cli
 from reencoder.grid.reencoder_grid import DEPTH
 from reencoder.translate import Translator
 from reencoder.visualize import depth_gate_preactivations, grid_heatmap
-from tests.translate_fixtures import build_tiny_model, single_thread
 
 SRC, TGT = "我们明天去北京吧。", "Let's go to Beijing tomorrow."
 
 
-_one_thread = pytest.fixture(scope="module", autouse=True)(single_thread)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory, shared_data):
-    return build_tiny_model(tmp_path_factory.getbasetemp())
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -93,5 +87,3 @@ def test_heatmap_cli_writes_png_and_values(tiny, tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
     assert heatmap_cli.main(["--model", str(tiny.folder), "--src", "", "--tgt", TGT, "--out", str(png)]) == 2
     assert capsys.readouterr().err.strip() == "error: source and target must both be non-empty"
-
-
