@@ -15,15 +15,15 @@ from collections import Counter
 import pytest
 from sacrebleu.metrics import BLEU
 
-from tests.helpers import run_cli
-from eval.errors import EvalError
-from eval.phrase_based import recipe
 from data_prep.pipeline import prepare
 from data_prep.readers import TatoebaReader
+from data_prep.references import load_reference_streams
+from eval.errors import EvalError
+from eval.phrase_based import recipe
 from eval.phrase_based.model import PhraseBasedModel
 from eval.phrase_based.oov import back_off
-from eval.references import load_references
 from eval.textio import read_lines
+from tests.helpers import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +58,7 @@ def test_output_is_complete_plain_english_and_above_floor(trained):
     assert all(h.strip() for s, h in zip(sources, hyps) if s.strip())
     assert not any(" ." in h or " ," in h or "&apos;" in h for h in hyps)  # detokenized
     assert sum(h[:1].isupper() for h in hyps) > 0.8 * len(hyps)          # cased
-    refs = load_references(data / "split", "test")
+    refs = load_reference_streams(data / "split", "test")
     bleu = BLEU().corpus_score(hyps, refs).score
     copy = BLEU().corpus_score(read_lines(data / "split" / "test.zh"), refs).score
     frequent = Counter(read_lines(data / "split" / "train.en")).most_common(1)[0][0]
