@@ -25,12 +25,12 @@ from typing import Sequence
 from . import binarize, manifest, subwords, wordseg
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, clean, normalize
 from .errors import DataError
+from .foundation import atomic_write_text, write_lines
 from .progress import step, track
 from .readers import Pair, Reader
 from .references import reference_columns, write_items
 from .split import Item, make_splits
 from .staging import staged_folder
-from .foundation import atomic_write_text, write_lines
 from .textio import sha256_file
 
 DEFAULT_DEV_SIZE = 500

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import DataError
-from .split import Item, refs_histogram
 from .foundation import write_lines
+from .split import Item, refs_histogram
 from .textio import read_lines
 
 RefStreams = list[list[Optional[str]]]

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import DataError
+from .foundation import atomic_write_text
 from .progress import step, track
 from .readers import Pair, Reader, TatoebaReader
-from .foundation import atomic_write_text
 
 TATOEBA_URL = "https://www.manythings.org/anki/cmn-eng.zip"
 TATOEBA_MEMBER = "cmn.txt"

@@ -17,8 +17,8 @@ import sentencepiece as spm
 
 from .cleaning import normalize
 from .errors import DataError
-from .progress import track
 from .foundation import atomic_write_bytes, atomic_write_text
+from .progress import track
 from .textio import read_lines
 
 #: Defaults for ~25k short sentence pairs (Tatoeba). Chinese needs coverage below 1.0 so

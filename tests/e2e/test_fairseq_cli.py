@@ -7,8 +7,9 @@ import pytest
 import torch
 from fairseq import checkpoint_utils
 
-from tests.helpers import char_tokenize_zh, run_cli, tatoeba_pairs
+from eval.fairseq_log import log_records
 from reencoder.loading import PLUGIN_DIR
+from tests.helpers import char_tokenize_zh, run_cli, tatoeba_pairs
 from tests.model_helpers import target_log_probs
 
 TRAIN_ARGS = [
@@ -28,7 +29,8 @@ def trained(tiny_bin, tmp_path_factory):
 
 
 def epoch_losses(log: str, split: str):
-    return [float(m.group(1)) for m in re.finditer(rf"\| {split} \| epoch \d+ \|.*? loss ([\d.]+)", log)]
+    """The loss of every ``train`` epoch summary or ``valid`` record, through the log reader."""
+    return [fields["loss"] for tag, fields in log_records(log) if tag == split]
 
 
 def test_training_loss_drops(trained):

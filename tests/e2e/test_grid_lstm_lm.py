@@ -10,6 +10,7 @@ from fairseq import checkpoint_utils
 
 from data_prep import char_lm as char_lm_data
 from eval import plot_lm_curves
+from eval.fairseq_log import log_records
 from reencoder.loading import PLUGIN_DIR, build_model
 from tests.helpers import run_cli
 
@@ -110,7 +111,7 @@ def trained(char_bin, tmp_path_factory):
 def test_training_loss_drops(trained):
     save_dir, log = trained
     valid = plot_lm_curves.valid_curve(log.read_text())
-    train = [float(x) for x in re.findall(r"\| train \| epoch \d+ \| loss ([\d.]+)", log.read_text())]
+    train = [fields["loss"] for tag, fields in log_records(log.read_text()) if tag == "train"]
     assert len(valid) == 4 and len(train) == 4
     assert train[-1] < train[0] - 0.4, train
     # bits per character: log2(V) ≈ 6.4 untrained; a 16-unit grid beats the unigram (~4.3) here
