@@ -25,9 +25,9 @@ declare -A FLAGS=(
     [attn]="--arch reencoder_paper --grid-readout attn --lr 0.008"
     [attn_e512]="--arch reencoder_paper --grid-readout attn --encoder-embed-dim 512 --decoder-embed-dim 512 --lr 0.008"
     [base_lr008]="--arch reencoder_base --lr 0.008"
-    [base]="--arch reencoder_base --lr $REENCODER_LR"
-    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr $REENCODER_LR"
-    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr $REENCODER_LR"
+    [base]="--arch reencoder_base --lr 0.005"
+    [base_bilstm]="--arch reencoder_base --grid-source-input bilstm --lr 0.005"
+    [base_depth2]="--arch reencoder_base --grid-depth 2 --lr 0.005"
     [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
     [lstm]="${LSTM_ARCH[*]} --lr 0.003"
 )

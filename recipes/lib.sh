@@ -18,12 +18,18 @@ LSTM_ARCH=(--arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder
     --encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1
     --share-decoder-input-output-embed --dropout 0.1)
 
-# The demo's optimiser, loss and schedule (tatoeba_demo.sh, ablation.sh, tatoeba_longer.sh), and
-# the Reencoder's learning rate chosen on dev with them.
-DEMO_TRAIN=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
-    --criterion label_smoothed_cross_entropy --label-smoothing 0.1
-    --lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
+# The demo's optimiser and loss (every Tatoeba recipe).
+DEMO_OPT=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
+    --criterion label_smoothed_cross_entropy --label-smoothing 0.1)
+# Learning-rate schedules, both after 200 warm-up updates: the inverse square root (for runs of
+# unknown length, e.g. ablation.sh's time budget), and a linear decay to zero at --max-update (for
+# runs of a known length: the demo's epochs, counted by recipes/epoch_updates.py).
+INVSQRT=(--lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
+DECAY=(--lr-scheduler polynomial_decay --warmup-updates 200 --end-learning-rate 0 --power 1)
+DEMO_TRAIN=("${DEMO_OPT[@]}" "${INVSQRT[@]}")
+# The Reencoder's and the lstm's peak learning rates with DECAY, chosen on dev (README, "Ablation").
 REENCODER_LR=0.005
+LSTM_LR=0.003
 
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
 stage() {
@@ -74,6 +80,14 @@ decode() {
 generate_nmt() {
     local name=$1 data_bin=$2 ckpt=$3; shift 3
     decode test "$data_bin" "$ckpt" "$RUNS/$name/test" "$@"
+}
+
+# export_folder NAME DATA: $RUNS/NAME's last checkpoint as a model folder $RUNS/NAME/model, which
+# `reencoder-translate --model` (and the Python API) use for raw Chinese text, whatever the system
+export_folder() {
+    local name=$1 data=$2
+    [ -s "$RUNS/$name/model/config.json" ] || stage "export_$name" "$BIN/reencoder-export" \
+        --checkpoint "$RUNS/$name/ckpt/checkpoint_last.pt" --data "$data" --out "$RUNS/$name/model"
 }
 
 # reliance NAME DATA: reencoder-source-reliance of $RUNS/NAME's last checkpoint on DATA's dev set

@@ -115,8 +115,16 @@ def train_command(opts, bin_dir: Path, save_dir: Path, flags: list) -> list:
         "--max-update", opts.max_update, "--save-interval-updates", opts.eval_every,
         "--validate-interval-updates", opts.eval_every, "--no-last-checkpoints", "--no-save-optimizer-state",
         "--required-batch-size-multiple", 1, "--save-dir", save_dir, "--num-workers", 0,
-        "--log-format", "simple", "--log-interval", 50, "--no-progress-bar", *flags,
+        "--log-format", "simple", "--log-interval", 50, "--no-progress-bar", *schedule_flags(opts), *flags,
     ]
+
+
+def schedule_flags(opts) -> list:
+    """The learning-rate schedule: the demo's inverse square root after ``--warmup`` updates, or a
+    constant rate (``--warmup 0``)."""
+    if opts.warmup == 0:
+        return []
+    return ["--lr-scheduler", "inverse_sqrt", "--warmup-updates", opts.warmup, "--warmup-init-lr", 1e-07]
 
 
 def exact_match(opts, bin_dir: Path, ckpt: Path, log: Path, env: dict) -> float:
@@ -241,7 +249,9 @@ def main(argv=None):
     p.add_argument("--eval-every", type=int, default=100, help="checkpoint and evaluate every K updates")
     p.add_argument("--target", type=float, default=0.99, help="exact-match share that counts as solved")
     p.add_argument("--max-tokens", type=int, default=1024)
-    p.add_argument("--lr", type=float, default=0.005)
+    p.add_argument("--lr", type=float, default=0.005, help="peak learning rate")
+    p.add_argument("--warmup", type=int, default=100,
+                   help="inverse-sqrt schedule with this many warm-up updates; 0: constant lr")
     p.add_argument("--beam", type=int, default=1, help="1 = greedy decoding")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=1, help="torch threads per run")

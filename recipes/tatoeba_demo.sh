@@ -5,9 +5,13 @@
 #      on 2 cores than one job with two threads, whose kernels here are small):
 #        lane A: the Reencoder (reencoder_base: attention readout over each row), then fairseq's lstm
 #        lane B: the Thot phrase-based baseline, then fairseq's transformer (3+3, d=256)
-#      every neural system sees the same data for the same number of epochs (EPOCHS)
+#      every neural system sees the same data for the same number of updates (EPOCHS epochs,
+#      counted by recipes/epoch_updates.py), each with its learning rate and schedule chosen on
+#      dev: the Reencoder and the lstm decay linearly to zero at the last update, the
+#      transformer keeps the inverse square root
 #   3. beam-5 decoding of the 1,000-item multi-reference test set, BLEU/chrF, paired bootstrap;
-#      source reliance of every neural system on dev (bits a wrong source costs per position)
+#      source reliance of every neural system on dev (bits a wrong source costs per position);
+#      a model folder per neural system ($RUNS/NAME/model) for reencoder-translate
 # Every step calls a public CLI; re-running skips what is done.  Sizes and budgets are
 # variables, e.g. `EPOCHS=20 make demo`.
 set -euo pipefail
@@ -23,18 +27,20 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-COMMON=(--max-epoch "$EPOCHS" --max-tokens "$MAX_TOKENS" "${DEMO_TRAIN[@]}" ${EXTRA_TRAIN_ARGS:-})
-
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+UPDATES=$("$BIN/python" recipes/epoch_updates.py "$DATA/bin" --max-tokens "$MAX_TOKENS" --epochs "$EPOCHS")
+echo "training budget: $EPOCHS epochs = $UPDATES updates of $MAX_TOKENS tokens per neural system" >&2
+COMMON=(--max-tokens "$MAX_TOKENS" "${DEMO_OPT[@]}" ${EXTRA_TRAIN_ARGS:-})
 
 lane_a() {
-    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" --lr "$REENCODER_LR"
+    stage train_reencoder train_nmt reencoder "$DATA/bin" "$UPDATES" --arch reencoder_base "${COMMON[@]}" \
+        "${DECAY[@]}" --lr "$REENCODER_LR"
     stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
-    stage export "$BIN/reencoder-export" --checkpoint "$RUNS/reencoder/ckpt/checkpoint_last.pt" \
-        --data "$DATA" --out "$RUNS/reencoder/model"
+    export_folder reencoder "$DATA"
     reliance reencoder "$DATA"
-    stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" --lr 0.003
+    stage train_lstm train_nmt lstm "$DATA/bin" "$UPDATES" "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DECAY[@]}" --lr "$LSTM_LR"
     stage decode_lstm generate_nmt lstm "$DATA/bin" "$RUNS/lstm/ckpt/checkpoint_last.pt"
+    export_folder lstm "$DATA"
     reliance lstm "$DATA"
 }
 
@@ -42,8 +48,10 @@ lane_b() {
     if [ ! -s "$RUNS/phrase_based/test.hyp" ]; then
         stage phrase_based "$BIN/reencoder-baseline" run --data "$DATA" --out "$RUNS/phrase_based" --quiet
     fi
-    stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" --lr 0.002
+    stage train_transformer train_nmt transformer "$DATA/bin" "$UPDATES" "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" \
+        "${INVSQRT[@]}" --lr 0.002
     stage decode_transformer generate_nmt transformer "$DATA/bin" "$RUNS/transformer/ckpt/checkpoint_last.pt"
+    export_folder transformer "$DATA"
     reliance transformer "$DATA"
 }
 
@@ -69,3 +77,6 @@ for f in reencoder transformer lstm; do echo "== $f"; tail -n +2 "$RUNS/$f/relia
 echo
 echo "Wall time per stage (s; lanes A and B ran side by side):"
 column -t "$RUNS/times.tsv"
+echo
+echo "Translate your own Chinese with any of the three neural systems, e.g.:"
+echo "  echo '我们明天去公园吧。' | $BIN/reencoder-translate --model $RUNS/reencoder/model   (or $RUNS/lstm/model, $RUNS/transformer/model)"

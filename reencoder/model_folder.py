@@ -74,11 +74,21 @@ def _load_checkpoint(checkpoint: Path) -> dict:
 
 
 def _model_args(state: dict):
+    """The model arguments of a translation checkpoint of any architecture fairseq knows (the
+    Reencoders, and fairseq's own ``lstm``, ``transformer``...: every system of the demo's table
+    translates raw text the same way)."""
+    from fairseq.models import ARCH_MODEL_REGISTRY
+
+    import reencoder  # noqa: F401  (registers the Reencoder architectures)
+
     model_cfg = state["cfg"].get("model")
     if model_cfg is None or not hasattr(model_cfg, "arch"):
         raise ModelFolderError("checkpoint has no model arguments (cfg.model)")
-    if not str(model_cfg.arch).startswith("reencoder"):
-        raise ModelFolderError(f"checkpoint is a {model_cfg.arch!r} model, not a Reencoder")
+    task = (state["cfg"].get("task") or {}).get("_name")
+    if task != "translation":
+        raise ModelFolderError(f"checkpoint is a {task!r} model, not a translation model (fairseq --task translation)")
+    if model_cfg.arch not in ARCH_MODEL_REGISTRY:
+        raise ModelFolderError(f"checkpoint's architecture {model_cfg.arch!r} is not one fairseq knows here")
     return model_cfg
 
 
@@ -99,7 +109,8 @@ def export_model_folder(
     """Write a model folder ``out_dir`` from a fairseq checkpoint and a prepared data folder.
 
     Args:
-        checkpoint: a ``checkpoint_*.pt`` of ``fairseq-train --user-dir reencoder``.
+        checkpoint: a ``checkpoint_*.pt`` of ``fairseq-train --user-dir reencoder --task translation``
+            (a Reencoder, or any other fairseq translation architecture such as ``lstm``).
         data_dir: a folder prepared by ``reencoder-data`` (``spm/spm.{zh,en}.model``,
             ``bin/dict.{zh,en}.txt``; ``spm/dict.*`` is accepted when ``bin/`` has none).
         out_dir: the model folder to write (replaced atomically if it exists).

@@ -66,8 +66,8 @@ def _prepare(root: Path) -> None:
     preprocess.main(args)
 
 
-def train_args(data_bin: Path, save_dir: Path, updates: int = TRAIN_UPDATES):
-    return ["fairseq-train", data_bin, "--user-dir", PLUGIN_DIR, "--arch", "reencoder_tiny", "--task", "translation",
+def train_args(data_bin: Path, save_dir: Path, updates: int = TRAIN_UPDATES, arch=("--arch", "reencoder_tiny")):
+    return ["fairseq-train", data_bin, "--user-dir", PLUGIN_DIR, *arch, "--task", "translation",
             "--source-lang", "zh", "--target-lang", "en", "--cpu", "--seed", "1", "--optimizer", "adam",
             "--lr", "0.03", "--clip-norm", "1.0", "--max-tokens", "500", "--criterion", "cross_entropy",
             "--max-update", str(updates), "--max-source-positions", str(MAX_POSITIONS),

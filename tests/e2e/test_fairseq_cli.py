@@ -2,6 +2,8 @@
 
 import math
 import re
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -9,7 +11,7 @@ from fairseq import checkpoint_utils
 
 from eval.fairseq_log import log_records
 from reencoder.loading import PLUGIN_DIR
-from tests.helpers import char_tokenize_zh, run_cli, tatoeba_pairs
+from tests.helpers import REPO, char_tokenize_zh, run_cli, tatoeba_pairs
 from tests.model_helpers import target_log_probs
 
 TRAIN_ARGS = [
@@ -140,3 +142,15 @@ def test_bad_model_arguments_are_a_usage_error(tiny_bin, tmp_path, extra, messag
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1].startswith(f"fairseq-train: error: {message}")
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_epoch_updates_counts_what_fairseq_train_does(trained, tiny_bin):
+    """recipes/epoch_updates.py (the demo's epochs -> --max-update) predicts fairseq-train's updates."""
+    _, log = trained
+    updates = [fields["num_updates"] for tag, fields in log_records(log) if tag == "train"]
+    proc = subprocess.run([sys.executable, str(REPO / "recipes" / "epoch_updates.py"), str(tiny_bin / "bin"),
+                           "--max-tokens", "1500", "--epochs", "8"], capture_output=True, text=True, check=True)
+    assert len(updates) == 8 and int(proc.stdout) == updates[-1] > 8
+    one = subprocess.run([sys.executable, str(REPO / "recipes" / "epoch_updates.py"), str(tiny_bin / "bin"),
+                          "--max-tokens", "1500"], capture_output=True, text=True, check=True)
+    assert int(one.stdout) == updates[0]

@@ -11,7 +11,8 @@ from reencoder.cli import export as export_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.model_folder import FILES, ModelFolderError, export_model_folder, read_model_folder
 from reencoder.translate import Translator, load_model_folder
-from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES
+from tests.helpers import run_cli
+from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, train_args
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -60,6 +61,42 @@ def test_round_trip_same_translations_and_scores_as_the_checkpoint(tiny):
     assert a == b
     assert len(a) == len(lines) and all(len(h) == 3 for h in a)
     assert a[12] == [("", 0.0)] * 3
+
+
+BASELINES = {
+    "lstm": ["--arch", "lstm", "--encoder-embed-dim", "16", "--decoder-embed-dim", "16", "--encoder-hidden-size", "16",
+             "--decoder-hidden-size", "16", "--decoder-out-embed-dim", "16"],
+    "transformer": ["--arch", "transformer", "--encoder-layers", "1", "--decoder-layers", "1", "--encoder-embed-dim", "16",
+                    "--decoder-embed-dim", "16", "--encoder-ffn-embed-dim", "32", "--decoder-ffn-embed-dim", "32",
+                    "--encoder-attention-heads", "2", "--decoder-attention-heads", "2"],
+}
+
+
+@pytest.mark.parametrize("arch", sorted(BASELINES))
+def test_fairseq_baselines_export_and_translate_like_their_checkpoint(tiny, tmp_path, arch):
+    """fairseq's own lstm and transformer go through the same model folder and Translator as the
+    Reencoder, and translate exactly as their training checkpoint does."""
+    run_cli(train_args(tiny.data / "bin", tmp_path / "ckpt", updates=8, arch=BASELINES[arch]),
+            env={"OMP_NUM_THREADS": "1"})
+    folder = export_model_folder(tmp_path / "ckpt" / "checkpoint_last.pt", tiny.data, tmp_path / "model")
+    assert read_model_folder(folder)["arch"] == arch
+    lines = tiny.test_zh[:6] + [""]
+    from_folder = Translator.from_folder(folder, beam=3)
+    models, _cfg, task = checkpoint_utils.load_model_ensemble_and_task(
+        [str(tmp_path / "ckpt" / "checkpoint_last.pt")], arg_overrides={"data": str(tiny.data / "bin")})
+    direct = Translator([m.eval() for m in models], task, tiny.data / "spm", from_folder.config, beam=3)
+    a = from_folder.translate_nbest(lines, 2)
+    assert a == direct.translate_nbest(lines, 2)
+    assert len(a) == len(lines) and a[-1] == [("", 0.0)] * 2 and all(h[0][0] for h in a[:-1])
+
+
+def test_export_refuses_a_checkpoint_of_another_task(tiny, tmp_path):
+    state = torch.load(tiny.checkpoint, weights_only=False)
+    state["cfg"]["task"]["_name"] = "language_modeling"
+    torch.save(state, tmp_path / "lm.pt")
+    with pytest.raises(ModelFolderError, match="'language_modeling' model, not a translation model"):
+        export_model_folder(tmp_path / "lm.pt", tiny.data, tmp_path / "model")
+    assert not (tmp_path / "model").exists()
 
 
 def test_raw_lines_are_encoded_exactly_like_the_training_data(tiny):

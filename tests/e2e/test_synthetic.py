@@ -44,7 +44,7 @@ def test_tiny_reencoder_learns_to_copy_and_reads_its_source(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "synthetic.py"), "--out", str(out), "--tasks", "copy",
          "--train", "2000", "--valid", "50", "--test", "100", "--max-len", "5", "--symbols", "8",
-         "--max-tokens", "512", "--lr", "0.02", "--max-update", str(UPDATES), "--eval-every", str(UPDATES),
+         "--max-tokens", "512", "--lr", "0.02", "--warmup", "0", "--max-update", str(UPDATES), "--eval-every", str(UPDATES),
          "--target", str(EXACT), "--parallel", "1", "--variants", "tiny", "--variant", f"tiny={TINY}"],
         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
