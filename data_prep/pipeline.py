@@ -56,19 +56,25 @@ def _as_list(sources: Reader | Sequence[Reader]) -> list[Reader]:
     return [sources] if isinstance(sources, Reader) else list(sources)
 
 
-def _read_all(sources: Sequence[Reader]) -> list[Pair]:
+def _read_raw(sources: Sequence[Reader], tmp: Path) -> list[Pair]:
+    """Every pair of the sources, also written to ``tmp/raw``."""
     step("reading " + ", ".join(source.kind for source in sources))
     pairs = list(track(chain.from_iterable(sources), "read"))
     if not pairs:
         raise DataError("the sources contain no sentence pairs")
+    _write_pairs(tmp / "raw", "raw", pairs)
     return pairs
 
 
-def _up_to_date(out_dir: Path, print_fn, expected: str) -> bool:
+def _fingerprint(out_dir: Path, sources: Sequence[Reader], settings: dict, print_fn):
+    """``(described sources, fingerprint)`` of a build, or ``None`` when ``out_dir`` already holds
+    it (then says "up to date")."""
+    described = [source.describe() for source in sources]
+    expected = manifest.fingerprint(described, settings)
     if manifest.is_up_to_date(out_dir, expected):
         print_fn(f"up to date: {out_dir}")
-        return True
-    return False
+        return None
+    return described, expected
 
 
 def _write_tok(tok: Path, name: str, zh: Sequence[str], en_files: dict[str, Sequence[str]]):
@@ -122,13 +128,12 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
                 "character_coverage": subwords.CHARACTER_COVERAGE,
                 "add_dummy_prefix": subwords.ADD_DUMMY_PREFIX, "t2s": t2s,
                 "max_len": max_len, "max_ratio": max_ratio}
-    described = [source.describe() for source in sources]
-    expected = manifest.fingerprint(described, settings)
-    if _up_to_date(out_dir, print_fn, expected):
+    build = _fingerprint(out_dir, sources, settings, print_fn)
+    if build is None:
         return out_dir
+    described, expected = build
     with staged_folder(out_dir) as tmp:
-        raw = _read_all(sources)
-        _write_pairs(tmp / "raw", "raw", raw)
+        raw = _read_raw(sources, tmp)
 
         step("cleaning")
         kept, report = clean(raw, t2s=t2s, max_len=max_len, max_ratio=max_ratio)
@@ -193,13 +198,12 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
                             "prepared output's spm/ and bin/ folders)")
     settings = {"mode": "eval-only", "t2s": t2s,
                 "models": {path.name: sha256_file(path) for path in needed}}
-    described = [source.describe() for source in sources]
-    expected = manifest.fingerprint(described, settings)
-    if _up_to_date(out_dir, print_fn, expected):
+    build = _fingerprint(out_dir, sources, settings, print_fn)
+    if build is None:
         return out_dir
+    described, expected = build
     with staged_folder(out_dir) as tmp:
-        raw = _read_all(sources)
-        _write_pairs(tmp / "raw", "raw", raw)
+        raw = _read_raw(sources, tmp)
         pairs = [(normalize(zh, t2s=t2s), normalize(en)) for zh, en in track(raw, "normalize")]
         _write_pairs(tmp / "clean", "clean", pairs)
         report = CleaningReport(input=len(raw), kept=len(pairs),

@@ -82,19 +82,28 @@ generate_nmt() {
     decode test "$data_bin" "$ckpt" "$RUNS/$name/test" "$@"
 }
 
-# export_folder NAME DATA: $RUNS/NAME's last checkpoint as a model folder $RUNS/NAME/model, which
-# `reencoder-translate --model` (and the Python API) use for raw Chinese text, whatever the system
-export_folder() {
-    local name=$1 data=$2
-    [ -s "$RUNS/$name/model/config.json" ] || stage "export_$name" "$BIN/reencoder-export" \
-        --checkpoint "$RUNS/$name/ckpt/checkpoint_last.pt" --data "$data" --out "$RUNS/$name/model"
+# newer OUT INPUT: OUT exists, is not empty and is newer than INPUT (a finished stage whose
+# input has not changed since: re-running a recipe skips it; retraining redoes it)
+newer() {
+    [ -s "$1" ] && [ "$1" -nt "$2" ]
 }
 
 # reliance NAME DATA: reencoder-source-reliance of $RUNS/NAME's last checkpoint on DATA's dev set
 # (own vs another sentence's source, per target position) into $RUNS/NAME/reliance.{json,txt}
 reliance() {
-    local name=$1 data=$2
-    [ -s "$RUNS/$name/reliance.json" ] || "$BIN/reencoder-source-reliance" --data "$data" \
-        --checkpoint "$RUNS/$name/ckpt/checkpoint_last.pt" --json "$RUNS/$name/reliance.json" \
-        > "$RUNS/$name/reliance.txt"
+    local name=$1 data=$2 ckpt=$RUNS/$1/ckpt/checkpoint_last.pt
+    newer "$RUNS/$name/reliance.json" "$ckpt" || stage "reliance_$name" "$BIN/reencoder-source-reliance" \
+        --data "$data" --checkpoint "$ckpt" --json "$RUNS/$name/reliance.json" > "$RUNS/$name/reliance.txt"
+}
+
+# after_training NAME DATA: what every trained neural system of a Tatoeba recipe gets, each step
+# skipped when its output is newer than the checkpoint: beam-5 decoding of the test set
+# ($RUNS/NAME/test.hyp), a model folder ($RUNS/NAME/model, for `reencoder-translate --model` and
+# the Python API, whatever the architecture) and source reliance on dev
+after_training() {
+    local name=$1 data=$2 ckpt=$RUNS/$1/ckpt/checkpoint_last.pt
+    newer "$RUNS/$name/test.hyp" "$ckpt" || stage "decode_$name" generate_nmt "$name" "$data/bin" "$ckpt"
+    newer "$RUNS/$name/model/config.json" "$ckpt" || stage "export_$name" "$BIN/reencoder-export" \
+        --checkpoint "$ckpt" --data "$data" --out "$RUNS/$name/model"
+    reliance "$name" "$data"
 }

@@ -35,13 +35,9 @@ COMMON=(--max-tokens "$MAX_TOKENS" "${DEMO_OPT[@]}" ${EXTRA_TRAIN_ARGS:-})
 lane_a() {
     stage train_reencoder train_nmt reencoder "$DATA/bin" "$UPDATES" --arch reencoder_base "${COMMON[@]}" \
         "${DECAY[@]}" --lr "$REENCODER_LR"
-    stage decode_reencoder generate_nmt reencoder "$DATA/bin" "$RUNS/reencoder/ckpt/checkpoint_last.pt"
-    export_folder reencoder "$DATA"
-    reliance reencoder "$DATA"
+    after_training reencoder "$DATA"
     stage train_lstm train_nmt lstm "$DATA/bin" "$UPDATES" "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DECAY[@]}" --lr "$LSTM_LR"
-    stage decode_lstm generate_nmt lstm "$DATA/bin" "$RUNS/lstm/ckpt/checkpoint_last.pt"
-    export_folder lstm "$DATA"
-    reliance lstm "$DATA"
+    after_training lstm "$DATA"
 }
 
 lane_b() {
@@ -50,9 +46,7 @@ lane_b() {
     fi
     stage train_transformer train_nmt transformer "$DATA/bin" "$UPDATES" "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" \
         "${INVSQRT[@]}" --lr 0.002
-    stage decode_transformer generate_nmt transformer "$DATA/bin" "$RUNS/transformer/ckpt/checkpoint_last.pt"
-    export_folder transformer "$DATA"
-    reliance transformer "$DATA"
+    after_training transformer "$DATA"
 }
 
 lane_a > "$RUNS/lane_a.log" 2>&1 &
