@@ -34,9 +34,10 @@ COMMON=(--max-tokens "$MAX_TOKENS" "${DEMO_OPT[@]}" ${EXTRA_TRAIN_ARGS:-})
 
 lane_a() {
     stage train_reencoder train_nmt reencoder "$DATA/bin" "$UPDATES" --arch reencoder_base "${COMMON[@]}" \
-        "${DECAY[@]}" --lr "$REENCODER_LR"
+        "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$REENCODER_LR"
     after_training reencoder "$DATA"
-    stage train_lstm train_nmt lstm "$DATA/bin" "$UPDATES" "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DECAY[@]}" --lr "$LSTM_LR"
+    stage train_lstm train_nmt lstm "$DATA/bin" "$UPDATES" "${LSTM_ARCH[@]}" "${COMMON[@]}" \
+        "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$LSTM_LR"
     after_training lstm "$DATA"
 }
 

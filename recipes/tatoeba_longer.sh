@@ -18,7 +18,7 @@ export OMP_NUM_THREADS=1
 UPDATES=$("$BIN/python" recipes/epoch_updates.py "$DATA/bin" --max-tokens "$MAX_TOKENS" --epochs "$EPOCHS")
 name=reencoder_${EPOCHS}ep
 train_nmt "$name" "$DATA/bin" "$UPDATES" --arch reencoder_base --max-tokens "$MAX_TOKENS" "${DEMO_OPT[@]}" \
-    "${DECAY[@]}" --lr "$REENCODER_LR"
+    "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$REENCODER_LR"
 [ -s "$RUNS/$name/test.hyp" ] || generate_nmt "$name" "$DATA/bin" "$RUNS/$name/ckpt/checkpoint_last.pt"
 "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based \
     --system phrase_based=$DEMO/phrase_based/test.hyp --system "$name=$RUNS/$name/test.hyp" \
