@@ -5,28 +5,26 @@
 Prints the number of batches fairseq-train makes of the ``train`` split for one epoch (times
 ``--epochs``): the same translation task, ``--max-tokens``, and fairseq's defaults for the
 rest (``--required-batch-size-multiple 8``, max positions 1024).  The demo uses it to turn an
-epoch budget into ``--max-update``, so that a schedule that decays to zero
-(``--lr-scheduler polynomial_decay``, whose total defaults to ``--max-update``) ends exactly
-where training does.
+epoch budget into ``--max-update`` and ``--total-num-update``, so that a schedule that decays
+to zero (``--lr-scheduler polynomial_decay``) ends exactly where training does.
 """
 
 from __future__ import annotations
 
-import argparse
-import logging
 import sys
 import warnings
 from pathlib import Path
 
+from data_prep.foundation import Parser, UserError, positive_int, run_main
+
 
 def updates_per_epoch(data_bin: Path, max_tokens: int, source_lang: str = "zh", target_lang: str = "en") -> int:
-    logging.getLogger("fairseq").setLevel(logging.WARNING)  # no INFO lines about loading
-    from fairseq import options, tasks
+    from fairseq import tasks
 
-    parser = options.get_training_parser()
-    args = options.parse_args_and_arch(parser, [
-        str(data_bin), "--task", "translation", "--source-lang", source_lang, "--target-lang", target_lang,
-        "--arch", "lstm", "--max-tokens", str(max_tokens), "--cpu"])
+    from reencoder.loading import parse_training_args
+
+    args = parse_training_args([data_bin, "--task", "translation", "--source-lang", source_lang,
+                                "--target-lang", target_lang, "--arch", "lstm", "--max-tokens", max_tokens, "--cpu"])
     warnings.filterwarnings("ignore", message=".*pin_memory.*")  # the CPU's data loader says so, harmlessly
     task = tasks.setup_task(args)
     task.load_dataset("train")
@@ -35,20 +33,20 @@ def updates_per_epoch(data_bin: Path, max_tokens: int, source_lang: str = "zh", 
     return len(itr.next_epoch_itr(shuffle=False))
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def body(argv) -> int:
+    ap = Parser(description=__doc__.split("\n")[0])
     ap.add_argument("data_bin", type=Path, help="fairseq-preprocess output (dict.zh.txt, train.zh-en.*)")
-    ap.add_argument("--max-tokens", type=int, required=True)
-    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--max-tokens", type=positive_int, required=True)
+    ap.add_argument("--epochs", type=positive_int, default=1)
     args = ap.parse_args(argv)
     if not (args.data_bin / "dict.zh.txt").is_file():
-        print(f"error: {args.data_bin} is not a binarized corpus (no dict.zh.txt; run `make data`)", file=sys.stderr)
-        return 2
-    if args.max_tokens < 1 or args.epochs < 1:
-        print("error: --max-tokens and --epochs must be positive", file=sys.stderr)
-        return 2
+        raise UserError(f"{args.data_bin} is not a binarized corpus (no dict.zh.txt; run `make data`)")
     print(updates_per_epoch(args.data_bin, args.max_tokens) * args.epochs)
     return 0
+
+
+def main(argv=None) -> int:
+    return run_main(body, argv, quiet=["fairseq"])
 
 
 if __name__ == "__main__":
