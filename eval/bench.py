@@ -163,14 +163,14 @@ def variant(model, runner=None, bf16=False, workspace=True):
     from reencoder.grid.workspace import WORKSPACE
 
     grid, keep = model.decoder.grid, WORKSPACE.keep
-    grid.runner, model.decoder.bf16_autocast = runner, bf16  # what --grid-bf16-autocast does
+    grid.runner, model.decoder.bf16 = runner, "always" if bf16 else "never"  # what --grid-bf16 does
     if not workspace:
         WORKSPACE.keep = 0
         WORKSPACE.clear()
     try:
         yield
     finally:
-        grid.runner, model.decoder.bf16_autocast, WORKSPACE.keep = None, False, keep
+        grid.runner, model.decoder.bf16, WORKSPACE.keep = None, "never", keep
 
 
 def train_variants(model, samples, rounds: int) -> Dict[str, Tuple[List[float], str]]:

@@ -25,7 +25,8 @@ function (same arguments, same exits, paper §4's hyperplanes) as one
 * Optional **bf16 GEMMs** (``compute_dtype``, or the dtype of an enclosing ``torch.autocast``)
   with fp32 states and gate math.
 
-Supported: LSTM dimensions only, priority dimension last or none, tied or untied weights,
+Supported: LSTM dimensions, except that the priority dimension may be a non-LSTM transform
+(§3.6, ``h' = α(V H')``); priority dimension last or none, tied or untied weights,
 standard or paper cell, dropout on the priority axis (or, without priority, on any axis).
 :func:`fused_supported` says whether blocks qualify; :func:`reencoder.grid.wavefront.run_grid`
 runs the others.  Index ops work on 2D views ``[slots, B * n]`` (plain ``memcpy``s).
@@ -46,8 +47,8 @@ import torch.nn as nn
 from torch import Tensor
 
 from .fused_plan import FusedGroup, fused_plan
-from .gate_math import (BlockWeights, acc_mm, block_params, gates_backward, gates_forward, linear_into, mm_as,
-                        split_block_params)
+from .gate_math import (BlockWeights, acc_mm, activation_backward, activation_forward, block_params, gates_backward,
+                        gates_forward, linear_into, mm_as, split_block_params)
 from .schedule import Observer, OuterSum, Shape
 from .workspace import WORKSPACE
 
@@ -56,8 +57,10 @@ def fused_supported(blocks: Sequence[nn.Module], dropout: Optional[Sequence[floa
     """Whether :func:`run_grid_fused` implements these blocks (see the module docstring)."""
     for blk in blocks:
         N = blk.num_dims
-        if blk.non_lstm_dims or blk.priority_dim not in (None, N - 1):
+        if blk.priority_dim not in (None, N - 1):
             return False
+        if blk.non_lstm_dims and (blk.priority_dim is None or blk.non_lstm_dims != (N - 1,)):
+            return False  # only the priority dimension may be non-LSTM (§3.6)
         if dropout is not None and blk.priority_dim is not None and any(dropout[:-1]):
             return False
     return True
@@ -142,13 +145,19 @@ class _FusedGrid(torch.autograd.Function):
                 gates_forward(G1, m_in[:, :F_], w.cell, h_out[:, :F_], m_out[:, :F_], T1)
                 G2 = T2 = None
                 if w.prio:
-                    G2, T2 = act(R, 4 * n), act(R, n).view(R, 1, n)  # the priority transform's [R, 4n], [R, 1, n]
+                    # the priority transform's [R, 4n] gates and [R, 1, n] T, or its [R, n] activation (§3.6)
+                    G2 = act(R, w.Wp.shape[0])
+                    T2 = None if w.prio_act else act(R, n).view(R, 1, n)
                     if g.part_idx is None:
                         linear_into(G2, _priority_input(H, h_out[:, :F_].transpose(0, 1), F_), w.Wp, w.bp)
                     else:
                         h_first = h_out[:, :F_].reshape(R, K)  # [R, F, n] -> [R, K]: the h' of eq. 5 (F = N - 1)
                         linear_into(_gather_parts(G2, proj[g.block][1], g).add_(w.bp), h_first, w.columns(K)[2])
-                    gates_forward(G2, m_in[:, F_:], w.cell, h_out[:, F_:], m_out[:, F_:], T2)
+                    if w.prio_act:  # h' = α(V H'), no memory: its m' slot holds zeros
+                        h_out[:, F_] = activation_forward(G2, w.prio_act)
+                        m_out[:, F_] = 0.0
+                    else:
+                        gates_forward(G2, m_in[:, F_:], w.cell, h_out[:, F_:], m_out[:, F_:], T2)
                 keep = [None] * N
                 for k, p in enumerate(drop):
                     if p > 0:
@@ -189,7 +198,7 @@ class _FusedGrid(torch.autograd.Function):
                            for W in (weights[g.block].W1, weights[g.block].Wp)]
                  for g in plan.groups if g.part_idx is not None}
         dcols = {b: [torch.zeros(weights[b].W1.shape[0], K, dtype=fdt, device=dev),
-                     torch.zeros(4 * n, K, dtype=fdt, device=dev)] for b in dproj}
+                     torch.zeros(weights[b].Wp.shape[0], K, dtype=fdt, device=dev)] for b in dproj}
         # every slot's gradient is written once: by its exit or by the one cell that read it
         dHb, dMb = WORKSPACE.take(Hb.shape, Hb), WORKSPACE.take(Mb.shape, Mb)
         for buf, gs in ((dHb, grads[:N]), (dMb, grads[N:])):
@@ -218,8 +227,13 @@ class _FusedGrid(torch.autograd.Function):
                 dmin_t = dmin.transpose(0, 1)  # [R, N, n] view of it
                 dh_first = dh[:, :F_]
                 if w.prio:  # the priority transform came last, so its backward comes first
-                    dG2 = gates_backward(G2, T2, m_in[:, F_:], m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell, dmin_t[:, F_:])
-                    gW, gb = (dp[0], dp[1]) if w.tied else (dp[2], dp[3])
+                    if w.prio_act:  # G2 holds h' = α(V H'); no memory, so no gradient into m_p
+                        dG2 = activation_backward(G2, dh[:, F_], w.prio_act)
+                        dmin_t[:, F_] = 0.0
+                    else:
+                        dG2 = gates_backward(G2, T2, m_in[:, F_:], m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
+                                             dmin_t[:, F_:])
+                    gW, gb = (dp[2], dp[3]) if w.own_priority else (dp[0], dp[1])
                     gb.add_(dG2.sum(0))
                     h_first = Hb[out].view(N, R, n)[:F_]  # [F, R, n]: the updated h'_1..h'_F
                     if additive:
@@ -249,7 +263,7 @@ class _FusedGrid(torch.autograd.Function):
         for b, (dP1, dP2) in dproj.items():  # W_x x_ij = W_x s_i + W_x t_j, backwards
             w, dp = weights[b], dparams[b]
             _, W1k, _, Wpk = w.columns(K)
-            gW = dp[0] if w.tied else dp[2]
+            gW = dp[2] if w.own_priority else dp[0]
             dp[0][:, :K] += dcols[b][0]
             gW[:, :K] += dcols[b][1]
             for part, dpart, d1, d2 in zip(parts, dparts, dP1, dP2):

@@ -73,6 +73,19 @@ def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor
     return dG
 
 
+def activation_forward(G: Tensor, activation: str) -> Tensor:
+    """§3.6's non-LSTM transform ``h' = α(V H)`` in place on the pre-activations ``G``."""
+    return G.tanh_() if activation == "tanh" else G.relu_()
+
+
+def activation_backward(h: Tensor, dh: Tensor, activation: str) -> Tensor:
+    """The gradient of :func:`activation_forward`'s pre-activations from its output ``h``:
+    tanh' = 1 − h², relu' = [h > 0]."""
+    if activation == "tanh":
+        return dh - dh * h * h
+    return dh * (h > 0)
+
+
 def gate_major(num_sets: int, n: int) -> Tensor:
     """Row permutation from the blocks' ``[u, f, o, c]`` per gate set to the gate-major layout
     of :func:`gates_forward` (the identity for one set)."""
@@ -88,6 +101,9 @@ class BlockWeights:
     def __init__(self, blk: nn.Module, params: Sequence[Tensor], dtype: torch.dtype):
         self.tied, self.cell = blk.tied, blk.cell
         self.prio = blk.priority_dim is not None
+        self.own_priority = blk.own_priority
+        # §3.6: a non-LSTM priority transform h' = α(V H') (no gates, no memory), or None
+        self.prio_act = blk.activation if blk.priority_dim in blk.non_lstm_dims else None
         self.F = blk.num_dims - 1 if self.prio else blk.num_dims
         n = blk.hidden_size
         sets = 1 if self.tied else self.F
@@ -96,9 +112,11 @@ class BlockWeights:
         self.W1, self.b1 = W1.to(dtype), b1.to(dtype)
         self.Wp = self.bp = None
         if self.prio:
-            self.Wp, self.bp = (self.W1, self.b1) if self.tied else (params[2].to(dtype), params[3].to(dtype))
+            self.Wp, self.bp = (params[2].to(dtype), params[3].to(dtype)) if self.own_priority else (self.W1, self.b1)
         # per cell and batch row: the first transform's activations and T, then the priority's
-        self.acts_width = self.W1.shape[0] + self.F * n + (5 * n if self.prio else 0)
+        # (gates and T of an LSTM, or the activation h' alone of a non-LSTM transform)
+        prio_width = 0 if not self.prio else (n if self.prio_act else 5 * n)
+        self.acts_width = self.W1.shape[0] + self.F * n + prio_width
         self._cols = {}
 
     def columns(self, K: int):
@@ -114,7 +132,7 @@ def block_params(blocks) -> List[Tensor]:
     out = []
     for blk in blocks:
         out += [blk.weight, blk.bias]
-        if blk.priority_dim is not None and not blk.tied:
+        if blk.own_priority:
             out += [blk.priority_weight, blk.priority_bias]
     return out
 
@@ -122,7 +140,7 @@ def block_params(blocks) -> List[Tensor]:
 def split_block_params(blocks, flat: Sequence[Tensor]) -> List[List[Tensor]]:
     out, i = [], 0
     for blk in blocks:
-        k = 4 if blk.priority_dim is not None and not blk.tied else 2
+        k = 4 if blk.own_priority else 2
         out.append(list(flat[i : i + k]))
         i += k
     return out

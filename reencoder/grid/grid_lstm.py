@@ -20,7 +20,8 @@ Options from the paper:
 
 * **Weight sharing** (§3.4): ``tied=True`` makes every dimension use the same ``W``.  Since
   all non-priority dimensions see the same ``H``, tied non-priority dimensions share one set of
-  gates and differ only through their memory vectors; the block computes the gates once.
+  gates and differ only through their memory vectors; the block computes the gates once.  A
+  non-LSTM priority dimension next to tied LSTM dimensions keeps its own ``V``.
 * **Priority dimensions** (§3.5): the other dimensions are computed first; the priority
   dimension then sees their *updated* hidden vectors, ``H' = [h'_1; ...; h_p; ...; h'_N]``.
 * **Non-LSTM dimensions** (§3.6): ``h'_k = α(V_k H)`` with no memory (``α`` = tanh or ReLU);
@@ -98,8 +99,9 @@ class GridLSTMBlock(nn.Module):
         non_lstm = sorted(set(non_lstm_dims))
         if any(not 0 <= k < num_dims for k in non_lstm):
             raise ValueError(f"non_lstm_dims {non_lstm} out of range for {num_dims} dims")
-        if tied and non_lstm and len(non_lstm) != num_dims:
-            raise ValueError("tied weights need every dimension to be of the same kind")
+        first_dims = [k for k in range(num_dims) if k != priority_dim]
+        if tied and len({k in non_lstm for k in first_dims}) > 1:
+            raise ValueError("tied weights need every non-priority dimension to be of the same kind")
         self.num_dims = num_dims
         self.hidden_size = n = hidden_size
         self.priority_dim = priority_dim
@@ -109,20 +111,24 @@ class GridLSTMBlock(nn.Module):
         self.activation = activation
         self.forget_bias = forget_bias
         self.init_scale = init_scale
-        self.first_dims = [k for k in range(num_dims) if k != priority_dim]
+        self.first_dims = first_dims
         width = lambda k: n if k in self.non_lstm_dims else 4 * n  # noqa: E731
+        kind = (first_dims[0] if first_dims else priority_dim) in self.non_lstm_dims
+        # the priority transform has its own weights unless tied to non-priority ones of its kind
+        self.own_priority = priority_dim is not None and (not tied or (priority_dim in self.non_lstm_dims) != kind)
         if tied:
-            # one transform serves every dimension; tied non-priority dims share gates
-            self.weight = nn.Parameter(torch.empty(width(0), num_dims * n))
-            self.bias = nn.Parameter(torch.empty(width(0)))
-            self.first_widths = [width(0)] if self.first_dims else []
+            # one transform serves every dimension of a kind; tied non-priority dims share gates
+            w0 = width(first_dims[0] if first_dims else priority_dim)
+            self.weight = nn.Parameter(torch.empty(w0, num_dims * n))
+            self.bias = nn.Parameter(torch.empty(w0))
+            self.first_widths = [w0] if self.first_dims else []
         else:
             self.first_widths = [width(k) for k in self.first_dims]
             self.weight = nn.Parameter(torch.empty(sum(self.first_widths), num_dims * n))
             self.bias = nn.Parameter(torch.empty(sum(self.first_widths)))
-            if priority_dim is not None:
-                self.priority_weight = nn.Parameter(torch.empty(width(priority_dim), num_dims * n))
-                self.priority_bias = nn.Parameter(torch.empty(width(priority_dim)))
+        if self.own_priority:
+            self.priority_weight = nn.Parameter(torch.empty(width(priority_dim), num_dims * n))
+            self.priority_bias = nn.Parameter(torch.empty(width(priority_dim)))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -141,20 +147,21 @@ class GridLSTMBlock(nn.Module):
     def _bias_layout(self):
         """(bias tensor, [(offset, dim), ...]) pairs, to locate each forget gate."""
         if self.tied:
-            return [(self.bias, [(0, 0)])]
-        offsets, off = [], 0
-        for k, w in zip(self.first_dims, self.first_widths):
-            offsets.append((off, k))
-            off += w
-        layout = [(self.bias, offsets)]
-        if self.priority_dim is not None:
+            layout = [(self.bias, [(0, self.first_dims[0] if self.first_dims else self.priority_dim)])]
+        else:
+            offsets, off = [], 0
+            for k, w in zip(self.first_dims, self.first_widths):
+                offsets.append((off, k))
+                off += w
+            layout = [(self.bias, offsets)]
+        if self.own_priority:
             layout.append((self.priority_bias, [(0, self.priority_dim)]))
         return layout
 
     def _priority_params(self) -> Tuple[Tensor, Tensor]:
-        if self.tied:
-            return self.weight, self.bias
-        return self.priority_weight, self.priority_bias
+        if self.own_priority:
+            return self.priority_weight, self.priority_bias
+        return self.weight, self.bias
 
     def _transform(self, k: int, pre: Tensor, m: Tensor) -> Tuple[Tensor, Tensor]:
         """Apply dimension k's nonlinearity to its pre-activation ``pre``."""

@@ -32,6 +32,9 @@ class DepthGridStack(nn.Module):
         shared_depth: one block for every depth layer (otherwise one block per layer).
         cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid.grid_lstm`).
         depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
+        depth_transform: ``"lstm"``, or ``"tanh"`` / ``"relu"`` for a non-LSTM depth dimension
+            (§3.6: ``h' = α(V H')``, no gates and no memory; with one depth layer the depth
+            LSTM's memory would only ever see a zero input).
     """
 
     def __init__(
@@ -44,6 +47,7 @@ class DepthGridStack(nn.Module):
         shared_depth: bool = False,
         cell: str = "standard",
         depth_dropout: float = 0.0,
+        depth_transform: str = "lstm",
     ):
         super().__init__()
         if hidden_size < 1 or depth < 1:
@@ -53,9 +57,11 @@ class DepthGridStack(nn.Module):
         self.depth = depth
         self.depth_dropout = depth_dropout
         self.runner = None  # None: the fused wavefront; the benchmark swaps in others to compare
+        non_lstm = () if depth_transform == "lstm" else (self.depth_axis,)
+        activation = "tanh" if depth_transform == "lstm" else depth_transform
         self.blocks = nn.ModuleList(
             GridLSTMBlock(num_dims, hidden_size, priority_dim=self.depth_axis if priority else None,
-                          tied=tied_dims, cell=cell)
+                          tied=tied_dims, cell=cell, non_lstm_dims=non_lstm, activation=activation)
             for _ in range(1 if shared_depth else depth)
         )
 

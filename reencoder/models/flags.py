@@ -33,6 +33,9 @@ def add_grid_args(parser) -> None:
                         help="LSTM output: 'standard' o*tanh(m) or 'paper' tanh(o*m)")
     parser.add_argument('--grid-no-priority', action='store_true',
                         help='do not make depth the priority dimension')
+    parser.add_argument('--grid-depth-transform', choices=['lstm', 'tanh', 'relu'],
+                        help="depth dimension: an LSTM, or a non-LSTM transform h' = act(V H') "
+                             "(paper 3.6; no gates, a quarter of the depth GEMM)")
     parser.add_argument('--grid-tied-dims', action='store_true',
                         help="share one weight matrix among a block's dimensions")
     parser.add_argument('--grid-shared-depth', action='store_true',
@@ -41,9 +44,11 @@ def add_grid_args(parser) -> None:
                         help='dropout on hidden vectors passed up the depth axis')
     parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                         help='tie the (target) embedding and the output layer')
+    parser.add_argument('--grid-bf16', choices=['auto', 'always', 'never'],
+                        help="the grid's GEMMs in bf16 (states and gate math stay fp32): auto = where bf16 "
+                             "matmuls are native (GPUs with bf16, CPUs with AMX), fp32 elsewhere")
     parser.add_argument('--grid-bf16-autocast', action='store_true',
-                        help='run the grid under bf16 autocast (fast on AMX CPUs and GPUs; '
-                             "fairseq's --bf16 does not run on CPU)")
+                        help="= --grid-bf16 always (fairseq's --bf16 does not run on CPU)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
@@ -52,15 +57,18 @@ def add_grid_args(parser) -> None:
 def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float) -> None:
     """Fill unset grid flags (fairseq ``base_architecture`` convention)."""
     set_defaults(args, dropout=dropout, decoder_embed_dim=embed_dim, grid_hidden_size=hidden, grid_depth=depth,
-                 grid_cell="standard", grid_no_priority=False, grid_tied_dims=False, grid_shared_depth=False)
+                 grid_cell="standard", grid_no_priority=False, grid_tied_dims=False, grid_shared_depth=False,
+                 grid_depth_transform="lstm")
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False,
                  grid_bf16_autocast=False)
+    set_defaults(args, grid_bf16="always" if args.grid_bf16_autocast else "auto")
 
 
 def grid_kwargs(args) -> dict:
     """The grid's constructor options (:class:`reencoder.grid.grid_stack.DepthGridStack`) from the flags."""
     return dict(priority=not args.grid_no_priority, tied_dims=args.grid_tied_dims,
-                shared_depth=args.grid_shared_depth, cell=args.grid_cell, depth_dropout=args.grid_depth_dropout)
+                shared_depth=args.grid_shared_depth, cell=args.grid_cell, depth_dropout=args.grid_depth_dropout,
+                depth_transform=args.grid_depth_transform)
 
 
 def check_positive(args, *names: str) -> None:

@@ -14,6 +14,7 @@ from fairseq.modules import FairseqDropout
 from torch import Tensor
 
 from ..grid.grid_stack import GridState, reorder_state
+from ..grid.hardware import native_bf16
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
@@ -61,7 +62,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         else:
             self.fc_out = Linear(out_dim, len(dictionary))
         self.max_target_positions = args.max_target_positions
-        self.bf16_autocast = args.grid_bf16_autocast
+        self.bf16 = "always" if args.grid_bf16_autocast else args.grid_bf16
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
@@ -91,10 +92,16 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return self.proj(self.dropout(self.embed_tokens(tokens)))
 
     def run_grid(self, like: Tensor, *args, **kwargs):
-        """Call the grid, under bf16 autocast with ``--grid-bf16-autocast``; outputs in ``like``'s dtype."""
-        with torch.autocast(like.device.type, dtype=torch.bfloat16, enabled=self.bf16_autocast):
+        """Call the grid, its GEMMs in bf16 as ``--grid-bf16`` says (``auto``: float32 models on
+        hardware with native bf16 matmuls); outputs in ``like``'s dtype."""
+        with torch.autocast(like.device.type, dtype=torch.bfloat16, enabled=self.grid_in_bf16(like)):
             x, state = self.grid(*args, **kwargs)
         return x.to(like.dtype), state
+
+    def grid_in_bf16(self, like: Tensor) -> bool:
+        if self.bf16 == "auto":
+            return like.dtype == torch.float32 and native_bf16(like.device)[0]
+        return self.bf16 == "always"
 
     def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
         if incremental_state is None:

@@ -76,7 +76,7 @@ def base_architecture(args):
 @register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tiny")
 def grid_lstm_lm_tiny(args):
     """For tests: 16-unit blocks, two layers."""
-    set_defaults(args, decoder_embed_dim=16, grid_hidden_size=16, dropout=0.0)
+    set_defaults(args, decoder_embed_dim=16, grid_hidden_size=16, dropout=0.0, grid_bf16="never")
     base_architecture(args)
 
 

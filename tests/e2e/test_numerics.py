@@ -44,3 +44,24 @@ def test_bf16_autocast_matches_fp32_to_bf16_precision(tiny_bin):
     assert b.dtype == torch.float32
     assert (a - b).abs().max() < 0.05 * a.abs().max()  # bf16 has ~3 significant digits
     assert not torch.equal(a, b)  # the flag really changes the arithmetic
+
+
+@pytest.mark.parametrize("amx", [False, True], ids=["no-amx", "amx"])
+def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, amx):
+    """--grid-bf16 auto: bf16 GEMMs for float32 models exactly where the CPU has AMX; float64
+    models and --grid-bf16 never stay exact."""
+    from reencoder.grid import hardware
+
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"} if amx else {"avx2"}))
+    assert hardware.native_bf16(torch.device("cpu"))[0] == amx
+    _, task, exact = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "never"])
+    _, _, auto = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "auto"])
+    auto.load_state_dict(exact.state_dict())
+    sample = mixed_batch(task, "valid", [0, 4, 9, 13])
+    with torch.no_grad():
+        a, _ = exact.eval()(**sample["net_input"])
+        b, _ = auto.eval()(**sample["net_input"])
+        a64, _ = exact.double()(**sample["net_input"])
+        b64, _ = auto.double()(**sample["net_input"])
+    assert torch.equal(a, b) != amx
+    assert torch.equal(a64, b64)

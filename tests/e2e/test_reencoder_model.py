@@ -13,6 +13,8 @@ VARIANTS = {
     "max": ["--grid-readout", "max"],
     "attn": ["--grid-readout", "attn"],
     "attn-bilstm": ["--grid-readout", "attn", "--grid-source-input", "bilstm"],
+    # paper §3.4 + §3.6: source and target share one set of gates, depth is h' = tanh(V H')
+    "attn-tied-tanh-depth": ["--grid-readout", "attn", "--grid-tied-dims", "--grid-depth-transform", "tanh"],
 }
 
 

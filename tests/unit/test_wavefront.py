@@ -45,6 +45,10 @@ CASES = [
     ((3, 4, 2), 2, 2, {"tied": True}),
     ((4, 3, 3), 3, 2, {"tied": True, "priority_dim": 2, "cell": "paper"}),
     ((6, 5, 2), 1, None, {"priority_dim": 2, "cell": "paper"}),
+    # §3.6: a non-LSTM (tanh / relu) priority dimension, alone or next to tied LSTM dimensions
+    ((3, 4, 2), 2, 2, {"priority_dim": 2, "non_lstm_dims": [2]}),
+    ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "tied": True, "activation": "relu"}),
+    ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "tied": True, "cell": "paper"}),
 ]
 RUNNERS = {"autograd": run_grid, "fused": run_grid_fused}
 
@@ -55,6 +59,7 @@ RUNNERS = {"autograd": run_grid, "fused": run_grid_fused}
 def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
     blocks, bh, bm = make_case(shape, n_blocks, block_axis, device=device, **kw)
     if runner == "fused" and not fused_supported(blocks, None):
+        assert kw.get("non_lstm_dims") != [len(shape) - 1], "the fused runner must cover a non-LSTM priority dim"
         assert kw.get("non_lstm_dims"), "the fused runner must cover every all-LSTM case"
         with pytest.raises(ValueError, match="LSTM dimensions"):
             run_grid_fused(blocks, shape, bh, bm, block_axis=block_axis)
@@ -102,7 +107,8 @@ def test_blocks_see_contiguous_slices_per_block_axis():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"tied": True}), (3, {"cell": "paper"}), (1, {})])
+@pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"tied": True}), (3, {"cell": "paper"}), (1, {}),
+                                         (3, {"non_lstm_dims": [2]}), (1, {"non_lstm_dims": [2], "tied": True})])
 def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device):
     """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
     projects the S + T parts instead of the S·T cells; outputs and every gradient (parts
@@ -128,11 +134,12 @@ def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device):
         torch.testing.assert_close(gf, gn, rtol=1e-9, atol=1e-11)
 
 
-def test_fused_dropout_gradients_match_finite_differences():
+@pytest.mark.parametrize("kw", [{}, {"non_lstm_dims": [2]}])
+def test_fused_dropout_gradients_match_finite_differences(kw):
     """Depth dropout inside the fused pass: its masks scale the forward and the backward alike
     (the RNG is reseeded per call, so every evaluation draws the same masks)."""
     shape = (3, 2, 2)
-    blocks, bh, bm = make_case(shape, 2, 2, priority_dim=2, B=2, n=3)
+    blocks, bh, bm = make_case(shape, 2, 2, priority_dim=2, B=2, n=3, **kw)
     blocks.train()
 
     def f(*inputs):
