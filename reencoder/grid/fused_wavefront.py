@@ -194,9 +194,11 @@ class _FusedGrid(torch.autograd.Function):
         dflat = [torch.zeros_like(p) for p in flat]
         dparams = split_block_params(blocks, dflat)
         # additive groups: gradients of the parts' projections, and of the non-priority columns
-        dproj = {g.block: [[torch.zeros(p.shape[0] * B, W.shape[0], dtype=fdt, device=dev) for p in parts]
-                           for W in (weights[g.block].W1, weights[g.block].Wp)]
-                 for g in plan.groups if g.part_idx is not None}
+        # (one entry per block: built per group, they would be zero-filled once per hyperplane)
+        additive_blocks = sorted({g.block for g in plan.groups if g.part_idx is not None})
+        dproj = {b: [[torch.zeros(p.shape[0] * B, W.shape[0], dtype=fdt, device=dev) for p in parts]
+                     for W in (weights[b].W1, weights[b].Wp)]
+                 for b in additive_blocks}
         dcols = {b: [torch.zeros(weights[b].W1.shape[0], K, dtype=fdt, device=dev),
                      torch.zeros(weights[b].Wp.shape[0], K, dtype=fdt, device=dev)] for b in dproj}
         # every slot's gradient is written once: by its exit or by the one cell that read it
