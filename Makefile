@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install test test-fast demo data baseline bench char-lm algo synthetic ablation clean
+.PHONY: install test test-fast demo data baseline bench bench-ladder char-lm algo synthetic ablation clean
 
 install: $(STAMP)
 
@@ -35,11 +35,19 @@ test-fast: install
 demo: install
 	SHARED=$(SHARED) bash recipes/tatoeba_demo.sh
 
-# Speed of the grid against this machine's matmul peak and fairseq's lstm (runs/bench/bench.json).
+# Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
+# machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),
+# then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json); ~25 min on 2 cores.
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data
+	$(BIN)/python -m eval.bench_widths --data work/data/tatoeba --out runs/bench/widths.json
+	$(BIN)/python -m eval.bench_archs --data work/data/tatoeba --threads 1,2 --out runs/bench/archs.json
+
+# The optimisation ladder of one grid (naive loop, autograd wavefront, fused, additive input, bf16),
+# peak RSS and decoding speed (runs/bench/bench.json).
+bench-ladder: install
+	test -f work/data/tatoeba/manifest.json || $(MAKE) data
 	$(BIN)/python -m eval.bench --data work/data/tatoeba --out runs/bench/bench.json
-	OMP_NUM_THREADS=1 $(BIN)/python -m eval.bench_archs --data work/data/tatoeba --out runs/bench/archs.json
 
 # The Reencoder ablation: every variant for the same CPU time (BUDGET_MIN, default 3) on Tatoeba,
 # scored on dev only (runs/ablation/table.md); VARIANTS="paper base" picks some.

@@ -6,7 +6,9 @@ Times a full training step (forward, label-smoothed loss, backward; no optimizer
 named Reencoder architecture and of fairseq's ``lstm`` and ``transformer`` as the demo builds
 them, on the same real Tatoeba batches at the demo's batch size (512 tokens), in interleaved
 rounds (the best round counts: the development VM is noisy), with the threads torch has
-(the demo trains with one).  Prints seconds per step and the ratio to ``reencoder_paper``.
+once per thread count of ``--threads`` (the demo trains each system with one thread per
+core).  Prints seconds per step, the ratio to ``reencoder_paper`` and each thread count's
+speed-up over one thread.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .bench import build, params, real_batches, time_train_step
 SYSTEMS: Dict[str, List[str]] = {
     "reencoder_paper": ["--arch", "reencoder_paper"],
     "reencoder_base": ["--arch", "reencoder_base"],
+    "reencoder_base_tied_tanh": ["--arch", "reencoder_base", "--grid-tied-dims", "--grid-depth-transform", "tanh"],
     "lstm": ["--arch", "lstm", "--encoder-embed-dim", "256", "--decoder-embed-dim", "256",
              "--decoder-out-embed-dim", "256", "--encoder-hidden-size", "256", "--decoder-hidden-size", "256",
              "--share-decoder-input-output-embed"],
@@ -42,6 +45,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--batches", type=int, default=20, help="real batches per round")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--threads", default="1", help="comma-separated torch thread counts, e.g. 1,2")
     ap.add_argument("--out", default="runs/bench/archs.json")
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
@@ -55,23 +59,31 @@ def main(argv: Optional[List[str]] = None) -> int:
     for name in names:
         task, models[name] = build(data_bin, SYSTEMS[name][1], SYSTEMS[name][2:])
         samples = samples or real_batches(task, args.max_tokens, args.batches)
-    best = {name: float("inf") for name in names}
+    threads = [int(t) for t in args.threads.split(",")]
+    best = {(name, t): float("inf") for name in names for t in threads}
     for r in range(args.rounds):
-        for name in names:
-            best[name] = min(best[name], time_train_step(models[name], samples))
-            print(f"round {r + 1}/{args.rounds}: {name:16s} {best[name]:.4f} s/step", file=sys.stderr, flush=True)
-    ref = best.get("reencoder_paper")
-    rows = [{"system": n, "params": params(models[n]), "s_per_step": best[n],
-             "x_reencoder_paper": best[n] / ref if ref else None} for n in names]
+        for t in threads:
+            torch.set_num_threads(t)
+            for name in names:
+                best[name, t] = min(best[name, t], time_train_step(models[name], samples))
+                print(f"round {r + 1}/{args.rounds}, {t} thread(s): {name:24s} {best[name, t]:.4f} s/step",
+                      file=sys.stderr, flush=True)
+    rows = []
+    for t in threads:
+        ref = best.get(("reencoder_paper", t))
+        rows += [{"system": n, "threads": t, "params": params(models[n]), "s_per_step": best[n, t],
+                  "x_reencoder_paper": best[n, t] / ref if ref else None,
+                  "speedup_over_1_thread": best[n, 1] / best[n, t] if 1 in threads else None} for n in names]
     print(f"training step (forward + backward) at {args.max_tokens} tokens per batch, {len(samples)} real batches, "
-          f"{torch.get_num_threads()} thread(s), best of {args.rounds} rounds")
-    print(f"{'system':18s} {'params':>10s} {'s/step':>8s} {'x paper':>8s}")
+          f"best of {args.rounds} rounds")
+    print(f"{'system':26s} {'threads':>7s} {'params':>10s} {'s/step':>8s} {'x paper':>8s} {'x 1 thread':>10s}")
     for row in rows:
         ratio = "" if row["x_reencoder_paper"] is None else f"{row['x_reencoder_paper']:8.2f}"
-        print(f"{row['system']:18s} {row['params']:10,d} {row['s_per_step']:8.4f} {ratio}")
+        speed = "" if row["speedup_over_1_thread"] is None else f"{row['speedup_over_1_thread']:10.2f}"
+        print(f"{row['system']:26s} {row['threads']:7d} {row['params']:10,d} {row['s_per_step']:8.4f} {ratio:>8s} {speed}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"threads": torch.get_num_threads(), "max_tokens": args.max_tokens,
+    out.write_text(json.dumps({"threads": threads, "max_tokens": args.max_tokens,
                                "batches": len(samples), "systems": rows}, indent=2) + "\n", encoding="utf-8")
     return 0
 
