@@ -33,9 +33,18 @@ from typing import Callable, Dict, List, Tuple
 import torch
 import torch.nn.functional as F
 
+from data_prep.foundation import atomic_write_text
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEVICE = torch.device("cpu")  # --device cuda: the same benchmark on a GPU (no RSS/decoding parts)
+
+
+def write_json(path, obj) -> None:
+    """``obj`` as JSON at ``path`` (folders made, written atomically), and say so."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps(obj, indent=2) + "\n")
+    print(f"\nwrote {path}")
 
 
 def sync() -> None:
@@ -321,10 +330,7 @@ def main(argv=None) -> int:
     if ckpt.exists() and DEVICE.type == "cpu":
         res["decode_beam5"] = decode_speed(data_bin, ckpt, Path(args.model_folder), n=500)
     print_table(res)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {out}")
+    write_json(args.out, res)
     return 0
 
 

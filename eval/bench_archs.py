@@ -14,14 +14,13 @@ speed-up over one thread.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Dict, List, Optional
 
 import torch
 
-from .bench import build, params, real_batches, time_train_step
+from .bench import build, params, real_batches, time_train_step, write_json
 
 # name -> (arch, extra flags): the demo's systems (recipes/lib.sh has the same baseline flags)
 SYSTEMS: Dict[str, List[str]] = {
@@ -81,10 +80,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         ratio = "" if row["x_reencoder_paper"] is None else f"{row['x_reencoder_paper']:8.2f}"
         speed = "" if row["speedup_over_1_thread"] is None else f"{row['speedup_over_1_thread']:10.2f}"
         print(f"{row['system']:26s} {row['threads']:7d} {row['params']:10,d} {row['s_per_step']:8.4f} {ratio:>8s} {speed}")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"threads": threads, "max_tokens": args.max_tokens,
-                               "batches": len(samples), "systems": rows}, indent=2) + "\n", encoding="utf-8")
+    write_json(args.out, {"threads": threads, "max_tokens": args.max_tokens, "batches": len(samples), "systems": rows})
     return 0
 
 

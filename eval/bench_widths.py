@@ -24,7 +24,6 @@ with a progress line per variant on stderr.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -35,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reencoder.grid.hardware import native_bf16
 
-from .bench import build, lstm_args, matmul_peak, params, real_batches, sync, time_per_sample, train_step
+from .bench import build, lstm_args, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
 
 # cell options (the grid's flags) benchmarked at every width and depth
 OPTIONS: Dict[str, List[str]] = {
@@ -208,10 +207,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                   file=sys.stderr, flush=True)
     res.update(variants=table, baselines=baselines)
     print_table(res)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-    print(f"\nwrote {out}")
+    write_json(args.out, res)
     return 0
 
 
