@@ -11,7 +11,9 @@ prints the table with sacrebleu's signatures and writes ``table.md``, ``results.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 from data_prep.foundation import run_main
 
@@ -20,17 +22,34 @@ from .report import markdown_table, write_reports
 from .scoring import DEFAULT_BUCKET_EDGES, evaluate
 
 
-def parse_systems(specs: list[str]) -> dict[str, str]:
+def parse_systems(specs: list[str], flag: str = "--system", what: str = "HYP_FILE") -> dict[str, str]:
     """``["name=path", ...]`` -> ordered ``{name: path}``; duplicates and bad specs are errors."""
     systems: dict[str, str] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise EvalError(f"--system {spec!r}: expected NAME=HYP_FILE")
+            raise EvalError(f"{flag} {spec!r}: expected NAME={what}")
         if name in systems:
-            raise EvalError(f"--system {name!r} given twice")
+            raise EvalError(f"{flag} {name!r} given twice")
         systems[name] = path
     return systems
+
+
+def attach_training(evaluation, specs: list[str]) -> None:
+    """``--training NAME=JSON``: each named system's training facts, read from its JSON."""
+    by_name = {s.name: s for s in evaluation.systems}
+    for name, path in parse_systems(specs, "--training", "TRAINING_JSON").items():
+        if name not in by_name:
+            raise EvalError(f"--training {name!r}: no --system of that name")
+        try:
+            info = json.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise EvalError(f"{path}: cannot read ({e.strerror})") from None
+        except ValueError as e:
+            raise EvalError(f"{path}: not JSON ({e})") from None
+        if not isinstance(info, dict):
+            raise EvalError(f"{path}: expected a JSON object of training facts")
+        by_name[name].training = info
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--source", default=None, help="source file for length buckets (default: REFS/PREFIX.zh)")
     parser.add_argument("--buckets", default=",".join(map(str, DEFAULT_BUCKET_EDGES)),
                         help="upper ends of the source-length buckets in characters (default: %(default)s)")
+    parser.add_argument("--training", action="append", default=[], metavar="NAME=TRAINING_JSON",
+                        help="how system NAME was trained (python -m eval.training_info's JSON): wall-clock "
+                             "time, updates, threads, parameters and command go into the table (repeatable)")
     parser.add_argument("--out", required=True, help="folder for table.md, results.json, bleu.png")
     return parser
 
@@ -56,6 +78,7 @@ def _main(argv: list[str]) -> int:
     if list(edges) != sorted(set(edges)) or edges[0] < 1:
         raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
     evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline, args.source, edges)
+    attach_training(evaluation, args.training)
     from .plots import plot_bleu  # matplotlib is slow to import; only needed on success
 
     paths = write_reports(evaluation, args.out)

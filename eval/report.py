@@ -27,6 +27,19 @@ def markdown_table(evaluation: Evaluation) -> str:
     for s in evaluation.systems:
         lines.append(f"| {s.name} | {s.bleu:.2f} | {s.bleu_mean:.2f} ± {s.bleu_ci:.2f} | {_p(s.p_bleu)} "
                      f"| {s.chrf:.2f} | {s.chrf_mean:.2f} ± {s.chrf_ci:.2f} | {_p(s.p_chrf)} |")
+    trained = [s for s in evaluation.systems if s.training]
+    if trained:
+        lines += ["", "How each system was trained (wall clock of its training runs; commands below):", "",
+                  "| System | train min | updates | epochs | threads | params | last dev loss |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for s in trained:
+            t = s.training
+            params = "" if t.get("params") is None else f"{t['params']:,}"
+            loss = "" if t.get("last_dev_loss") is None else f"{t['last_dev_loss']:.3f}"
+            lines.append(f"| {s.name} | {t.get('train_seconds', 0) / 60:.1f} | {t.get('updates', '')} | "
+                         f"{t.get('epochs', '')} | {t.get('threads', '')} | {params} | {loss} |")
+        lines.append("")
+        lines += [f"* {s.name}: `{s.training.get('command', '')}`" for s in trained]
     labels = list(evaluation.bucket_sizes)
     lines += ["", f"BLEU by source length ({evaluation.bucket_unit}; sentences per bucket in brackets):", "",
               "| System | " + " | ".join(f"{b} ({evaluation.bucket_sizes[b]})" for b in labels) + " |",

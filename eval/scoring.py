@@ -47,6 +47,8 @@ class SystemScore:
     p_chrf: Optional[float]
     bleu_detail: str
     buckets: dict[str, float] = field(default_factory=dict)
+    #: how the system was trained (``reencoder-eval --training``: eval/training_info.py's JSON)
+    training: Optional[dict] = None
 
 
 @dataclass

@@ -44,17 +44,46 @@ stage() {
 }
 
 # train_nmt NAME DATA_BIN MAX_UPDATE FAIRSEQ_ARGS...: fairseq-train into $RUNS/NAME/ckpt
-# (MAX_UPDATE 0 = no update limit, use --max-epoch; resumes from checkpoint_last.pt, so a
-# finished run returns at once).
+# (MAX_UPDATE 0 = no update limit, use --max-epoch; resumes from checkpoint_last.pt; a run
+# whose log reached MAX_UPDATE is not started again: fairseq would train one more update).
+# Writes $RUNS/NAME/training.json (python -m eval.training_info: wall-clock seconds summed over
+# the invocations that trained, updates, threads, parameters, the exact command) for the tables.
 train_nmt() {
     local name=$1 data_bin=$2 max_update=$3; shift 3
     mkdir -p "$RUNS/$name"
-    "$BIN/fairseq-train" "$data_bin" --user-dir "$PLUGIN" --task translation \
-        --source-lang zh --target-lang en $DEVICE_FLAGS --seed 1 \
-        --max-update "$max_update" --save-dir "$RUNS/$name/ckpt" \
-        --no-epoch-checkpoints \
-        --log-format simple --log-interval 50 --log-file "$RUNS/$name/train.log" \
-        --num-workers 0 "$@"
+    local cmd=("$BIN/fairseq-train" "$data_bin" --user-dir "$PLUGIN" --task translation
+        --source-lang zh --target-lang en $DEVICE_FLAGS --seed 1
+        --max-update "$max_update" --save-dir "$RUNS/$name/ckpt"
+        --no-epoch-checkpoints
+        --log-format simple --log-interval 50 --log-file "$RUNS/$name/train.log"
+        --num-workers 0 "$@")
+    local log=$RUNS/$name/train.log t0=$(date +%s) u0
+    u0=$(last_update "$log")
+    if [ "$max_update" -gt 0 ] && [ -s "$RUNS/$name/ckpt/checkpoint_last.pt" ] && [ "${u0:-0}" -ge "$max_update" ]; then
+        echo "=== $name: already trained for $u0 updates" >&2  # fairseq would run one more update
+        return 0
+    fi
+    "${cmd[@]}"
+    if [ "$(last_update "$log")" != "$u0" ]; then  # it trained (a finished run only re-saves)
+        echo $(( $(date +%s) - t0 )) >> "$RUNS/$name/train_seconds"
+        "$BIN/python" -m eval.training_info --log "$RUNS/$name/train.log" --seconds-log "$RUNS/$name/train_seconds" \
+            --threads "${OMP_NUM_THREADS:-all}" --command "OMP_NUM_THREADS=${OMP_NUM_THREADS:-} $(printf '%q ' "${cmd[@]}")" \
+            --out "$RUNS/$name/training.json"
+    fi
+}
+
+# last_update LOG: the last update count fairseq-train logged (empty without a log)
+last_update() {
+    [ -f "$1" ] && grep -oE "num_updates[ =][0-9]+" "$1" | tail -n 1 | grep -oE "[0-9]+$"
+    return 0
+}
+
+# system_flags NAME HYP: reencoder-eval's --system for NAME, and its --training when train_nmt
+# recorded one ($RUNS/NAME/training.json): words for an array, SYSTEMS+=($(system_flags ...))
+system_flags() {
+    echo "--system $1=$2"
+    [ -s "$RUNS/$1/training.json" ] && echo "--training $1=$RUNS/$1/training.json"
+    return 0
 }
 
 # decode SUBSET DATA_BIN CHECKPOINT OUT_PREFIX [ARGS...]: fairseq-generate beam search on a

@@ -61,9 +61,9 @@ done
 
 stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based \
     --system "phrase_based=$RUNS/phrase_based/test.hyp" \
-    --system "reencoder=$RUNS/reencoder/test.hyp" \
-    --system "transformer=$RUNS/transformer/test.hyp" \
-    --system "lstm=$RUNS/lstm/test.hyp" \
+    $(system_flags reencoder "$RUNS/reencoder/test.hyp") \
+    $(system_flags transformer "$RUNS/transformer/test.hyp") \
+    $(system_flags lstm "$RUNS/lstm/test.hyp") \
     --out "$RUNS/eval"
 
 echo

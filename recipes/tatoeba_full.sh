@@ -66,4 +66,4 @@ if [ "$SYSTEM" = reencoder ]; then
     stage export "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
 fi
 stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
-    --system "$SYSTEM=$RUNS/$SYSTEM/test.hyp" --out "$RUNS/$SYSTEM/eval"
+    $(system_flags "$SYSTEM" "$RUNS/$SYSTEM/test.hyp") --out "$RUNS/$SYSTEM/eval"

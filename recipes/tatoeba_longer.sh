@@ -24,7 +24,7 @@ for system in reencoder lstm; do
         "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$lr"
     ckpt=$RUNS/$name/ckpt/checkpoint_last.pt
     newer "$RUNS/$name/test.hyp" "$ckpt" || generate_nmt "$name" "$DATA/bin" "$ckpt"
-    SYSTEMS+=(--system "$name=$RUNS/$name/test.hyp")
+    SYSTEMS+=($(system_flags "$name" "$RUNS/$name/test.hyp"))
 done
 "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based \
     --system phrase_based=$DEMO/phrase_based/test.hyp "${SYSTEMS[@]}" --out $RUNS/eval

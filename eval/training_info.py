@@ -1,0 +1,71 @@
+"""What a results table needs to know about how each neural system was trained.
+
+    python -m eval.training_info --log runs/demo/lstm/train.log --seconds-log runs/demo/lstm/train_seconds \\
+        --threads 1 --command "fairseq-train ..." --out runs/demo/lstm/training.json
+
+reads fairseq-train's log (updates, epochs, parameter count, last dev loss) and writes them
+with the wall-clock seconds of the training invocations (one number per line of
+``--seconds-log``: a resumed run counts every part), the threads and the exact command, for
+``reencoder-eval --training NAME=training.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from data_prep.foundation import Parser, UserError, atomic_write_text, read_lines, run_main
+
+from .fairseq_log import log_records, parameter_count
+
+
+def training_info(log: str | Path, seconds: float, threads: str, command: str) -> dict:
+    """The training facts of one system from its fairseq-train log."""
+    path = Path(log)
+    if not path.is_file():
+        raise UserError(f"{path}: no such fairseq-train log")
+    text = path.read_text(encoding="utf-8", errors="replace")
+    updates, epochs, dev_loss = 0, 0, None
+    for tag, fields in log_records(text):
+        if "num_updates" in fields:
+            updates = max(updates, int(fields["num_updates"]))
+        if tag == "valid" and "loss" in fields:
+            dev_loss = fields["loss"]
+        if tag == "train" and "epoch" in fields:
+            epochs = max(epochs, int(fields["epoch"]))
+    return {"train_seconds": round(seconds, 1), "updates": updates, "epochs": epochs, "threads": threads,
+            "params": parameter_count(text), "last_dev_loss": dev_loss, "command": command}
+
+
+def summed_seconds(path: str | Path) -> float:
+    """The sum of the numbers of ``path``, one per line (a line that is not one is an error)."""
+    total = 0.0
+    for lineno, line in read_lines(path):
+        try:
+            total += float(line)
+        except ValueError:
+            raise UserError(f"{path}:{lineno}: expected seconds, got {line!r}") from None
+    return total
+
+
+def _main(argv: List[str]) -> int:
+    ap = Parser(prog="python -m eval.training_info", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--log", required=True, help="fairseq-train's --log-file")
+    ap.add_argument("--seconds-log", required=True, help="wall-clock seconds of each training invocation, one per line")
+    ap.add_argument("--threads", required=True, help="torch threads of the run (OMP_NUM_THREADS)")
+    ap.add_argument("--command", required=True, help="the exact training command")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args(argv)
+    info = training_info(args.log, summed_seconds(args.seconds_log), args.threads, args.command)
+    atomic_write_text(args.out, json.dumps(info, indent=2) + "\n")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
