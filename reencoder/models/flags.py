@@ -37,7 +37,9 @@ def add_grid_args(parser) -> None:
                         help="depth dimension: an LSTM, or a non-LSTM transform h' = act(V H') "
                              "(paper 3.6; no gates, a quarter of the depth GEMM)")
     parser.add_argument('--grid-tied-dims', action='store_true',
-                        help="share one weight matrix among a block's dimensions")
+                        help="share one weight matrix among a block's dimensions of a kind (paper 3.4)")
+    parser.add_argument('--grid-untied-dims', dest='grid_tied_dims', action='store_false',
+                        help='one weight matrix per dimension (undoes an architecture that ties them)')
     parser.add_argument('--grid-shared-depth', action='store_true',
                         help='one block for all depth layers (default: one per layer)')
     parser.add_argument('--grid-depth-dropout', type=probability, metavar='D',

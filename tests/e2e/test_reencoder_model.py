@@ -123,7 +123,8 @@ def test_every_named_architecture_builds(tiny_bin):
         if arch == "reencoder_paper":  # the paper's layout: raw embeddings in, last cell out
             assert model.encoder.lstm is None and model.decoder.readout.kind == "last"
     assert sizes["reencoder_tiny"] < sizes["reencoder_base"] < sizes["reencoder_big"]
-    assert sizes["reencoder_base"] < sizes["reencoder_paper"]  # a narrower grid (96 units, not 128)
+    # the same width, but tied source/target gates and a tanh depth: 4n + n gate rows, not 8n + 4n
+    assert sizes["reencoder_base"] < sizes["reencoder_paper"]
     assert readouts["reencoder_base"] == "attn"
 
 
@@ -134,6 +135,13 @@ def test_size_flags_override_the_architecture(tiny_bin):
     grid = model.decoder.grid
     assert grid.hidden_size == 8 and grid.depth == 4 and len(grid.blocks) == 1
     assert grid.blocks[0].cell == "paper"
+    # reencoder_base ties source and target and has a tanh depth; both can be undone by flags
+    _, _, base = build_task_and_model(tiny_bin / "bin", arch="reencoder_base")
+    assert base.decoder.grid.blocks[0].tied and base.decoder.grid.blocks[0].non_lstm_dims == (2,)
+    _, _, lstm_cell = build_task_and_model(tiny_bin / "bin", arch="reencoder_base",
+                                           extra=["--grid-untied-dims", "--grid-depth-transform", "lstm"])
+    block = lstm_cell.decoder.grid.blocks[0]
+    assert not block.tied and block.non_lstm_dims == () and block.priority_weight.shape[0] == 4 * 128
 
 
 def test_reversed_source_order_is_the_forward_model_on_reversed_sentences(tiny_bin, tiny, tiny_flags):

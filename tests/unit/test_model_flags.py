@@ -12,7 +12,7 @@ from reencoder.models.flags import set_defaults
 NAMED = {
     "reencoder_tiny": (16, 2, 16, False, "last", 0.0),
     "reencoder_paper": (128, 1, 128, True, "last", 0.1),
-    "reencoder_base": (96, 1, 512, True, "attn", 0.1),
+    "reencoder_base": (128, 1, 512, True, "attn", 0.1),
     "reencoder": (256, 2, 256, False, "attn", 0.2),
     "reencoder_big": (512, 4, 512, True, "attn", 0.3),
 }
@@ -32,6 +32,9 @@ def test_named_architectures_have_the_documented_sizes(name):
     assert (args.grid_readout, args.dropout, args.grid_depth_dropout) == (readout, dropout, dropout)
     assert (args.grid_source_order, args.grid_source_input, args.grid_cell) == ("reverse", "embed", "standard")
     assert args.max_source_positions == args.max_target_positions == 1024
+    # the demo's cell: tied source/target gates (§3.4) and a tanh depth dimension (§3.6); the rest the paper's LSTM
+    cheap = name == "reencoder_base"
+    assert (args.grid_tied_dims, args.grid_depth_transform) == (cheap, "tanh" if cheap else "lstm")
 
 
 def test_given_flags_win_and_derived_defaults_follow_them():
