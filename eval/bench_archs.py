@@ -26,7 +26,9 @@ from .bench import build, params, real_batches, time_train_step, write_json
 SYSTEMS: Dict[str, List[str]] = {
     "reencoder_paper": ["--arch", "reencoder_paper"],
     "reencoder_base": ["--arch", "reencoder_base"],
-    "reencoder_base_tied_tanh": ["--arch", "reencoder_base", "--grid-tied-dims", "--grid-depth-transform", "tanh"],
+    # the previous demo Reencoder: the LSTM cell at 96 units
+    "base_lstm_cell_n96": ["--arch", "reencoder_base", "--grid-hidden-size", "96", "--grid-untied-dims",
+                           "--grid-depth-transform", "lstm"],
     "lstm": ["--arch", "lstm", "--encoder-embed-dim", "256", "--decoder-embed-dim", "256",
              "--decoder-out-embed-dim", "256", "--encoder-hidden-size", "256", "--decoder-hidden-size", "256",
              "--share-decoder-input-output-embed"],
