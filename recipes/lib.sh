@@ -45,7 +45,8 @@ stage() {
 
 # train_nmt NAME DATA_BIN MAX_UPDATE FAIRSEQ_ARGS...: fairseq-train into $RUNS/NAME/ckpt
 # (MAX_UPDATE 0 = no update limit, use --max-epoch; resumes from checkpoint_last.pt; a run
-# whose log reached MAX_UPDATE is not started again: fairseq would train one more update).
+# whose log reached MAX_UPDATE, or that stopped early on --patience, is not started again:
+# fairseq would train one more update, or start a new patience count).
 # Writes $RUNS/NAME/training.json (python -m eval.training_info: wall-clock seconds summed over
 # the invocations that trained, updates, threads, parameters, the exact command) for the tables.
 train_nmt() {
@@ -59,9 +60,13 @@ train_nmt() {
         --num-workers 0 "$@")
     local log=$RUNS/$name/train.log t0=$(date +%s) u0
     u0=$(last_update "$log")
-    if [ "$max_update" -gt 0 ] && [ -s "$RUNS/$name/ckpt/checkpoint_last.pt" ] && [ "${u0:-0}" -ge "$max_update" ]; then
-        echo "=== $name: already trained for $u0 updates" >&2  # fairseq would run one more update
-        return 0
+    if [ -s "$RUNS/$name/ckpt/checkpoint_last.pt" ]; then  # finished: fairseq would train on
+        if [ "$max_update" -gt 0 ] && [ "${u0:-0}" -ge "$max_update" ]; then
+            echo "=== $name: already trained for $u0 updates" >&2; return 0
+        fi
+        if grep -q "early stop since valid performance" "$log" && tail -n 3 "$log" | grep -q "done training"; then
+            echo "=== $name: already stopped early at $u0 updates" >&2; return 0
+        fi
     fi
     "${cmd[@]}"
     if [ "$(last_update "$log")" != "$u0" ]; then  # it trained (a finished run only re-saves)

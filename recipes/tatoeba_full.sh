@@ -2,7 +2,9 @@
 # The full Tatoeba recipe for one neural system (SYSTEM=reencoder, transformer or lstm): trained
 # to convergence (early stopping on dev loss), the last checkpoints averaged, beam size and
 # length penalty tuned on the multi-reference dev set, then the test set decoded once with the
-# tuned settings and scored.  Hours on a 2-core CPU; minutes on a GPU:
+# tuned settings and scored, and a model folder exported.  A re-run skips every finished stage
+# (training that reached its end or stopped early, the average, each dev decode, the test decode,
+# the export).  Hours on a 2-core CPU; minutes on a GPU:
 #   DEVICE_FLAGS= MAX_TOKENS=8192 LR=0.005 VALID_EVERY=100 bash recipes/tatoeba_full.sh
 # SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
 # EXTRA_TRAIN_ARGS go to fairseq-train (e.g. "--stop-time-hours 2").
@@ -40,7 +42,8 @@ stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS
     --save-interval-updates "$VALID_EVERY" --keep-interval-updates "$AVERAGE" --patience "$PATIENCE" \
     --validate-interval-updates "$VALID_EVERY" ${EXTRA_TRAIN_ARGS:-}
 CKPT=$RUNS/$SYSTEM/ckpt/checkpoint_avg.pt
-stage "average_$SYSTEM" "$BIN/reencoder-average" --save-dir "$RUNS/$SYSTEM/ckpt" --last "$AVERAGE" --out "$CKPT"
+newer "$CKPT" "$RUNS/$SYSTEM/ckpt/checkpoint_last.pt" ||
+    stage "average_$SYSTEM" "$BIN/reencoder-average" --save-dir "$RUNS/$SYSTEM/ckpt" --last "$AVERAGE" --out "$CKPT"
 
 # Tune beam and length penalty on dev (fairseq-generate on the valid subset = dev), scoring the
 # detokenized output against all dev references.
@@ -48,9 +51,11 @@ best=""; best_bleu=-1
 for beam in 4 8; do
   for lenpen in 0.8 1.0 1.2; do
     tag="dev_b${beam}_lp${lenpen}"
-    decode valid "$DATA/bin" "$CKPT" "$RUNS/$SYSTEM/$tag" --beam "$beam" --lenpen "$lenpen"
-    "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$tag=$RUNS/$SYSTEM/$tag.hyp" \
-        --out "$RUNS/$SYSTEM/$tag.eval" > /dev/null
+    if ! newer "$RUNS/$SYSTEM/$tag.eval/results.json" "$CKPT"; then  # a re-run keeps finished decodes
+        decode valid "$DATA/bin" "$CKPT" "$RUNS/$SYSTEM/$tag" --beam "$beam" --lenpen "$lenpen"
+        "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev --system "$tag=$RUNS/$SYSTEM/$tag.hyp" \
+            --out "$RUNS/$SYSTEM/$tag.eval" > /dev/null
+    fi
     bleu=$("$BIN/python" -c "import json,sys; r=json.load(open(sys.argv[1])); print(r['systems'][0]['bleu'])" \
         "$RUNS/$SYSTEM/$tag.eval/results.json")
     echo "dev beam=$beam lenpen=$lenpen BLEU=$bleu" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
@@ -61,9 +66,8 @@ for beam in 4 8; do
 done
 echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
 # shellcheck disable=SC2086
-stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
-if [ "$SYSTEM" = reencoder ]; then
-    stage export "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
-fi
+newer "$RUNS/$SYSTEM/test.hyp" "$CKPT" || stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
+newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" ||
+    stage "export_$SYSTEM" "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
 stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
     $(system_flags "$SYSTEM" "$RUNS/$SYSTEM/test.hyp") --out "$RUNS/$SYSTEM/eval"
