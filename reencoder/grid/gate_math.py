@@ -50,15 +50,14 @@ def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor
     S = G[:, : 3 * g * n].view(R, g, 3, n)
     u, f, o = S.unbind(2)
     c = G[:, 3 * g * n :].view(R, g, n)
-    one = G.new_ones(())  # 1 − x² as one fused addcmul (broadcast from a 0-d one), not a mul and a sub
     if cell == "paper":  # h' = tanh(o m')
-        dpre = torch.addcmul(dh, dh * T, T, value=-1)
+        dpre = dh - dh * T * T
         dm = torch.addcmul(dm, dpre, o)
         do = dpre * m_new
     else:  # h' = o tanh(m')
-        dm = torch.addcmul(dm, dh * o, torch.addcmul(one, T, T, value=-1))
+        dm = torch.addcmul(dm, dh * o, 1 - T * T)
         do = dh * T
-    dsig = torch.addcmul(S, S, S, value=-1)
+    dsig = S - S * S
     dG = torch.empty(R, 4 * g * n, dtype=dm.dtype, device=dm.device)
     shared = g == 1 and F > 1  # tied: per-dimension gradients, summed below
     dS = torch.empty(R, F, 3, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, : 3 * g * n].view(R, g, 3, n)
@@ -66,7 +65,7 @@ def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor
     torch.mul(dm, c, out=dS[:, :, 0]).mul_(dsig[:, :, 0])
     torch.mul(dm, m_in, out=dS[:, :, 1]).mul_(dsig[:, :, 1])
     torch.mul(do, dsig[:, :, 2], out=dS[:, :, 2])
-    torch.mul(dm, u, out=dC).mul_(torch.addcmul(one, c, c, value=-1))
+    torch.mul(dm, u, out=dC).mul_(1 - c * c)
     torch.mul(dm, f, out=dm_in)
     if shared:
         torch.sum(dS, 1, keepdim=True, out=dG[:, : 3 * n].view(R, 1, 3, n))
@@ -83,7 +82,7 @@ def activation_backward(h: Tensor, dh: Tensor, activation: str) -> Tensor:
     """The gradient of :func:`activation_forward`'s pre-activations from its output ``h``:
     tanh' = 1 − h², relu' = [h > 0]."""
     if activation == "tanh":
-        return torch.addcmul(dh, dh * h, h, value=-1)
+        return dh - dh * h * h
     return dh * (h > 0)
 
 
