@@ -60,7 +60,10 @@ class Workspace:
             pool = self.free.setdefault((t.device, t.dtype), [])
             if any(p.untyped_storage().data_ptr() == storage.data_ptr() for p in pool):
                 continue
-            pool.append(t.new_empty(0).set_(storage, 0, (storage.nbytes() // t.element_size(),)))
+            # made outside inference mode: a handle made inside it would be an inference tensor,
+            # and every later take() outside it would hand out views that refuse in-place writes
+            with torch.inference_mode(False):
+                pool.append(t.new_empty(0).set_(storage, 0, (storage.nbytes() // t.element_size(),)))
             pool.sort(key=Tensor.numel, reverse=True)
             del pool[self.keep :]
 

@@ -208,3 +208,16 @@ def test_workspace_reuses_released_buffers():
     with torch.inference_mode():  # autograd would refuse to save these later: not kept
         ws.give(ws.take((400, 50), torch.empty(0, dtype=torch.float64)))
     assert not ws.free.get((like.device, torch.float64))
+
+
+def test_buffers_given_back_under_inference_mode_stay_writable_outside_it():
+    """Decoding (inference mode) releases a normal buffer; training in the same process then
+    writes in place into what take() returns (the bench and the tests do both)."""
+    ws = Workspace(keep=2)
+    buf = ws.take((400, 50), torch.empty(0))  # taken outside inference mode: a normal tensor
+    with torch.inference_mode():
+        ws.give(buf)
+    again = ws.take((400, 50), torch.empty(0))
+    assert again.data_ptr() == buf.data_ptr() and not again.is_inference()
+    again.fill_(1.0).add_(1.0)  # in place, outside inference mode
+    assert torch.all(again == 2.0)
