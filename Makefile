@@ -37,10 +37,12 @@ demo: install
 
 # Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
 # machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),
-# then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json); ~25 min on 2 cores.
+# then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json).  On a CPU without
+# AMX the emulated-bf16 rows take most of its ~40 min: BENCH_ARGS="--bf16 never" leaves them out.
+BENCH_ARGS ?=
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data
-	$(BIN)/python -m eval.bench_widths --data work/data/tatoeba --out runs/bench/widths.json
+	$(BIN)/python -m eval.bench_widths --data work/data/tatoeba --out runs/bench/widths.json $(BENCH_ARGS)
 	$(BIN)/python -m eval.bench_archs --data work/data/tatoeba --threads 1,2 --out runs/bench/archs.json
 
 # The optimisation ladder of one grid (naive loop, autograd wavefront, fused, additive input, bf16),
