@@ -214,22 +214,24 @@ def params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def matched_lstm_size(data_bin: Path, target: int) -> int:
-    """Hidden/embedding size of fairseq's lstm whose parameter count is closest to ``target``."""
-    best = None
-    for size in range(64, 513, 16):
-        _, m = build(data_bin, "lstm", [f"--encoder-embed-dim={size}", f"--decoder-embed-dim={size}",
-                                        f"--encoder-hidden-size={size}", f"--decoder-hidden-size={size}",
-                                        f"--decoder-out-embed-dim={size}", "--share-decoder-input-output-embed"])
-        gap = abs(params(m) - target)
-        if best is None or gap < best[0]:
-            best = (gap, size)
-    return best[1]
+def matched_size(data_bin: Path, arch_args: Callable[[int], List[str]], target: int, sizes) -> int:
+    """The first of ``sizes`` whose model (``arch_args(size)`` = ``["--arch", ARCH, *flags]``) has
+    the parameter count closest to ``target``."""
+    def gap(size: int) -> int:
+        words = arch_args(size)
+        return abs(params(build(data_bin, words[1], words[2:])[1]) - target)
+
+    return min(sizes, key=gap)
 
 
 def lstm_args(size: int) -> List[str]:
     return [f"--encoder-embed-dim={size}", f"--decoder-embed-dim={size}", f"--encoder-hidden-size={size}",
             f"--decoder-hidden-size={size}", f"--decoder-out-embed-dim={size}", "--share-decoder-input-output-embed"]
+
+
+def lstm_of(size: int) -> List[str]:
+    """fairseq's lstm with embeddings, hidden states and output all of width ``size``, tied output."""
+    return ["--arch", "lstm", *lstm_args(size)]
 
 
 def peak_rss_of_step(data_bin: Path, arch: str, max_tokens: int) -> float:
@@ -305,7 +307,7 @@ def main(argv=None) -> int:
     variants = train_variants(model, samples, args.rounds)
     if args.profile:
         print(profile_train_step(model, samples[0], Path(args.out).parent / "profile.txt"))
-    size = matched_lstm_size(data_bin, params(model))
+    size = matched_size(data_bin, lstm_of, params(model), range(64, 513, 16))
     _, lstm = build(data_bin, "lstm", lstm_args(size), DEVICE)
     lstm_s = min(time_train_step(lstm, samples) for _ in range(args.rounds))
     naive_s = variants["naive loop (test oracle)"][0][0]

@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from reencoder.grid.hardware import native_bf16
 
-from .bench import build, lstm_args, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
+from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
 
 # cell options (the grid's flags) benchmarked at every width and depth; the first is the paper's
 OPTIONS: Dict[str, List[str]] = {
@@ -88,15 +88,6 @@ def best_time(fn: Callable[[], None], repeats: int) -> float:
     return best
 
 
-def matched(data_bin: Path, arch_args: Callable[[int], List[str]], target: int, sizes) -> int:
-    """The size whose model has the parameter count closest to ``target``."""
-    return min(sizes, key=lambda s: abs(params(build(data_bin, arch_args(s)[1], arch_args(s)[2:])[1]) - target))
-
-
-def lstm_of(size: int) -> List[str]:
-    return ["--arch", "lstm", *lstm_args(size)]
-
-
 def transformer_of(size: int) -> List[str]:
     """fairseq's transformer at the demo's shape (3 + 3 layers, 4 heads, FFN 4x), width ``size``."""
     return ["--arch", "transformer", "--encoder-layers", "3", "--decoder-layers", "3",
@@ -140,14 +131,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                            for dt in (torch.float32, torch.bfloat16)}
         pk = res["peaks"][n]
         print(f"matmul peak at n = {n}: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s", file=sys.stderr)
+    # widths whose bf16 matmuls are slower than fp32 here (emulated: no AMX)
+    emulated = {n for n in widths if res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]}
     variants = []  # (name, n, D, dtype, flags)
     for n in widths:
         for D in depths:
             for opt in options:
                 variants.append((opt, n, D, "float32", OPTIONS[opt]))
-            emulated = res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]
             for opt in options:
-                if args.bf16 == "always" or (args.bf16 == "auto" and (not emulated or opt == options[0])):
+                if args.bf16 == "always" or (args.bf16 == "auto" and (n not in emulated or opt == options[0])):
                     variants.append((opt, n, D, "bfloat16", OPTIONS[opt]))
     table = []
     models = {}
@@ -165,8 +157,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                        grid_flops=counted_flops(grid))
         models[i] = (model, grid)
         table.append(row)
-    slow = {i for i, (_, n, _, dt, _) in enumerate(variants)
-            if dt == "bfloat16" and res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]}
+    slow = {i for i, (_, n, _, dt, _) in enumerate(variants) if dt == "bfloat16" and n in emulated}
     best: Dict[int, List[float]] = {}
     grid_best: Dict[int, float] = {}
     for r in range(args.rounds):
@@ -198,7 +189,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     for n in widths:
         ref = next(r for r in table if r["n"] == n and r["option"] == options[0] and r["dtype"] == "float32")
         for name, of, sizes in (("lstm", lstm_of, range(64, 769, 16)), ("transformer", transformer_of, range(64, 513, 16))):
-            size = matched(data_bin, of, ref["params"], sizes)
+            size = matched_size(data_bin, of, ref["params"], sizes)
             _, m = build(data_bin, of(size)[1], of(size)[2:])
             sec = min(sum(time_per_sample(m, samples)) for _ in range(args.rounds))
             toks = sum(s["ntokens"] for s in samples)

@@ -52,14 +52,14 @@ stage() {
 train_nmt() {
     local name=$1 data_bin=$2 max_update=$3; shift 3
     mkdir -p "$RUNS/$name"
+    local log=$RUNS/$name/train.log t0 u0
     local cmd=("$BIN/fairseq-train" "$data_bin" --user-dir "$PLUGIN" --task translation
         --source-lang zh --target-lang en $DEVICE_FLAGS --seed 1
         --max-update "$max_update" --save-dir "$RUNS/$name/ckpt"
         --no-epoch-checkpoints
-        --log-format simple --log-interval 50 --log-file "$RUNS/$name/train.log"
+        --log-format simple --log-interval 50 --log-file "$log"
         --num-workers 0 "$@")
-    local log=$RUNS/$name/train.log t0=$(date +%s) u0
-    u0=$(last_update "$log")
+    t0=$(date +%s) u0=$(last_update "$log")
     if [ -s "$RUNS/$name/ckpt/checkpoint_last.pt" ]; then  # finished: fairseq would train on
         if [ "$max_update" -gt 0 ] && [ "${u0:-0}" -ge "$max_update" ]; then
             echo "=== $name: already trained for $u0 updates" >&2; return 0
@@ -69,9 +69,9 @@ train_nmt() {
         fi
     fi
     "${cmd[@]}"
-    if [ "$(last_update "$log")" != "$u0" ]; then  # it trained (a finished run only re-saves)
+    if [ "$(last_update "$log")" != "$u0" ]; then  # it trained
         echo $(( $(date +%s) - t0 )) >> "$RUNS/$name/train_seconds"
-        "$BIN/python" -m eval.training_info --log "$RUNS/$name/train.log" --seconds-log "$RUNS/$name/train_seconds" \
+        "$BIN/python" -m eval.training_info --log "$log" --seconds-log "$RUNS/$name/train_seconds" \
             --threads "${OMP_NUM_THREADS:-all}" --command "OMP_NUM_THREADS=${OMP_NUM_THREADS:-} $(printf '%q ' "${cmd[@]}")" \
             --out "$RUNS/$name/training.json"
     fi

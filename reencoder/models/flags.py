@@ -63,7 +63,9 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
                  grid_depth_transform="lstm")
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False,
                  grid_bf16_autocast=False)
-    set_defaults(args, grid_bf16="always" if args.grid_bf16_autocast else "auto")
+    set_defaults(args, grid_bf16="auto")
+    if args.grid_bf16_autocast:  # the older flag: = --grid-bf16 always, over an architecture's default
+        args.grid_bf16 = "always"
 
 
 def grid_kwargs(args) -> dict:

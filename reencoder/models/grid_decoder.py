@@ -62,7 +62,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         else:
             self.fc_out = Linear(out_dim, len(dictionary))
         self.max_target_positions = args.max_target_positions
-        self.bf16 = "always" if args.grid_bf16_autocast else args.grid_bf16
+        self.bf16 = args.grid_bf16
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
