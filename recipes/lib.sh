@@ -45,7 +45,7 @@ stage() {
 
 # train_nmt NAME DATA_BIN MAX_UPDATE FAIRSEQ_ARGS...: fairseq-train into $RUNS/NAME/ckpt
 # (MAX_UPDATE 0 = no update limit, use --max-epoch; resumes from checkpoint_last.pt; a run
-# whose log reached MAX_UPDATE, or that stopped early on --patience, is not started again:
+# whose log reached MAX_UPDATE, or that stopped early on --patience or at --stop-time-hours, is not started again:
 # fairseq would train one more update, or start a new patience count).
 # Writes $RUNS/NAME/training.json (python -m eval.training_info: wall-clock seconds summed over
 # the invocations that trained, updates, threads, parameters, the exact command) for the tables.
@@ -64,8 +64,9 @@ train_nmt() {
         if [ "$max_update" -gt 0 ] && [ "${u0:-0}" -ge "$max_update" ]; then
             echo "=== $name: already trained for $u0 updates" >&2; return 0
         fi
-        if grep -q "early stop since valid performance" "$log" && tail -n 3 "$log" | grep -q "done training"; then
-            echo "=== $name: already stopped early at $u0 updates" >&2; return 0
+        if grep -qE "early stop since valid performance|Stopping training due to cumulative_training_time" "$log" &&
+            tail -n 3 "$log" | grep -q "done training"; then
+            echo "=== $name: already stopped (early, or at its time budget) at $u0 updates" >&2; return 0
         fi
     fi
     "${cmd[@]}"

@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
 # The full Tatoeba recipe for one neural system (SYSTEM=reencoder, transformer or lstm): trained
-# to convergence (early stopping on dev loss), the last checkpoints averaged, beam size and
-# length penalty tuned on the multi-reference dev set, then the test set decoded once with the
-# tuned settings and scored, and a model folder exported.  A re-run skips every finished stage
-# (training that reached its end or stopped early, the average, each dev decode, the test decode,
-# the export).  Hours on a 2-core CPU; minutes on a GPU:
+# until dev loss stops improving (--patience validations) or its wall-clock budget runs out
+# (BUDGET_MIN minutes of training, fairseq's --stop-time-hours, default 60, one CPU thread), the
+# last checkpoints averaged, beam size and length penalty tuned on the multi-reference dev set,
+# then the Tatoeba test set decoded once with the tuned settings, the IWSLT15 TED tst2010 set
+# (out of domain) decoded with the same settings, and a model folder exported.
+# recipes/tatoeba_full_table.sh then adds Thot and prints one table per test set.
+# A re-run skips every finished stage (training that reached its end, stopped early or used its
+# budget; the average, each dev decode, the test and TED decodes, the export).  On a GPU:
 #   DEVICE_FLAGS= MAX_TOKENS=8192 LR=0.005 VALID_EVERY=100 bash recipes/tatoeba_full.sh
 # SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
-# EXTRA_TRAIN_ARGS go to fairseq-train (e.g. "--stop-time-hours 2").
+# EXTRA_TRAIN_ARGS go to fairseq-train.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
 
 SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
+TED=${TED:-work/data/ted-tst2010}
 RUNS=${RUNS:-runs/full}
 SYSTEM=${SYSTEM:-reencoder}
-MAX_UPDATE=${MAX_UPDATE:-40000}
-MAX_TOKENS=${MAX_TOKENS:-2048}
-VALID_EVERY=${VALID_EVERY:-500}
+BUDGET_MIN=${BUDGET_MIN:-60}
 PATIENCE=${PATIENCE:-8}
 AVERAGE=${AVERAGE:-5}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+# Per system: batch size (tokens), peak learning rate (inverse square root after WARMUP updates)
+# and validation interval; the values of recipes/RESULTS.md's full-recipe table.
 case "$SYSTEM" in
-    reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}"); LR=${LR:-0.003} ;;
-    transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}"); LR=${LR:-0.002} ;;
-    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}"); LR=${LR:-0.003} ;;
+    reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}"); TOK=1024; PEAK=0.005; WU=300; EVERY=250 ;;
+    transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}"); TOK=4096; PEAK=0.002; WU=400; EVERY=100 ;;
+    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}"); TOK=1024; PEAK=0.003; WU=300; EVERY=250 ;;
     *) echo "error: SYSTEM must be reencoder, transformer or lstm, got '$SYSTEM'" >&2; exit 2 ;;
 esac
+MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EVERY=${VALID_EVERY:-$EVERY}
+MAX_UPDATE=${MAX_UPDATE:-0}
+STOP_HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
 mkdir -p "$RUNS/$SYSTEM"
 touch "$RUNS/times.tsv"
 
@@ -36,14 +44,13 @@ else
     stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 fi
 stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
-    --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens "$MAX_TOKENS" \
-    --criterion label_smoothed_cross_entropy --label-smoothing 0.1 \
-    --lr "$LR" --lr-scheduler inverse_sqrt --warmup-updates 300 --warmup-init-lr 1e-07 \
-    --save-interval-updates "$VALID_EVERY" --keep-interval-updates "$AVERAGE" --patience "$PATIENCE" \
+    "${DEMO_OPT[@]}" --max-tokens "$MAX_TOKENS" --stop-time-hours "$STOP_HOURS" \
+    --lr "$LR" --lr-scheduler inverse_sqrt --warmup-updates "$WARMUP" --warmup-init-lr 1e-07 \
+    --save-interval-updates "$VALID_EVERY" --keep-interval-updates $((AVERAGE + PATIENCE)) --patience "$PATIENCE" \
     --validate-interval-updates "$VALID_EVERY" ${EXTRA_TRAIN_ARGS:-}
 CKPT=$RUNS/$SYSTEM/ckpt/checkpoint_avg.pt
 newer "$CKPT" "$RUNS/$SYSTEM/ckpt/checkpoint_last.pt" ||
-    stage "average_$SYSTEM" "$BIN/reencoder-average" --save-dir "$RUNS/$SYSTEM/ckpt" --last "$AVERAGE" --out "$CKPT"
+    stage "average_$SYSTEM" "$BIN/reencoder-average" --save-dir "$RUNS/$SYSTEM/ckpt" --last "$AVERAGE" --around-best --out "$CKPT"
 
 # Tune beam and length penalty on dev (fairseq-generate on the valid subset = dev), scoring the
 # detokenized output against all dev references.
@@ -67,7 +74,15 @@ done
 echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
 # shellcheck disable=SC2086
 newer "$RUNS/$SYSTEM/test.hyp" "$CKPT" || stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
+echo "$best" > "$RUNS/$SYSTEM/best_decode.txt"
 newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" ||
     stage "export_$SYSTEM" "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
 stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
     $(system_flags "$SYSTEM" "$RUNS/$SYSTEM/test.hyp") --out "$RUNS/$SYSTEM/eval"
+
+# Out of domain: TED tst2010, encoded with the Tatoeba sentencepiece models and dictionaries.
+[ -f "$TED/manifest.json" ] || stage ted_data "$BIN/reencoder-data" --eval-only \
+    --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets tst2010 --spm-dir "$DATA/spm" --dict-dir "$DATA/bin" --out "$TED"
+# shellcheck disable=SC2086
+newer "$RUNS/$SYSTEM/ted.hyp" "$CKPT" ||
+    stage "ted_$SYSTEM" decode test "$TED/bin" "$CKPT" "$RUNS/$SYSTEM/ted" $best --max-len-a 1.5 --max-len-b 10

@@ -1,8 +1,8 @@
 """Reencoder: a fairseq plugin (``--user-dir reencoder``) for the 3D Grid LSTM translation model.
 
-This module only registers: the models, the algorithmic task and its criterion with fairseq,
-and the allow-list that lets fairseq's checkpoints load under torch's safe (``weights_only``)
-unpickler.
+This module only registers: the models, the algorithmic task and its criterion and the
+wall-clock learning-rate schedule with fairseq, and the allow-list that lets fairseq's
+checkpoints load under torch's safe (``weights_only``) unpickler.
 """
 
 import logging
@@ -16,3 +16,4 @@ allow_fairseq_checkpoints()
 
 from . import models  # noqa: E402,F401  (registers --arch reencoder*)
 from . import tasks  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
+from . import optim  # noqa: E402,F401  (registers --lr-scheduler wallclock_linear)

@@ -33,6 +33,29 @@ def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
     return found[-n:]
 
 
+def best_window(save_dir: Path, n: int) -> List[Path]:
+    """The ``n`` numbered checkpoints ending at the one with the lowest dev loss.
+
+    A run stopped by ``--patience`` ends with checkpoints past its best; averaging its last ``n``
+    would average the overfitted ones.  Each fairseq checkpoint records its dev loss in
+    ``extra_state["val_loss"]``; the window is the best one and the ``n - 1`` before it (fewer
+    when the best comes early).  Needs ``--keep-interval-updates`` >= patience + ``n``.
+    """
+    found = last_checkpoints(save_dir, max(1, _count_numbered(save_dir)))
+    losses = []
+    for path in found:
+        loss = (load_checkpoint_safely(path).get("extra_state") or {}).get("val_loss")
+        if loss is None:
+            raise AverageError(f"{path} records no dev loss (extra_state.val_loss): train with validation")
+        losses.append(float(loss))
+    best = min(range(len(found)), key=lambda i: (losses[i], -i))
+    return found[max(0, best - n + 1): best + 1]
+
+
+def _count_numbered(save_dir: Path) -> int:
+    return sum(1 for p in Path(save_dir).glob("checkpoint*.pt") if any(c.isdigit() for c in p.stem))
+
+
 def average_checkpoints(paths: Sequence[Path]) -> Dict:
     """The first checkpoint's state with ``model`` replaced by the mean of all models."""
     if not paths:

@@ -1,11 +1,13 @@
 """``reencoder-average``: average the last N checkpoints of a run (or the listed ones).
 
     reencoder-average --save-dir runs/full/reencoder/ckpt --last 5 --out runs/full/reencoder/ckpt/checkpoint_avg.pt
+    reencoder-average --save-dir runs/full/reencoder/ckpt --last 5 --around-best --out ...   (ending at the best dev loss)
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 from data_prep.foundation import Parser, positive_int
@@ -18,13 +20,18 @@ def _main(argv: List[str]) -> int:
     p.add_argument("--inputs", nargs="*", default=[], metavar="PT", help="checkpoints to average")
     p.add_argument("--save-dir", help="take the newest numbered checkpoints of this folder")
     p.add_argument("--last", type=positive_int, default=5, help="how many (with --save-dir)")
+    p.add_argument("--around-best", action="store_true",
+                   help="with --save-dir: the LAST checkpoints ending at the lowest dev loss, not the newest")
     p.add_argument("--out", required=True, metavar="PT")
     args = p.parse_args(argv)
-    from ..checkpoint_average import last_checkpoints, save_average
+    from ..checkpoint_average import best_window, last_checkpoints, save_average
 
-    paths = last_checkpoints(args.save_dir, args.last) if args.save_dir and not args.inputs else list(args.inputs)
+    if args.save_dir and not args.inputs:
+        paths = (best_window if args.around_best else last_checkpoints)(args.save_dir, args.last)
+    else:
+        paths = list(args.inputs)
     out = save_average(paths, args.out)
-    print(f"averaged {len(paths)} checkpoints into {out}")
+    print(f"averaged {len(paths)} checkpoints into {out}: {' '.join(p.name for p in map(Path, paths))}")
     return 0
 
 

@@ -1,5 +1,7 @@
 """recipes/lib.sh's train_nmt: a real fairseq-train run records how it was trained
-(training.json, for the results tables), and a finished run re-entered records nothing new."""
+(training.json, for the results tables), and a finished run re-entered records nothing new;
+a run on a wall-clock budget (--stop-time-hours with --lr-scheduler wallclock_linear) stops at
+its budget with its learning rate annealed, and is not started again."""
 from __future__ import annotations
 
 import json
@@ -7,15 +9,17 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import torch
+
 from tests.helpers import BIN
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def train_nmt(tiny_bin, runs):
+def train_nmt(tiny_bin, runs, limit="6 --lr 0.01"):
     script = (f"source recipes/lib.sh; BIN={shlex.quote(str(BIN))}; RUNS={shlex.quote(str(runs))}; "
-              f"OMP_NUM_THREADS=1 train_nmt tiny {shlex.quote(str(tiny_bin / 'bin'))} 6 --arch reencoder_tiny "
-              "--optimizer adam --lr 0.01 --max-tokens 300 --no-progress-bar")
+              f"OMP_NUM_THREADS=1 train_nmt tiny {shlex.quote(str(tiny_bin / 'bin'))} {limit} --arch reencoder_tiny "
+              "--optimizer adam --max-tokens 300 --no-progress-bar")
     return subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
 
 
@@ -33,3 +37,19 @@ def test_train_nmt_records_the_training(tiny_bin, tmp_path):
     again = train_nmt(tiny_bin, tmp_path)  # finished: not started again (fairseq would add an update)
     assert again.returncode == 0 and "already trained for 6 updates" in again.stderr
     assert (tmp_path / "tiny" / "train_seconds").read_text(encoding="utf-8") == seconds
+
+
+def test_a_time_budget_stops_the_run_with_the_learning_rate_annealed(tiny_bin, tmp_path):
+    budget = "0 --lr 0.01 --stop-time-hours 0.002 --time-budget-hours 0.002 --lr-scheduler wallclock_linear --warmup-updates 2"  # 7.2 s
+    proc = train_nmt(tiny_bin, tmp_path, budget)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = (tmp_path / "tiny" / "train.log").read_text(encoding="utf-8")
+    assert "Stopping training due to cumulative_training_time" in log
+    info = json.loads((tmp_path / "tiny" / "training.json").read_text(encoding="utf-8"))
+    assert info["updates"] > 2
+    last = torch.load(tmp_path / "tiny" / "ckpt" / "checkpoint_last.pt", weights_only=True)
+    lr = last["last_optimizer_state"]["param_groups"][0]["lr"]
+    assert 0 <= lr < 0.001, lr  # decayed to (nearly) zero at the budget, from a peak of 0.01
+    again = train_nmt(tiny_bin, tmp_path, budget)  # used its budget: not started again
+    assert again.returncode == 0 and "already stopped" in again.stderr
+    assert json.loads((tmp_path / "tiny" / "training.json").read_text(encoding="utf-8")) == info
