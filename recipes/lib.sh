@@ -32,6 +32,22 @@ DEMO_TRAIN=("${DEMO_OPT[@]}" "${INVSQRT[@]}")
 REENCODER_LR=0.005
 LSTM_LR=0.003
 
+# budget MINUTES: fairseq-train flags for a wall-clock training budget: stop after MINUTES of
+# training (fairseq's --stop-time-hours) with the learning rate warmed up over --warmup-updates
+# and decayed linearly to zero at the budget (the plugin's --lr-scheduler wallclock_linear).
+budget() {
+    local hours
+    hours=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$1")
+    echo "--stop-time-hours $hours --lr-scheduler wallclock_linear --time-budget-hours $hours"
+}
+
+# The demo's per-system settings under its equal wall-clock protocol: batch size (tokens), peak
+# learning rate and warm-up updates, each chosen on dev by recipes/tune_demo.sh at the demo's
+# budget (its table: recipes/RESULTS.md, "Tuning the demo's systems").
+DEMO_REENCODER=(--max-tokens 512 --lr 0.005 --warmup-updates 200)
+DEMO_LSTM=(--max-tokens 512 --lr 0.003 --warmup-updates 200)
+DEMO_TRANSFORMER=(--max-tokens 1024 --lr 0.002 --warmup-updates 200)
+
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
 stage() {
     local name=$1; shift

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# `make demo`: Tatoeba zh-en end to end on a 2-core CPU in about 30 minutes.
+# `make demo`: Tatoeba zh-en end to end on a 2-core CPU in under 30 minutes.
 #   1. data: clean, leak-free multi-reference split, sentencepiece 4k+4k, fairseq binaries
 #   2. two lanes side by side, one CPU thread each (two single-thread jobs get more work done
 #      on 2 cores than one job with two threads, whose kernels here are small):
 #        lane A: the Reencoder (reencoder_base: attention readout over each row), then fairseq's lstm
 #        lane B: the Thot phrase-based baseline, then fairseq's transformer (3+3, d=256)
-#      every neural system sees the same data for the same number of updates (EPOCHS epochs,
-#      counted by recipes/epoch_updates.py), each with its learning rate and schedule chosen on
-#      dev: the Reencoder and the lstm decay linearly to zero at the last update, the
-#      transformer keeps the inverse square root
+#      the protocol: every neural system trains for the same wall-clock budget (BUDGET_MIN
+#      minutes, fairseq's --stop-time-hours, one thread each), its learning rate warmed up and
+#      then decayed linearly to zero at the budget (--lr-scheduler wallclock_linear); each with
+#      its own batch size, peak learning rate and warm-up, chosen on dev at this budget by
+#      recipes/tune_demo.sh (recipes/lib.sh's DEMO_*); Thot keeps its own dev tuning
 #   3. beam-5 decoding of the 1,000-item multi-reference test set, BLEU/chrF, paired bootstrap;
 #      source reliance of every neural system on dev (bits a wrong source costs per position);
 #      a model folder per neural system ($RUNS/NAME/model) for reencoder-translate
-# Every step calls a public CLI; re-running skips what is done.  Sizes and budgets are
-# variables, e.g. `EPOCHS=20 make demo`.
+# Every step calls a public CLI; re-running skips what is done.  The budget is a variable,
+# e.g. `BUDGET_MIN=30 make demo`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
@@ -21,23 +22,20 @@ source recipes/lib.sh
 SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/demo}
-EPOCHS=${EPOCHS:-5}
-MAX_TOKENS=${MAX_TOKENS:-512}
+BUDGET_MIN=${BUDGET_MIN:-10}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
 stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
-UPDATES=$("$BIN/python" recipes/epoch_updates.py "$DATA/bin" --max-tokens "$MAX_TOKENS" --epochs "$EPOCHS")
-echo "training budget: $EPOCHS epochs = $UPDATES updates of $MAX_TOKENS tokens per neural system" >&2
-COMMON=(--max-tokens "$MAX_TOKENS" "${DEMO_OPT[@]}" ${EXTRA_TRAIN_ARGS:-})
+echo "training budget: $BUDGET_MIN minutes of wall-clock per neural system, $OMP_NUM_THREADS thread each" >&2
+read -r -a BUDGET <<< "$(budget "$BUDGET_MIN")"
+COMMON=("${DEMO_OPT[@]}" "${BUDGET[@]}" ${EXTRA_TRAIN_ARGS:-})
 
 lane_a() {
-    stage train_reencoder train_nmt reencoder "$DATA/bin" "$UPDATES" --arch reencoder_base "${COMMON[@]}" \
-        "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$REENCODER_LR"
+    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" "${DEMO_REENCODER[@]}"
     after_training reencoder "$DATA"
-    stage train_lstm train_nmt lstm "$DATA/bin" "$UPDATES" "${LSTM_ARCH[@]}" "${COMMON[@]}" \
-        "${DECAY[@]}" --total-num-update "$UPDATES" --lr "$LSTM_LR"
+    stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DEMO_LSTM[@]}"
     after_training lstm "$DATA"
 }
 
@@ -45,8 +43,7 @@ lane_b() {
     if [ ! -s "$RUNS/phrase_based/test.hyp" ]; then
         stage phrase_based "$BIN/reencoder-baseline" run --data "$DATA" --out "$RUNS/phrase_based" --quiet
     fi
-    stage train_transformer train_nmt transformer "$DATA/bin" "$UPDATES" "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" \
-        "${INVSQRT[@]}" --lr 0.002
+    stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" "${DEMO_TRANSFORMER[@]}"
     after_training transformer "$DATA"
 }
 

@@ -1,0 +1,64 @@
+"""The best configuration per system of a tuning run (recipes/tune_demo.sh), on dev BLEU.
+
+    python -m eval.tuning_best runs/tune/eval/results.json
+
+reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP`` and prints,
+per system, every configuration ranked by dev BLEU (ties: chrF) and the winner as the
+``DEMO_*`` line of recipes/lib.sh.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from data_prep.foundation import Parser, UserError, run_main
+
+NAME = re.compile(r"^(?P<system>[a-z]+)_t(?P<tokens>\d+)_lr(?P<lr>[0-9.e-]+)_w(?P<warmup>\d+)$")
+
+
+def best_per_system(results: dict, source: str = "results.json") -> Dict[str, List[dict]]:
+    """``{system: [configuration, ...]}``, each list best first (dev BLEU, then chrF)."""
+    by_system: Dict[str, List[dict]] = {}
+    for s in results.get("systems", []):
+        m = NAME.match(s["name"])
+        if not m:
+            raise UserError(f"{source}: system {s['name']!r} is not named SYSTEM_tTOKENS_lrLR_wWARMUP")
+        by_system.setdefault(m["system"], []).append({**m.groupdict(), "name": s["name"], "bleu": s["bleu"],
+                                                       "chrf": s["chrf"]})
+    if not by_system:
+        raise UserError(f"{source}: no systems")
+    return {k: sorted(v, key=lambda c: (-c["bleu"], -c["chrf"])) for k, v in by_system.items()}
+
+
+def report(ranked: Dict[str, List[dict]]) -> str:
+    lines = []
+    for system, configs in ranked.items():
+        for i, c in enumerate(configs):
+            lines.append(f"{'*' if i == 0 else ' '} {c['name']}: dev BLEU {c['bleu']:.2f}, chrF {c['chrf']:.2f}")
+        w = configs[0]
+        lines.append(f"  -> DEMO_{system.upper()}=(--max-tokens {w['tokens']} --lr {w['lr']} --warmup-updates {w['warmup']})")
+    return "\n".join(lines)
+
+
+def _main(argv: Optional[List[str]]) -> int:
+    p = Parser(prog="python -m eval.tuning_best", description=__doc__.splitlines()[0])
+    p.add_argument("results", help="reencoder-eval's results.json of the tuning runs' dev decodes")
+    args = p.parse_args(argv)
+    path = Path(args.results)
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read results ({e})") from None
+    print(report(best_per_system(results, str(path))))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return run_main(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Tuning for the demo's equal wall-clock protocol: each neural system's batch size, peak learning
+# rate and warm-up, chosen on dev.  Every configuration of GRID trains for exactly the demo's
+# budget (BUDGET_MIN minutes of wall-clock, one CPU thread, two configurations side by side as
+# in the demo's two lanes; --lr-scheduler wallclock_linear decays to zero at the budget), then
+# decodes the multi-reference dev set (beam 5) and is scored on it.  The test set is never read.
+#   GRID entries: SYSTEM:MAX_TOKENS:LR:WARMUP, SYSTEM = reencoder | lstm | transformer
+# Output: runs/tune/eval/table.md (dev BLEU, chrF, training time, updates, last dev loss, exact
+# command per configuration) and the best configuration per system on dev BLEU.
+# Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source recipes/lib.sh
+
+SHARED=${SHARED:-../shared/data}
+DATA=${DATA:-work/data/tatoeba}
+RUNS=${RUNS:-runs/tune}
+BUDGET_MIN=${BUDGET_MIN:-10}
+LANES=${LANES:-2}
+GRID=${GRID:-"reencoder:512:0.005:200 reencoder:1024:0.005:200 lstm:512:0.003:200 lstm:1024:0.003:200 transformer:1024:0.002:200 transformer:2048:0.003:200"}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+mkdir -p "$RUNS"
+touch "$RUNS/times.tsv"
+
+[ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+
+# tune_one SYSTEM:TOKENS:LR:WARMUP: train for the budget, decode dev; prints the run's name
+run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}"; }
+tune_one() {
+    local IFS=: sys tok lr wu arch name
+    read -r sys tok lr wu <<< "$1"
+    IFS=' '
+    case "$sys" in
+        reencoder)   arch=(--arch reencoder_base) ;;
+        lstm)        arch=("${LSTM_ARCH[@]}") ;;
+        transformer) arch=("${TRANSFORMER_ARCH[@]}") ;;
+        *) echo "error: GRID entry '$1': system must be reencoder, lstm or transformer" >&2; return 2 ;;
+    esac
+    name=$(run_name "$1")
+    # shellcheck disable=SC2046
+    stage "train_$name" train_nmt "$name" "$DATA/bin" 0 "${arch[@]}" "${DEMO_OPT[@]}" $(budget "$BUDGET_MIN") \
+        --max-tokens "$tok" --lr "$lr" --warmup-updates "$wu"
+    newer "$RUNS/$name/dev.hyp" "$RUNS/$name/ckpt/checkpoint_last.pt" ||
+        stage "dev_$name" decode valid "$DATA/bin" "$RUNS/$name/ckpt/checkpoint_last.pt" "$RUNS/$name/dev"
+}
+
+read -r -a entries <<< "$GRID"
+for entry in "${entries[@]}"; do
+    [[ "$entry" =~ ^(reencoder|lstm|transformer):[0-9]+:[0-9.e-]+:[0-9]+$ ]] ||
+        { echo "error: GRID entry '$entry' is not SYSTEM:MAX_TOKENS:LR:WARMUP" >&2; exit 2; }
+done
+pids=()
+for ((lane = 0; lane < LANES; lane++)); do
+    (
+        for ((i = lane; i < ${#entries[@]}; i += LANES)); do tune_one "${entries[$i]}"; done
+    ) > "$RUNS/lane_$lane.log" 2>&1 &
+    pids+=($!)
+    echo "lane $lane: log $RUNS/lane_$lane.log" >&2
+done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || { echo "error: a tuning lane failed, see $RUNS/lane_*.log" >&2; exit 1; }
+
+flags=()
+for entry in "${entries[@]}"; do
+    name=$(run_name "$entry")
+    # shellcheck disable=SC2207
+    flags+=($(system_flags "$name" "$RUNS/$name/dev.hyp"))
+done
+stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev "${flags[@]}" --out "$RUNS/eval" > /dev/null
+cat "$RUNS/eval/table.md"
+echo
+echo "Best on dev BLEU per system (budget $BUDGET_MIN min, $OMP_NUM_THREADS thread):"
+"$BIN/python" -m eval.tuning_best "$RUNS/eval/results.json"

@@ -1,0 +1,37 @@
+"""eval.tuning_best: the tuning table's winner per system is the best dev BLEU (chrF breaks ties),
+printed as recipes/lib.sh's DEMO_* line; a system not named by the tuning recipe is refused."""
+import json
+
+import pytest
+
+from data_prep.foundation import UserError
+from eval.tuning_best import best_per_system, main
+
+
+def result(name, bleu, chrf=50.0):
+    return {"name": name, "bleu": bleu, "chrf": chrf}
+
+
+RESULTS = {"systems": [result("lstm_t512_lr0.003_w200", 30.1), result("lstm_t1024_lr0.003_w200", 31.5),
+                       result("transformer_t1024_lr0.002_w200", 12.0, 40.0),
+                       result("transformer_t2048_lr0.003_w400", 12.0, 41.0)]}
+
+
+def test_best_by_dev_bleu_then_chrf():
+    ranked = best_per_system(RESULTS)
+    assert [c["name"] for c in ranked["lstm"]] == ["lstm_t1024_lr0.003_w200", "lstm_t512_lr0.003_w200"]
+    assert ranked["transformer"][0]["name"] == "transformer_t2048_lr0.003_w400"  # same BLEU, better chrF
+
+
+def test_prints_the_winner_as_the_lib_sh_line(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(RESULTS), encoding="utf-8")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "DEMO_LSTM=(--max-tokens 1024 --lr 0.003 --warmup-updates 200)" in out
+    assert "DEMO_TRANSFORMER=(--max-tokens 2048 --lr 0.003 --warmup-updates 400)" in out
+
+
+def test_refuses_a_system_the_recipe_did_not_name():
+    with pytest.raises(UserError, match="r.json: system 'thot'"):
+        best_per_system({"systems": [result("thot", 30.0)]}, "r.json")
