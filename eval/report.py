@@ -30,13 +30,13 @@ def markdown_table(evaluation: Evaluation) -> str:
     trained = [s for s in evaluation.systems if s.training]
     if trained:
         lines += ["", "How each system was trained (wall clock of its training runs; commands below):", "",
-                  "| System | train min | updates | epochs | threads | params | last dev loss |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "| System | budget | train min | updates | epochs | threads | params | last dev loss |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         for s in trained:
             t = s.training
             params = "" if t.get("params") is None else f"{t['params']:,}"
             loss = "" if t.get("last_dev_loss") is None else f"{t['last_dev_loss']:.3f}"
-            lines.append(f"| {s.name} | {t.get('train_seconds', 0) / 60:.1f} | {t.get('updates', '')} | "
+            lines.append(f"| {s.name} | {t.get('budget', '')} | {t.get('train_seconds', 0) / 60:.1f} | {t.get('updates', '')} | "
                          f"{t.get('epochs', '')} | {t.get('threads', '')} | {params} | {loss} |")
         lines.append("")
         lines += [f"* {s.name}: `{s.training.get('command', '')}`" for s in trained]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -36,7 +37,24 @@ def training_info(log: str | Path, seconds: float, threads: str, command: str) -
         if tag == "train" and "epoch" in fields:
             epochs = max(epochs, int(fields["epoch"]))
     return {"train_seconds": round(seconds, 1), "updates": updates, "epochs": epochs, "threads": threads,
-            "params": parameter_count(text), "last_dev_loss": dev_loss, "command": command}
+            "params": parameter_count(text), "last_dev_loss": dev_loss, "budget": budget_of(command),
+            "command": command}
+
+
+def budget_of(command: str) -> str:
+    """The budget a fairseq-train command sets: ``"10.0 min"`` (``--stop-time-hours``), else
+    ``"N updates"`` (``--max-update`` > 0), else ``"N epochs"`` (``--max-epoch``), else ``""``."""
+    words = shlex.split(command)
+
+    def value(flag: str) -> Optional[float]:
+        return float(words[words.index(flag) + 1]) if flag in words[:-1] else None
+
+    hours, updates, epochs = value("--stop-time-hours"), value("--max-update"), value("--max-epoch")
+    if hours:
+        return f"{hours * 60:.1f} min"
+    if updates:
+        return f"{int(updates)} updates"
+    return f"{int(epochs)} epochs" if epochs else ""
 
 
 def summed_seconds(path: str | Path) -> float:

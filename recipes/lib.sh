@@ -23,7 +23,7 @@ DEMO_OPT=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
     --criterion label_smoothed_cross_entropy --label-smoothing 0.1)
 # Learning-rate schedules, both after 200 warm-up updates: the inverse square root (for runs of
 # unknown length, e.g. ablation.sh's time budget), and a linear decay to zero at --max-update (for
-# runs of a known length: the demo's epochs, counted by recipes/epoch_updates.py; add
+# runs of a known length: tatoeba_longer.sh's epochs, counted by recipes/epoch_updates.py; add
 # --total-num-update N with N = --max-update: fairseq's own default for it does not resolve).
 INVSQRT=(--lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
 DECAY=(--lr-scheduler polynomial_decay --warmup-updates 200 --end-learning-rate 0 --power 1)

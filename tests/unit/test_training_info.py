@@ -26,7 +26,19 @@ def test_training_info_reads_the_log(tmp_path):
     log.write_text(LOG, encoding="utf-8")
     info = training_info(log, 361.0, "1", "fairseq-train data --arch reencoder_base")
     assert info == {"train_seconds": 361.0, "updates": 1032, "epochs": 2, "threads": "1", "params": 4636384,
-                    "last_dev_loss": 4.825, "command": "fairseq-train data --arch reencoder_base"}
+                    "last_dev_loss": 4.825, "budget": "", "command": "fairseq-train data --arch reencoder_base"}
+
+
+@pytest.mark.parametrize("command, budget", [
+    ("fairseq-train d --max-update 2580 --lr 0.005", "2580 updates"),
+    ("fairseq-train d --max-update 0 --stop-time-hours 0.16666666666666666", "10.0 min"),
+    ("fairseq-train d --max-update 0 --max-epoch 5", "5 epochs"),
+    ("fairseq-train d --max-update 0", ""),
+])
+def test_the_budget_comes_from_the_command(tmp_path, command, budget):
+    log = tmp_path / "train.log"
+    log.write_text(LOG, encoding="utf-8")
+    assert training_info(log, 1.0, "1", command)["budget"] == budget
 
 
 def test_seconds_of_a_resumed_run_add_up_and_bad_lines_name_file_and_line(tmp_path):
@@ -44,13 +56,13 @@ def test_eval_table_and_json_carry_the_training_facts(tmp_path, capsys):
     (tmp_path / "secs").write_text("361\n", encoding="utf-8")
     info = tmp_path / "training.json"
     assert info_main(["--log", str(tmp_path / "train.log"), "--seconds-log", str(tmp_path / "secs"), "--threads", "1",
-                      "--command", "fairseq-train x", "--out", str(info)]) == 0
+                      "--command", "fairseq-train x --stop-time-hours 0.1", "--out", str(info)]) == 0
     out = tmp_path / "eval"
     assert eval_main(["--refs", str(tmp_path), "--system", f"sys={hyp}", "--training", f"sys={info}",
                       "--out", str(out)]) == 0
     table = (out / "table.md").read_text(encoding="utf-8")
-    assert "| sys | 6.0 | 1032 | 2 | 1 | 4,636,384 | 4.825 |" in table
-    assert "* sys: `fairseq-train x`" in table
+    assert "| sys | 6.0 min | 6.0 | 1032 | 2 | 1 | 4,636,384 | 4.825 |" in table
+    assert "* sys: `fairseq-train x --stop-time-hours 0.1`" in table
     saved = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert saved["systems"][0]["training"]["updates"] == 1032
     capsys.readouterr()
