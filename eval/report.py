@@ -18,7 +18,7 @@ def markdown_table(evaluation: Evaluation) -> str:
     p is the paired-bootstrap p-value against the baseline (``*``: p < 0.05).
     """
     lines = [
-        f"Test: {evaluation.n_lines} sentences, {evaluation.n_refs} reference files "
+        f"Scored: {evaluation.n_lines} sentences, {evaluation.n_refs} reference files "
         f"({evaluation.references[0]} ..); baseline: {evaluation.baseline}",
         "",
         "| System | BLEU | BLEU 95% CI | p (BLEU) | chrF | chrF 95% CI | p (chrF) |",
