@@ -134,6 +134,14 @@ generate_nmt() {
     decode test "$data_bin" "$ckpt" "$RUNS/$name/test" "$@"
 }
 
+# ted_data SET TATOEBA_DATA OUT: the IWSLT15 TED set SET (e.g. tst2010, from $SHARED) encoded with
+# the Tatoeba sentencepiece models and dictionaries of TATOEBA_DATA, into OUT (reencoder-data
+# leaves an up-to-date OUT as it is)
+ted_data() {
+    stage "ted_data" "$BIN/reencoder-data" --eval-only \
+        --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets "$1" --spm-dir "$2/spm" --dict-dir "$2/bin" --out "$3"
+}
+
 # newer OUT INPUT: OUT exists, is not empty and is newer than INPUT (a finished stage whose
 # input has not changed since: re-running a recipe skips it; retraining redoes it)
 newer() {

@@ -22,8 +22,7 @@ if [ ! -s "$THOT/test.hyp" ] || [ ! -d "$THOT/model" ]; then
     THOT=$RUNS/phrase_based
     [ -s "$THOT/test.hyp" ] || stage phrase_based "$BIN/reencoder-baseline" run --data "$DATA" --out "$THOT" --quiet
 fi
-[ -f "$TED/manifest.json" ] || stage ted_data "$BIN/reencoder-data" --eval-only \
-    --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets tst2010 --spm-dir "$DATA/spm" --dict-dir "$DATA/bin" --out "$TED"
+ted_data tst2010 "$DATA" "$TED"
 newer "$THOT/ted.hyp" "$THOT/test.hyp" || stage ted_phrase_based "$BIN/reencoder-baseline" translate \
     --model "$THOT/model" --input "$TED/split/test.zh" --output "$THOT/ted.hyp"
 

@@ -16,8 +16,7 @@ SET=${SET:-tst2010}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --eval-only --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets "$SET" \
-    --spm-dir "$DATA/spm" --dict-dir "$DATA/bin" --out "$TED"
+ted_data "$SET" "$DATA" "$TED"
 
 systems=()
 for name in reencoder transformer lstm; do
