@@ -2,7 +2,7 @@
 # The full Tatoeba recipe for one neural system (SYSTEM=reencoder, transformer or lstm): trained
 # until dev loss stops improving (--patience validations) or its wall-clock budget runs out
 # (BUDGET_MIN minutes of training, fairseq's --stop-time-hours, default 60, one CPU thread), the
-# last checkpoints averaged, beam size and length penalty tuned on the multi-reference dev set,
+# AVERAGE checkpoints ending at the best dev loss averaged, beam size and length penalty tuned on the multi-reference dev set,
 # then the Tatoeba test set decoded once with the tuned settings, the IWSLT15 TED tst2010 set
 # (out of domain) decoded with the same settings, and a model folder exported.
 # recipes/tatoeba_full_table.sh then adds Thot and prints one table per test set.
@@ -34,7 +34,13 @@ case "$SYSTEM" in
 esac
 MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EVERY=${VALID_EVERY:-$EVERY}
 MAX_UPDATE=${MAX_UPDATE:-0}
-STOP_HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
+# SCHEDULE=inverse_sqrt (default): stop at the budget or early, never annealed; SCHEDULE=wallclock:
+# decayed linearly to zero at the budget (the demo's --lr-scheduler wallclock_linear)
+case "${SCHEDULE:-inverse_sqrt}" in
+    inverse_sqrt) read -r -a SCHED <<< "--stop-time-hours $("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN") --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07" ;;
+    wallclock)    read -r -a SCHED <<< "$(budget "$BUDGET_MIN")" ;;
+    *) echo "error: SCHEDULE must be inverse_sqrt or wallclock, got '$SCHEDULE'" >&2; exit 2 ;;
+esac
 mkdir -p "$RUNS/$SYSTEM"
 touch "$RUNS/times.tsv"
 
@@ -44,8 +50,7 @@ else
     stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 fi
 stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
-    "${DEMO_OPT[@]}" --max-tokens "$MAX_TOKENS" --stop-time-hours "$STOP_HOURS" \
-    --lr "$LR" --lr-scheduler inverse_sqrt --warmup-updates "$WARMUP" --warmup-init-lr 1e-07 \
+    "${DEMO_OPT[@]}" --max-tokens "$MAX_TOKENS" "${SCHED[@]}" --lr "$LR" --warmup-updates "$WARMUP" \
     --save-interval-updates "$VALID_EVERY" --keep-interval-updates $((AVERAGE + PATIENCE)) --patience "$PATIENCE" \
     --validate-interval-updates "$VALID_EVERY" ${EXTRA_TRAIN_ARGS:-}
 CKPT=$RUNS/$SYSTEM/ckpt/checkpoint_avg.pt
@@ -81,8 +86,7 @@ stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
     $(system_flags "$SYSTEM" "$RUNS/$SYSTEM/test.hyp") --out "$RUNS/$SYSTEM/eval"
 
 # Out of domain: TED tst2010, encoded with the Tatoeba sentencepiece models and dictionaries.
-[ -f "$TED/manifest.json" ] || stage ted_data "$BIN/reencoder-data" --eval-only \
-    --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets tst2010 --spm-dir "$DATA/spm" --dict-dir "$DATA/bin" --out "$TED"
+ted_data tst2010 "$DATA" "$TED"
 # shellcheck disable=SC2086
 newer "$RUNS/$SYSTEM/ted.hyp" "$CKPT" ||
     stage "ted_$SYSTEM" decode test "$TED/bin" "$CKPT" "$RUNS/$SYSTEM/ted" $best --max-len-a 1.5 --max-len-b 10
