@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The full Tatoeba recipe for one neural system (SYSTEM=reencoder, transformer or lstm): trained
 # until dev loss stops improving (--patience validations) or its wall-clock budget runs out
-# (BUDGET_MIN minutes of training, fairseq's --stop-time-hours, default 60, one CPU thread), the
+# (BUDGET_MIN minutes of training, fairseq's --stop-time-hours, at most 60, one CPU thread), the
 # AVERAGE checkpoints ending at the best dev loss averaged, beam size and length penalty tuned on the multi-reference dev set,
 # then the Tatoeba test set decoded once with the tuned settings, the IWSLT15 TED tst2010 set
 # (out of domain) decoded with the same settings, and a model folder exported.
@@ -20,23 +20,26 @@ DATA=${DATA:-work/data/tatoeba}
 TED=${TED:-work/data/ted-tst2010}
 RUNS=${RUNS:-runs/full}
 SYSTEM=${SYSTEM:-reencoder}
-BUDGET_MIN=${BUDGET_MIN:-60}
 PATIENCE=${PATIENCE:-8}
 AVERAGE=${AVERAGE:-5}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-# Per system: batch size (tokens), peak learning rate (inverse square root after WARMUP updates)
-# and validation interval; the values of recipes/RESULTS.md's full-recipe table.
+# Per system: batch size (tokens), peak learning rate, warm-up updates, validation interval,
+# schedule and budget: the configurations of recipes/RESULTS.md's full-recipe table.
+# SCHEDULE=inverse_sqrt: stop at the budget or early, never annealed; SCHEDULE=wallclock: decayed
+# linearly to zero at the budget (the demo's --lr-scheduler wallclock_linear).
 case "$SYSTEM" in
-    reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}"); TOK=1024; PEAK=0.005; WU=300; EVERY=250 ;;
-    transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}"); TOK=4096; PEAK=0.002; WU=400; EVERY=100 ;;
-    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}"); TOK=1024; PEAK=0.003; WU=300; EVERY=250 ;;
+    reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}" --dropout 0.2)
+                 TOK=512; PEAK=0.005; WU=200; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25 ;;
+    transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}")
+                 TOK=4096; PEAK=0.002; WU=400; EVERY=100; SCHED_DEFAULT=inverse_sqrt; MIN=60 ;;
+    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}")
+                 TOK=1024; PEAK=0.003; WU=300; EVERY=250; SCHED_DEFAULT=inverse_sqrt; MIN=60 ;;
     *) echo "error: SYSTEM must be reencoder, transformer or lstm, got '$SYSTEM'" >&2; exit 2 ;;
 esac
 MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EVERY=${VALID_EVERY:-$EVERY}
+BUDGET_MIN=${BUDGET_MIN:-$MIN}; SCHEDULE=${SCHEDULE:-$SCHED_DEFAULT}
 MAX_UPDATE=${MAX_UPDATE:-0}
-# SCHEDULE=inverse_sqrt (default): stop at the budget or early, never annealed; SCHEDULE=wallclock:
-# decayed linearly to zero at the budget (the demo's --lr-scheduler wallclock_linear)
-case "${SCHEDULE:-inverse_sqrt}" in
+case "$SCHEDULE" in
     inverse_sqrt) read -r -a SCHED <<< "--stop-time-hours $("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN") --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07" ;;
     wallclock)    read -r -a SCHED <<< "$(budget "$BUDGET_MIN")" ;;
     *) echo "error: SCHEDULE must be inverse_sqrt or wallclock, got '$SCHEDULE'" >&2; exit 2 ;;
