@@ -8,14 +8,13 @@ never anneals.  Here the learning rate at update ``u`` after ``t`` seconds of tr
 
 with ``budget = --time-budget-hours``, given with the same value as fairseq's own
 ``--stop-time-hours`` (as ``polynomial_decay``'s ``--total-num-update`` is given with
-``--max-update``: fairseq's cross-group defaults do not resolve from its command line), so every
-system of a comparison reaches zero exactly when its time is up, however fast it runs.  ``t`` counts from
-the moment fairseq imported the plugin (before it builds the trainer, whose clock
+``--max-update``: fairseq's cross-group defaults do not resolve from its command line), so
+every system of a comparison reaches zero exactly when its time is up, however fast it runs.
+``t`` counts from the moment fairseq imported the plugin (before it builds the trainer, whose clock
 ``--stop-time-hours`` reads, so the rate reaches zero a few seconds before fairseq stops, never
 after) plus the seconds of earlier invocations, kept in the checkpoint's scheduler state, so a
 resumed run continues the same schedule.
 """
-
 
 import time  # no "from __future__ import annotations": fairseq reads these dataclass fields as types
 from dataclasses import dataclass, field
