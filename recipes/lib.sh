@@ -32,13 +32,18 @@ DEMO_TRAIN=("${DEMO_OPT[@]}" "${INVSQRT[@]}")
 REENCODER_LR=0.005
 LSTM_LR=0.003
 
+# hours MINUTES: MINUTES in hours, for fairseq's --stop-time-hours
+hours() {
+    "$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$1"
+}
+
 # budget MINUTES: fairseq-train flags for a wall-clock training budget: stop after MINUTES of
 # training (fairseq's --stop-time-hours) with the learning rate warmed up over --warmup-updates
 # and decayed linearly to zero at the budget (the plugin's --lr-scheduler wallclock_linear).
 budget() {
-    local hours
-    hours=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$1")
-    echo "--stop-time-hours $hours --lr-scheduler wallclock_linear --time-budget-hours $hours"
+    local h
+    h=$(hours "$1")
+    echo "--stop-time-hours $h --lr-scheduler wallclock_linear --time-budget-hours $h"
 }
 
 # The demo's per-system settings under its equal wall-clock protocol: batch size (tokens), peak

@@ -40,7 +40,7 @@ MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EV
 BUDGET_MIN=${BUDGET_MIN:-$MIN}; SCHEDULE=${SCHEDULE:-$SCHED_DEFAULT}
 MAX_UPDATE=${MAX_UPDATE:-0}
 case "$SCHEDULE" in
-    inverse_sqrt) read -r -a SCHED <<< "--stop-time-hours $("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN") --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07" ;;
+    inverse_sqrt) read -r -a SCHED <<< "--stop-time-hours $(hours "$BUDGET_MIN") --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07" ;;
     wallclock)    read -r -a SCHED <<< "$(budget "$BUDGET_MIN")" ;;
     *) echo "error: SCHEDULE must be inverse_sqrt or wallclock, got '$SCHEDULE'" >&2; exit 2 ;;
 esac
@@ -82,7 +82,6 @@ done
 echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
 # shellcheck disable=SC2086
 newer "$RUNS/$SYSTEM/test.hyp" "$CKPT" || stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
-echo "$best" > "$RUNS/$SYSTEM/best_decode.txt"
 newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" ||
     stage "export_$SYSTEM" "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
 stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \

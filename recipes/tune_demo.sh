@@ -24,12 +24,12 @@ touch "$RUNS/times.tsv"
 
 [ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
-# tune_one SYSTEM:TOKENS:LR:WARMUP: train for the budget, decode dev; prints the run's name
+# run_name SYSTEM:TOKENS:LR:WARMUP: the run's folder name, SYSTEM_tTOKENS_lrLR_wWARMUP
 run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}"; }
+# tune_one SYSTEM:TOKENS:LR:WARMUP: train for the budget, then decode dev
 tune_one() {
-    local IFS=: sys tok lr wu arch name
-    read -r sys tok lr wu <<< "$1"
-    IFS=' '
+    local sys tok lr wu arch name
+    IFS=: read -r sys tok lr wu <<< "$1"
     case "$sys" in
         reencoder)   arch=(--arch reencoder_base) ;;
         lstm)        arch=("${LSTM_ARCH[@]}") ;;

@@ -21,13 +21,18 @@ class AverageError(UserError):
     """A user-facing problem with the checkpoints to average (one line)."""
 
 
-def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
-    """The ``n`` newest ``checkpoint_N_M.pt`` / ``checkpointN.pt`` files of a save dir, by update/epoch."""
+def numbered_checkpoints(save_dir: Path) -> List[Path]:
+    """The ``checkpoint_N_M.pt`` / ``checkpointN.pt`` files of a save dir, oldest first (by update/epoch)."""
     def key(p: Path):
         nums = [int(x) for x in p.stem.replace("checkpoint", "").split("_") if x.isdigit()]
         return nums[::-1]
 
-    found = sorted((p for p in Path(save_dir).glob("checkpoint*.pt") if any(c.isdigit() for c in p.stem)), key=key)
+    return sorted((p for p in Path(save_dir).glob("checkpoint*.pt") if any(c.isdigit() for c in p.stem)), key=key)
+
+
+def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
+    """The ``n`` newest numbered checkpoints of a save dir."""
+    found = numbered_checkpoints(save_dir)
     if len(found) < n:
         raise AverageError(f"{save_dir} has {len(found)} numbered checkpoints, {n} requested")
     return found[-n:]
@@ -39,9 +44,12 @@ def best_window(save_dir: Path, n: int) -> List[Path]:
     A run stopped by ``--patience`` ends with checkpoints past its best; averaging its last ``n``
     would average the overfitted ones.  Each fairseq checkpoint records its dev loss in
     ``extra_state["val_loss"]``; the window is the best one and the ``n - 1`` before it (fewer
-    when the best comes early).  Needs ``--keep-interval-updates`` >= patience + ``n``.
+    when the best comes early; the newest of equal losses).  Needs ``--keep-interval-updates``
+    >= patience + ``n``.
     """
-    found = last_checkpoints(save_dir, max(1, _count_numbered(save_dir)))
+    found = numbered_checkpoints(save_dir)
+    if not found:
+        raise AverageError(f"{save_dir} has no numbered checkpoints")
     losses = []
     for path in found:
         loss = (load_checkpoint_safely(path).get("extra_state") or {}).get("val_loss")
@@ -50,10 +58,6 @@ def best_window(save_dir: Path, n: int) -> List[Path]:
         losses.append(float(loss))
     best = min(range(len(found)), key=lambda i: (losses[i], -i))
     return found[max(0, best - n + 1): best + 1]
-
-
-def _count_numbered(save_dir: Path) -> int:
-    return sum(1 for p in Path(save_dir).glob("checkpoint*.pt") if any(c.isdigit() for c in p.stem))
 
 
 def average_checkpoints(paths: Sequence[Path]) -> Dict:

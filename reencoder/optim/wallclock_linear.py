@@ -64,10 +64,6 @@ class WallclockLinearSchedule(FairseqLRScheduler):
         self.optimizer.set_lr(lr)
         return lr
 
-    def step(self, epoch, val_loss=None):
-        super().step(epoch, val_loss)
-        return self.optimizer.get_lr()
-
     def state_dict(self):
         return {**super().state_dict(), "elapsed_seconds": self.elapsed()}
 

@@ -1,0 +1,47 @@
+"""reencoder-average's checkpoint choice: the newest N, or the N ending at the lowest dev loss
+(``--around-best``: a run stopped by --patience ends past its best)."""
+import pytest
+import torch
+
+from reencoder.checkpoint_average import AverageError, best_window, last_checkpoints
+
+
+def save(folder, epoch, update, val_loss):
+    extra = {} if val_loss is None else {"val_loss": val_loss}
+    torch.save({"model": {"w": torch.zeros(1)}, "extra_state": extra}, folder / f"checkpoint_{epoch}_{update}.pt")
+
+
+@pytest.fixture
+def run(tmp_path):
+    # update 1000 sorts after 250 by number, not by name; the best dev loss is at update 750
+    for epoch, update, loss in [(1, 250, 5.0), (2, 500, 4.5), (3, 750, 4.1), (4, 1000, 4.3), (5, 1250, 4.4)]:
+        save(tmp_path, epoch, update, loss)
+    (tmp_path / "checkpoint_last.pt").write_bytes(b"not numbered")
+    return tmp_path
+
+
+def names(paths):
+    return [p.name for p in paths]
+
+
+def test_the_newest_n_by_update(run):
+    assert names(last_checkpoints(run, 2)) == ["checkpoint_4_1000.pt", "checkpoint_5_1250.pt"]
+    with pytest.raises(AverageError, match="has 5 numbered checkpoints, 6 requested"):
+        last_checkpoints(run, 6)
+
+
+def test_the_window_ends_at_the_lowest_dev_loss(run):
+    assert names(best_window(run, 2)) == ["checkpoint_2_500.pt", "checkpoint_3_750.pt"]
+    # fewer when the best comes early
+    assert names(best_window(run, 5)) == ["checkpoint_1_250.pt", "checkpoint_2_500.pt", "checkpoint_3_750.pt"]
+
+
+def test_a_checkpoint_without_a_dev_loss_is_named(run):
+    save(run, 6, 1500, None)
+    with pytest.raises(AverageError, match="checkpoint_6_1500.pt records no dev loss"):
+        best_window(run, 2)
+
+
+def test_no_numbered_checkpoints(tmp_path):
+    with pytest.raises(AverageError, match="no numbered checkpoints"):
+        best_window(tmp_path, 2)
