@@ -10,7 +10,8 @@
 # budget; the average, each dev decode, the test and TED decodes, the export).  On a GPU:
 #   DEVICE_FLAGS= MAX_TOKENS=8192 LR=0.005 VALID_EVERY=100 bash recipes/tatoeba_full.sh
 # SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
-# EXTRA_TRAIN_ARGS go to fairseq-train.
+# EXTRA_TRAIN_ARGS go to fairseq-train.  DEV_ONLY=1 stops after the dev tuning (a configuration
+# being compared on dev: the test set is not read; recipes/tune_full.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
@@ -80,6 +81,7 @@ for beam in 4 8; do
   done
 done
 echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.txt"
+[ "${DEV_ONLY:-0}" = 1 ] && exit 0
 # shellcheck disable=SC2086
 newer "$RUNS/$SYSTEM/test.hyp" "$CKPT" || stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
 newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" ||
