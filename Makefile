@@ -21,6 +21,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	# torchaudio, which has no build for torch 2.13 and is not needed for text.
 	$(PIP) install -q --no-deps ve-fairseq==0.12.3
 	$(PIP) install -q --no-deps --no-build-isolation -e .
+	# the grid's fused C++ gate kernels, compiled once into torch's extension cache
+	$(BIN)/python -c "from reencoder.grid.gate_kernels import report; print(report())"
 	touch $(STAMP)
 
 # Every test (CI): tests/unit, then the end-to-end runs of tests/e2e (marked slow), ~8.5 min on 2 cores.

@@ -32,6 +32,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from reencoder.grid.gate_kernels import report as gate_kernels_report
 from reencoder.grid.hardware import native_bf16
 
 from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
@@ -124,7 +125,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     native, why = native_bf16(torch.device("cpu"))
     res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch,
                               "max_tokens": args.max_tokens, "epoch_target_tokens": epoch_tokens,
-                              "bf16_native": native, "bf16_why": why, "peaks": {}}
+                              "bf16_native": native, "bf16_why": why, "gate_math": gate_kernels_report(), "peaks": {}}
     for n in widths:  # the grid's GEMMs: [R, 2n] @ [2n, 8n] and [2n, 4n] (additive input), [3n, 4n]
         res["peaks"][n] = {str(dt).split(".")[-1]: max(matmul_peak(rows, k * n, m * n, dt, 0.5)
                                                       for k, m in ((2, 8), (2, 4), (3, 4)))
@@ -208,7 +209,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def print_table(res) -> None:
     print(f"{res['arch']} at {res['max_tokens']} tokens per batch, {res['threads']} thread(s), torch {res['torch']}; "
-          f"bf16 GEMMs by default (--grid-bf16 auto): {'yes' if res['bf16_native'] else 'no'}, {res['bf16_why']}")
+          f"bf16 GEMMs by default (--grid-bf16 auto): {'yes' if res['bf16_native'] else 'no'}, {res['bf16_why']}; "
+          f"{res.get('gate_math', '')}")
     for n, pk in res["peaks"].items():
         print(f"matmul peak for the n = {n} grid's GEMM shapes: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s")
     head = (f"{'n':>4s} {'D':>2s} {'dtype':8s} {'cell':22s} {'params':>10s} {'s/step':>7s} {'tok/s':>6s} "

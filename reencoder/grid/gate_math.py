@@ -5,6 +5,11 @@ sets *gate-major*, ``[(u, f, o) of every set | c of every set]``, so that one ``
 one ``tanh_`` cover a whole GEMM output; :func:`gate_major` is the row permutation of a block's
 ``[u, f, o, c]``-per-set weights into that layout.  Weights are cast to the GEMM dtype here
 (bf16 GEMMs with fp32 states and gate math).
+
+:func:`gates_forward` and :func:`gates_backward` run the fused C++ kernels of
+:mod:`reencoder.grid.gate_kernels` where they apply (CPU, float32/64), and otherwise the eager
+torch ops of :func:`gates_forward_eager` / :func:`gates_backward_eager`, which are also the
+kernels' test oracle.
 """
 
 from __future__ import annotations
@@ -15,8 +20,28 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from . import gate_kernels
+
 
 def gates_forward(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
+    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies."""
+    if gate_kernels.usable(G, m_in, h_out, m_out, T):
+        gate_kernels.lstm_forward(G, m_in, h_out, m_out, T, cell == "paper")
+    else:
+        gates_forward_eager(G, m_in, cell, h_out, m_out, T)
+
+
+def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
+                   dm_in: Tensor) -> Tensor:
+    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies."""
+    if gate_kernels.usable(G, T, m_in, m_new, dh, dm, dm_in):
+        dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device)
+        gate_kernels.lstm_backward(G, T, m_in, m_new, dh, dm, cell == "paper", dG, dm_in)
+        return dG
+    return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in)
+
+
+def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
     """Paper eq. 3 in place on the pre-activations ``G = [R, 4gn]`` of ``g`` gate sets laid out
     gate-major, ``[(u, f, o) of every set | c of every set]`` (``g = 1`` for a single transform
     or gates shared by tied dimensions), so one ``sigmoid_`` and one ``tanh_`` cover them.
@@ -39,8 +64,8 @@ def gates_forward(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tens
         torch.mul(o, T, out=h_out)
 
 
-def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                    dm_in: Tensor) -> Tensor:
+def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
+                         dm_in: Tensor) -> Tensor:
     """Derivatives of eq. 3, with ``G`` the activations and ``T`` what :func:`gates_forward`
     returned: from ``dh'``, ``dm'`` (``[R, F, n]``) returns the gradient of the pre-activations
     (``[R, 4gn]``, same layout; summed over tied dimensions) and writes that of ``m_in`` to

@@ -1,0 +1,159 @@
+// Fused LSTM gate math of the fused wavefront (paper eq. 3), forward and backward, for CPU tensors.
+//
+// The eager version (reencoder/grid/gate_math.py) runs eq. 3 as ~8 separate torch ops forward
+// and ~20 backward, each a pass over [R, F, n] or [R, 4gn] memory with its own temporaries; here
+// each row is one pass, parallel over rows, the inner loop over the n units vectorised (built
+// with -O3 -ffast-math, which lets GCC call glibc's vector expf/tanhf).
+//
+// Layouts (as gate_math.py): G = [R, 4gn] gate-major, [(u, f, o) of every set | c of every set],
+// g = F gate sets, or g = 1 shared by F tied dimensions (paper §3.4); the state tensors are
+// [R, F, n] with any row and dimension strides and unit stride along n.
+#include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+
+#include <cmath>
+
+namespace {
+
+template <typename T>
+inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+
+// tanh x = 2 sigma(2x) - 1: one exp, which vectorises well (glibc's vector tanhf is slower)
+template <typename T>
+inline T tanh_(T x) { return T(2) / (T(1) + std::exp(T(-2) * x)) - T(1); }
+
+struct Rows {  // a [R, F, n] tensor (unit stride along n) as a base pointer and two strides
+  template <typename T>
+  static T* at(const at::Tensor& t, int64_t r, int64_t k) {
+    return t.data_ptr<T>() + r * t.stride(0) + k * t.stride(1);
+  }
+};
+
+void check(const at::Tensor& G, std::initializer_list<at::Tensor> states, int64_t n) {
+  TORCH_CHECK(G.device().is_cpu() && G.dim() == 2 && G.stride(1) == 1, "gate kernels: G must be a CPU [R, 4gn] row-major tensor");
+  for (const auto& t : states) {
+    TORCH_CHECK(t.device().is_cpu() && t.dim() == 3 && t.size(0) == G.size(0) && t.size(2) == n && t.stride(2) == 1,
+                "gate kernels: state tensors must be CPU [R, F, n] with unit stride along n");
+    TORCH_CHECK(t.scalar_type() == G.scalar_type(), "gate kernels: one dtype for every tensor");
+  }
+}
+
+// Eq. 3 in place: G becomes the activations (u, f, o = sigma, c = tanh); m' = f m + u c;
+// standard cell: T = tanh(m'), h' = o T; paper cell: T = h' = tanh(o m').
+void lstm_forward(at::Tensor G, const at::Tensor& m_in, at::Tensor h_out, at::Tensor m_out, at::Tensor T, bool paper) {
+  const int64_t R = m_in.size(0), F = m_in.size(1), n = m_in.size(2);
+  const int64_t g = G.size(1) / (4 * n);
+  check(G, {m_in, h_out, m_out, T}, n);
+  TORCH_CHECK(g == F || g == 1, "gate kernels: F gate sets or one shared set");
+  AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_forward", [&] {
+    at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        scalar_t* row = G.data_ptr<scalar_t>() + r * G.stride(0);
+        for (int64_t i = 0; i < 3 * g * n; ++i) row[i] = sigmoid(row[i]);
+        for (int64_t i = 3 * g * n; i < 4 * g * n; ++i) row[i] = tanh_(row[i]);
+        for (int64_t k = 0; k < F; ++k) {
+          const int64_t j = g == 1 ? 0 : k;
+          const scalar_t* u = row + 3 * j * n;
+          const scalar_t* f = u + n;
+          const scalar_t* o = u + 2 * n;
+          const scalar_t* c = row + 3 * g * n + j * n;
+          const scalar_t* mi = Rows::at<scalar_t>(m_in, r, k);
+          scalar_t* mo = Rows::at<scalar_t>(m_out, r, k);
+          scalar_t* ho = Rows::at<scalar_t>(h_out, r, k);
+          scalar_t* t = Rows::at<scalar_t>(T, r, k);
+          if (paper) {
+            for (int64_t i = 0; i < n; ++i) {
+              const scalar_t m = f[i] * mi[i] + u[i] * c[i];
+              mo[i] = m;
+              t[i] = tanh_(o[i] * m);
+              ho[i] = t[i];
+            }
+          } else {
+            for (int64_t i = 0; i < n; ++i) {
+              const scalar_t m = f[i] * mi[i] + u[i] * c[i];
+              mo[i] = m;
+              t[i] = tanh_(m);
+              ho[i] = o[i] * t[i];
+            }
+          }
+        }
+      }
+    });
+  });
+}
+
+// The derivatives of eq. 3 (sigma' = sigma (1 - sigma), tanh' = 1 - tanh^2): from dh', dm' and
+// what lstm_forward kept (activations G, T, the new memory m_new), the pre-activations' gradient
+// dG (summed over tied dimensions) and dm_in = dm_total f.
+void lstm_backward(const at::Tensor& G, const at::Tensor& T, const at::Tensor& m_in, const at::Tensor& m_new,
+                   const at::Tensor& dh, const at::Tensor& dm, bool paper, at::Tensor dG, at::Tensor dm_in) {
+  const int64_t R = m_in.size(0), F = m_in.size(1), n = m_in.size(2);
+  const int64_t g = G.size(1) / (4 * n);
+  check(G, {T, m_in, m_new, dh, dm, dm_in}, n);
+  check(dG, {}, n);
+  TORCH_CHECK(g == F || g == 1, "gate kernels: F gate sets or one shared set");
+  AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
+    at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const scalar_t* row = G.data_ptr<scalar_t>() + r * G.stride(0);
+        scalar_t* drow = dG.data_ptr<scalar_t>() + r * dG.stride(0);
+        if (g == 1 && F > 1)
+          for (int64_t i = 0; i < 4 * n; ++i) drow[i] = 0;
+        for (int64_t k = 0; k < F; ++k) {
+          const int64_t j = g == 1 ? 0 : k;
+          const bool sum = g == 1 && F > 1;
+          const scalar_t* u = row + 3 * j * n;
+          const scalar_t* f = u + n;
+          const scalar_t* o = u + 2 * n;
+          const scalar_t* c = row + 3 * g * n + j * n;
+          scalar_t* du = drow + 3 * j * n;
+          scalar_t* df = du + n;
+          scalar_t* dout = du + 2 * n;
+          scalar_t* dc = drow + 3 * g * n + j * n;
+          const scalar_t* t = Rows::at<scalar_t>(T, r, k);
+          const scalar_t* mi = Rows::at<scalar_t>(m_in, r, k);
+          const scalar_t* mn = Rows::at<scalar_t>(m_new, r, k);
+          const scalar_t* dhk = Rows::at<scalar_t>(dh, r, k);
+          const scalar_t* dmk = Rows::at<scalar_t>(dm, r, k);
+          scalar_t* dmi = Rows::at<scalar_t>(dm_in, r, k);
+          for (int64_t i = 0; i < n; ++i) {
+            scalar_t dmt, dov;
+            if (paper) {  // h' = tanh(o m')
+              const scalar_t dpre = dhk[i] * (scalar_t(1) - t[i] * t[i]);
+              dmt = dmk[i] + dpre * o[i];
+              dov = dpre * mn[i];
+            } else {  // h' = o tanh(m')
+              dmt = dmk[i] + dhk[i] * o[i] * (scalar_t(1) - t[i] * t[i]);
+              dov = dhk[i] * t[i];
+            }
+            const scalar_t gu = dmt * c[i] * u[i] * (scalar_t(1) - u[i]);
+            const scalar_t gf = dmt * mi[i] * f[i] * (scalar_t(1) - f[i]);
+            const scalar_t go = dov * o[i] * (scalar_t(1) - o[i]);
+            const scalar_t gc = dmt * u[i] * (scalar_t(1) - c[i] * c[i]);
+            if (sum) {
+              du[i] += gu; df[i] += gf; dout[i] += go; dc[i] += gc;
+            } else {
+              du[i] = gu; df[i] = gf; dout[i] = go; dc[i] = gc;
+            }
+            dmi[i] = dmt * f[i];
+          }
+        }
+      }
+    });
+  });
+}
+
+}  // namespace
+
+TORCH_LIBRARY(reencoder_gates, m) {
+  m.def("lstm_forward(Tensor(a!) G, Tensor m_in, Tensor(b!) h_out, Tensor(c!) m_out, Tensor(d!) T, bool paper) -> ()");
+  m.def("lstm_backward(Tensor G, Tensor T, Tensor m_in, Tensor m_new, Tensor dh, Tensor dm, bool paper, "
+        "Tensor(a!) dG, Tensor(b!) dm_in) -> ()");
+}
+
+TORCH_LIBRARY_IMPL(reencoder_gates, CPU, m) {
+  m.impl("lstm_forward", &lstm_forward);
+  m.impl("lstm_backward", &lstm_backward);
+}

@@ -1,0 +1,73 @@
+"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``), built on first use.
+
+:func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as separate torch
+ops (eager: ~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
+kernels do one pass per row, parallel over rows.  They are compiled with
+:func:`torch.utils.cpp_extension.load` (the host compiler, ``-O3 -march=native -ffast-math``)
+into torch's extension cache the first time a CPU grid needs them; ``make install`` builds
+them once, so training and tests find them ready.
+
+``REENCODER_GATE_KERNELS=0`` keeps the eager ops (also the fallback, with one warning, when no
+compiler is available); :func:`available` says which path runs.  GPU tensors and dtypes other
+than float32 / float64 always take the eager ops.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import warnings
+from pathlib import Path
+
+import torch
+
+SOURCE = Path(__file__).with_name("gate_kernels.cpp")
+FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
+
+
+def _cpu_tag() -> str:
+    """A short hash of this CPU's feature flags: ``-march=native`` builds are per CPU type."""
+    try:
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+    except (OSError, StopIteration):
+        flags = platform.processor()
+    return hashlib.sha1(flags.encode()).hexdigest()[:8]
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> bool:
+    """Whether the compiled kernels are loaded (building them on first call)."""
+    if os.environ.get("REENCODER_GATE_KERNELS", "1") == "0":
+        return False
+    try:
+        from torch.utils.cpp_extension import load
+
+        load(name=f"reencoder_gates_{_cpu_tag()}", sources=[str(SOURCE)], extra_cflags=FLAGS,
+             extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
+    except Exception as e:  # no compiler / ninja: eager ops, said once
+        warnings.warn(f"reencoder: the fused gate kernels could not be built ({type(e).__name__}: "
+                      f"{str(e).strip().splitlines()[-1] if str(e).strip() else e}); using eager torch ops")
+        return False
+    return True
+
+
+def usable(*tensors: torch.Tensor) -> bool:
+    """Whether the kernels take these tensors: CPU, float32 / float64, unit inner stride."""
+    t = tensors[0]
+    return (t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+            and all(x.stride(-1) == 1 for x in tensors) and available())
+
+
+def lstm_forward(G, m_in, h_out, m_out, T, paper: bool) -> None:
+    torch.ops.reencoder_gates.lstm_forward(G, m_in, h_out, m_out, T, paper)
+
+
+def lstm_backward(G, T, m_in, m_new, dh, dm, paper: bool, dG, dm_in) -> None:
+    torch.ops.reencoder_gates.lstm_backward(G, T, m_in, m_new, dh, dm, paper, dG, dm_in)
+
+
+def report() -> str:
+    """Build the kernels now (``make install``) and say which gate math CPU grids run."""
+    return "fused gate kernels: " + ("built, in use on CPU" if available() else "not available, eager torch ops")

@@ -1,0 +1,51 @@
+"""The fused C++ gate kernels against the eager torch ops they replace (paper eq. 3 and its
+derivatives), on the layouts the fused wavefront passes: gate-major pre-activations, state
+tensors that are strided views of the slot buffers, F gate sets or one set shared by tied
+dimensions, standard and paper cell, float32 and float64."""
+
+import pytest
+import torch
+
+from reencoder.grid import gate_kernels
+from reencoder.grid.gate_math import gates_backward, gates_backward_eager, gates_forward, gates_forward_eager
+
+pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
+
+
+def strided(R, F, n, N, gen, dtype):
+    """``[R, F, n]`` views of an axis-major ``[N, R, n]`` buffer, as ``m_in``/``h_out`` are."""
+    buf = torch.randn(N, R, n, generator=gen, dtype=dtype)
+    return buf.transpose(0, 1)[:, :F]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("cell", ["standard", "paper"])
+@pytest.mark.parametrize("F,g", [(2, 2), (2, 1), (1, 1), (3, 3)])
+def test_kernels_match_eager(F, g, cell, dtype):
+    gen = torch.Generator().manual_seed(F * 10 + g)
+    R, n, N = 37, 24, F + 1
+    pre = torch.randn(R, 4 * g * n, generator=gen, dtype=dtype) * 3  # saturated gates included
+    m_in = strided(R, F, n, N, gen, dtype)
+    outs = {}
+    for name, fwd, bwd in (("kernel", gates_forward, gates_backward),
+                           ("eager", gates_forward_eager, gates_backward_eager)):
+        G = pre.clone()
+        h, m = strided(R, F, n, N, gen, dtype).clone(), torch.zeros(N, R, n, dtype=dtype).transpose(0, 1)[:, :F]
+        T = torch.empty(R, F, n, dtype=dtype)
+        fwd(G, m_in, cell, h, m, T)
+        g2 = torch.Generator().manual_seed(7)
+        dh = strided(R, F, n, N, g2, dtype)
+        dm = strided(R, F, n, N, g2, dtype)
+        dm_in = torch.zeros(N, R, n, dtype=dtype).transpose(0, 1)[:, :F]
+        dG = bwd(G, T, m_in, m, dh, dm, cell, dm_in)
+        outs[name] = (G, h, m, T, dG, dm_in)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
+    for k, e, what in zip(outs["kernel"], outs["eager"], ("activations", "h'", "m'", "T", "dG", "dm_in")):
+        torch.testing.assert_close(k, e, **tol, msg=lambda s: f"{what}: {s}")
+
+
+def test_kernels_take_only_what_they_implement():
+    x = torch.zeros(4, 2, 8)
+    assert gate_kernels.usable(x, x)
+    assert not gate_kernels.usable(x.half(), x.half())  # eager for other dtypes
+    assert not gate_kernels.usable(x, x.transpose(1, 2))  # and for non-unit inner strides
