@@ -1,10 +1,12 @@
-"""The best configuration per system of a tuning run (recipes/tune_demo.sh), on dev BLEU.
+"""The best configuration per system of a tuning run, on dev BLEU.
 
     python -m eval.tuning_best runs/tune/eval/results.json
 
-reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP`` and prints,
-per system, every configuration ranked by dev BLEU (ties: chrF) and the winner as the
-``DEMO_*`` line of recipes/lib.sh.
+reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP``
+(recipes/tune_demo.sh) or ``SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT``
+(recipes/tune_full.sh) and prints, per system, every configuration ranked by dev BLEU (ties:
+chrF) and the winner as the ``DEMO_*`` line of recipes/lib.sh, or as the settings of
+recipes/tatoeba_full.sh.
 """
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from typing import Dict, List, Optional
 
 from data_prep.foundation import Parser, UserError, run_main
 
-NAME = re.compile(r"^(?P<system>[a-z]+)_t(?P<tokens>\d+)_lr(?P<lr>[0-9.e-]+)_w(?P<warmup>\d+)$")
+NAME = re.compile(r"^(?P<system>[a-z]+)_t(?P<tokens>\d+)_lr(?P<lr>[0-9.e-]+)_w(?P<warmup>\d+)"
+                  r"(?:_(?P<schedule>wallclock|invsqrt)(?P<minutes>[0-9.]+)_d(?P<dropout>[0-9.]+))?$")
 
 
 def best_per_system(results: dict, source: str = "results.json") -> Dict[str, List[dict]]:
@@ -25,7 +28,8 @@ def best_per_system(results: dict, source: str = "results.json") -> Dict[str, Li
     for s in results.get("systems", []):
         m = NAME.match(s["name"])
         if not m:
-            raise UserError(f"{source}: system {s['name']!r} is not named SYSTEM_tTOKENS_lrLR_wWARMUP")
+            raise UserError(f"{source}: system {s['name']!r} is not named SYSTEM_tTOKENS_lrLR_wWARMUP"
+                            "[_SCHEDULEMIN_dDROPOUT]")
         by_system.setdefault(m["system"], []).append({**m.groupdict(), "name": s["name"], "bleu": s["bleu"],
                                                        "chrf": s["chrf"]})
     if not by_system:
@@ -39,7 +43,14 @@ def report(ranked: Dict[str, List[dict]]) -> str:
         for i, c in enumerate(configs):
             lines.append(f"{'*' if i == 0 else ' '} {c['name']}: dev BLEU {c['bleu']:.2f}, chrF {c['chrf']:.2f}")
         w = configs[0]
-        lines.append(f"  -> DEMO_{system.upper()}=(--max-tokens {w['tokens']} --lr {w['lr']} --warmup-updates {w['warmup']})")
+        if w["schedule"] is None:
+            lines.append(f"  -> DEMO_{system.upper()}=(--max-tokens {w['tokens']} --lr {w['lr']} "
+                         f"--warmup-updates {w['warmup']})")
+        else:
+            schedule = "inverse_sqrt" if w["schedule"] == "invsqrt" else w["schedule"]
+            lines.append(f"  -> SYSTEM={system} MAX_TOKENS={w['tokens']} LR={w['lr']} WARMUP={w['warmup']} "
+                         f"SCHEDULE={schedule} BUDGET_MIN={w['minutes']} EXTRA_TRAIN_ARGS=\"--dropout {w['dropout']}\" "
+                         "bash recipes/tatoeba_full.sh")
     return "\n".join(lines)
 
 

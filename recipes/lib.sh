@@ -53,6 +53,25 @@ DEMO_REENCODER=(--max-tokens 512 --lr 0.005 --warmup-updates 200)
 DEMO_LSTM=(--max-tokens 512 --lr 0.003 --warmup-updates 200)
 DEMO_TRANSFORMER=(--max-tokens 1024 --lr 0.002 --warmup-updates 200)
 
+# in_lanes LANES LOG_DIR FUNC ENTRY...: FUNC ENTRY for every entry, LANES at a time side by side
+# (lane k runs entries k, k + LANES, ... in order, logging to LOG_DIR/lane_k.log; a failed entry
+# ends its lane); fails if a lane failed.
+in_lanes() {
+    local lanes=$1 logs=$2 func=$3 lane i failed=0 pids=()
+    shift 3
+    local entries=("$@")
+    for ((lane = 0; lane < lanes; lane++)); do
+        (
+            set -e
+            for ((i = lane; i < ${#entries[@]}; i += lanes)); do "$func" "${entries[$i]}"; done
+        ) > "$logs/lane_$lane.log" 2>&1 &
+        pids+=($!)
+        echo "lane $lane: log $logs/lane_$lane.log" >&2
+    done
+    for i in "${pids[@]}"; do wait "$i" || failed=1; done
+    [ "$failed" = 0 ] || { echo "error: a lane failed, see $logs/lane_*.log" >&2; return 1; }
+}
+
 # stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
 stage() {
     local name=$1; shift

@@ -49,17 +49,7 @@ for entry in "${entries[@]}"; do
     [[ "$entry" =~ ^(reencoder|lstm|transformer):[0-9]+:[0-9.e-]+:[0-9]+$ ]] ||
         { echo "error: GRID entry '$entry' is not SYSTEM:MAX_TOKENS:LR:WARMUP" >&2; exit 2; }
 done
-pids=()
-for ((lane = 0; lane < LANES; lane++)); do
-    (
-        for ((i = lane; i < ${#entries[@]}; i += LANES)); do tune_one "${entries[$i]}"; done
-    ) > "$RUNS/lane_$lane.log" 2>&1 &
-    pids+=($!)
-    echo "lane $lane: log $RUNS/lane_$lane.log" >&2
-done
-failed=0
-for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
-[ "$failed" = 0 ] || { echo "error: a tuning lane failed, see $RUNS/lane_*.log" >&2; exit 1; }
+in_lanes "$LANES" "$RUNS" tune_one "${entries[@]}"
 
 flags=()
 for entry in "${entries[@]}"; do

@@ -32,6 +32,17 @@ def test_prints_the_winner_as_the_lib_sh_line(tmp_path, capsys):
     assert "DEMO_TRANSFORMER=(--max-tokens 2048 --lr 0.003 --warmup-updates 400)" in out
 
 
+def test_full_recipe_names_print_tatoeba_full_settings(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"systems": [result("lstm_t1024_lr0.003_w300_invsqrt60_d0.1", 40.66),
+                                            result("lstm_t512_lr0.003_w200_wallclock25_d0.2", 41.2)]}), encoding="utf-8")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert ('SYSTEM=lstm MAX_TOKENS=512 LR=0.003 WARMUP=200 SCHEDULE=wallclock BUDGET_MIN=25 '
+            'EXTRA_TRAIN_ARGS="--dropout 0.2" bash recipes/tatoeba_full.sh') in out
+    assert out.index("lstm_t512") < out.index("lstm_t1024")
+
+
 def test_refuses_a_system_the_recipe_did_not_name():
     with pytest.raises(UserError, match="r.json: system 'thot'"):
         best_per_system({"systems": [result("thot", 30.0)]}, "r.json")
