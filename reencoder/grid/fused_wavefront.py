@@ -107,8 +107,11 @@ class _FusedGrid(torch.autograd.Function):
         for g in plan.groups:
             if g.part_idx is not None and g.block not in proj:
                 _, W1k, _, Wpk = weights[g.block].columns(K)
-                # part [L_a, B, n] -> [L_a * B, n] @ W[:, K:].T -> [L_a * B, 4gn]: W_x s_i, W_x t_j once
+                # part [L_a, B, n] -> [L_a * B, n] @ W[:, K:].T -> [L_a * B, 4gn]: W_x s_i, W_x t_j once,
+                # the transform's bias added to the first part's (so once per cell, by the gather)
                 proj[g.block] = [[mm_as(p.reshape(-1, n), W.t(), dtype, fdt) for p in parts] for W in (W1k, Wpk)]
+                for first, b in zip(proj[g.block], (weights[g.block].b1, weights[g.block].bp)):
+                    first[0].add_(b)
         Hb, Mb = WORKSPACE.take((plan.size, B, n), like), WORKSPACE.take((plan.size, B, n), like)
         acts_buf = WORKSPACE.take((sum(B * g.cells * weights[g.block].acts_width for g in plan.groups),), like)
         used = 0
@@ -141,7 +144,7 @@ class _FusedGrid(torch.autograd.Function):
                 if g.part_idx is None:
                     linear_into(G1, H, w.W1, w.b1)
                 else:
-                    linear_into(_gather_parts(G1, proj[g.block][0], g).add_(w.b1), H[:, :K], w.columns(K)[0])
+                    linear_into(_gather_parts(G1, proj[g.block][0], g), H[:, :K], w.columns(K)[0])
                 gates_forward(G1, m_in[:, :F_], w.cell, h_out[:, :F_], m_out[:, :F_], T1)
                 G2 = T2 = None
                 if w.prio:
@@ -152,7 +155,7 @@ class _FusedGrid(torch.autograd.Function):
                         linear_into(G2, _priority_input(H, h_out[:, :F_].transpose(0, 1), F_), w.Wp, w.bp)
                     else:
                         h_first = h_out[:, :F_].reshape(R, K)  # [R, F, n] -> [R, K]: the h' of eq. 5 (F = N - 1)
-                        linear_into(_gather_parts(G2, proj[g.block][1], g).add_(w.bp), h_first, w.columns(K)[2])
+                        linear_into(_gather_parts(G2, proj[g.block][1], g), h_first, w.columns(K)[2])
                     if w.prio_act:  # h' = α(V H'), no memory: its m' slot holds zeros
                         h_out[:, F_] = activation_forward(G2, w.prio_act)
                         m_out[:, F_] = 0.0
