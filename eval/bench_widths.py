@@ -13,7 +13,9 @@ weights, §3.6 a non-LSTM depth dimension, both), on real Tatoeba batches of ``-
   seconds, target tokens/s, FLOPs per target token, share of the fp32 peak, and seconds per
   epoch of the training set (its target tokens over tokens/s);
 * fairseq's ``lstm`` and ``transformer`` with the parameter count closest to the default grid
-  model of each width, on the same batches.
+  model of each width, on the same batches;
+* for the cells of ``--eager-gates``, the same fp32 grid with the eager torch ops of the gate
+  math instead of the fused kernels (:mod:`reencoder.grid.gate_kernels`): what they buy.
 
 FLOPs are counted, not estimated: :class:`torch.utils.flop_counter.FlopCounterMode` over one
 step (every matmul the step really runs, forward and backward, padding cells included).
@@ -24,6 +26,7 @@ with a progress line per variant on stderr.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -32,7 +35,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from reencoder.grid.gate_kernels import report as gate_kernels_report
+from reencoder.grid import gate_kernels
 from reencoder.grid.hardware import native_bf16
 
 from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
@@ -106,6 +109,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--options", default=",".join(OPTIONS), help="comma-separated names of %(default)s")
     ap.add_argument("--bf16", choices=["auto", "always", "never"], default="auto",
                     help="bf16 rows: auto = all where bf16 is native, the default cell only where it is emulated")
+    ap.add_argument("--eager-gates", default=f"{list(OPTIONS)[0]},{list(OPTIONS)[-1]}",
+                    help="cells also timed with the eager gate math (fp32; empty: none)")
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--batches", type=int, default=2, help="real batches per round")
     ap.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds (the best counts)")
@@ -113,8 +118,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
     options = args.options.split(",")
-    if any(o not in OPTIONS for o in options) or not (data_bin / "dict.zh.txt").exists():
-        print(f"error: unknown options in {options}" if any(o not in OPTIONS for o in options)
+    eager = [o for o in args.eager_gates.split(",") if o]
+    if any(o not in OPTIONS for o in options + eager) or not (data_bin / "dict.zh.txt").exists():
+        print(f"error: unknown options in {options + eager}" if any(o not in OPTIONS for o in options + eager)
               else f"error: no binarized data in {data_bin} (run `make data`)", file=sys.stderr)
         return 2
     widths, depths = [int(w) for w in args.widths.split(",")], [int(d) for d in args.depths.split(",")]
@@ -125,7 +131,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     native, why = native_bf16(torch.device("cpu"))
     res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch,
                               "max_tokens": args.max_tokens, "epoch_target_tokens": epoch_tokens,
-                              "bf16_native": native, "bf16_why": why, "gate_math": gate_kernels_report(), "peaks": {}}
+                              "bf16_native": native, "bf16_why": why, "gate_math": gate_kernels.report(), "peaks": {}}
     for n in widths:  # the grid's GEMMs: [R, 2n] @ [2n, 8n] and [2n, 4n] (additive input), [3n, 4n]
         res["peaks"][n] = {str(dt).split(".")[-1]: max(matmul_peak(rows, k * n, m * n, dt, 0.5)
                                                       for k, m in ((2, 8), (2, 4), (3, 4)))
@@ -134,31 +140,34 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"matmul peak at n = {n}: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s", file=sys.stderr)
     # widths whose bf16 matmuls are slower than fp32 here (emulated: no AMX)
     emulated = {n for n in widths if res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]}
-    variants = []  # (name, n, D, dtype, flags)
+    variants = []  # (name, n, D, dtype, flags, eager gate math)
     for n in widths:
         for D in depths:
             for opt in options:
-                variants.append((opt, n, D, "float32", OPTIONS[opt]))
+                variants.append((opt, n, D, "float32", OPTIONS[opt], False))
+            for opt in eager:
+                variants.append((opt, n, D, "float32", OPTIONS[opt], True))
             for opt in options:
                 if args.bf16 == "always" or (args.bf16 == "auto" and (n not in emulated or opt == options[0])):
-                    variants.append((opt, n, D, "bfloat16", OPTIONS[opt]))
+                    variants.append((opt, n, D, "bfloat16", OPTIONS[opt], False))
     table = []
     models = {}
-    for i, (opt, n, D, dt, flags) in enumerate(variants):
+    for i, (opt, n, D, dt, flags, eager_gates) in enumerate(variants):
         _, model = build(data_bin, args.arch, ["--grid-hidden-size", str(n), "--grid-depth", str(D), *flags])
         model.decoder.bf16 = "always" if dt == "bfloat16" else "never"
         model.train()
         grid = grid_step(model, samples[0], dt == "bfloat16")
-        row = {"option": opt, "n": n, "depth": D, "dtype": dt, "params": params(model)}
-        same = next((r for r in table if (r["option"], r["n"], r["depth"]) == (opt, n, D)), None)
-        if same is not None:  # bf16 runs the same matmuls: count them once, in fp32
+        row = {"option": opt + (", eager gates" if eager_gates else ""), "cell": opt, "gates": "eager" if eager_gates
+               else "fused", "n": n, "depth": D, "dtype": dt, "params": params(model)}
+        same = next((r for r in table if (r["cell"], r["n"], r["depth"]) == (opt, n, D)), None)
+        if same is not None:  # bf16 and the eager gate math run the same matmuls: counted once
             row.update(step_flops=same["step_flops"], grid_flops=same["grid_flops"])
         else:
             row.update(step_flops=sum(counted_flops(lambda: train_step(model, s)) for s in samples) / len(samples),
                        grid_flops=counted_flops(grid))
         models[i] = (model, grid)
         table.append(row)
-    slow = {i for i, (_, n, _, dt, _) in enumerate(variants) if dt == "bfloat16" and n in emulated}
+    slow = {i for i, (_, n, _, dt, _, _) in enumerate(variants) if dt == "bfloat16" and n in emulated}
     best: Dict[int, List[float]] = {}
     grid_best: Dict[int, float] = {}
     for r in range(args.rounds):
@@ -167,9 +176,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue  # emulated bf16: one batch, one round (it is ~10x slower than fp32)
             model, grid = models[i]
             batch = samples[:1] if i in slow else samples
-            times = time_per_sample(model, batch)
-            best[i] = [min(a, b) for a, b in zip(best.get(i, times), times)]
-            grid_best[i] = min(grid_best.get(i, float("inf")), best_time(grid, 1 if i in slow else 2))
+            with gate_kernels.disabled() if row["gates"] == "eager" else contextlib.nullcontext():
+                times = time_per_sample(model, batch)
+                best[i] = [min(a, b) for a, b in zip(best.get(i, times), times)]
+                grid_best[i] = min(grid_best.get(i, float("inf")), best_time(grid, 1 if i in slow else 2))
             s_step = sum(best[i]) / len(best[i])
             print(f"round {r + 1}/{args.rounds} [{i + 1}/{len(table)}] n={row['n']} D={row['depth']} "
                   f"{row['dtype']} {row['option']}: {s_step:.3f} s/step, grid alone {grid_best[i]:.3f} s",
@@ -213,15 +223,21 @@ def print_table(res) -> None:
           f"{res.get('gate_math', '')}")
     for n, pk in res["peaks"].items():
         print(f"matmul peak for the n = {n} grid's GEMM shapes: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s")
-    head = (f"{'n':>4s} {'D':>2s} {'dtype':8s} {'cell':22s} {'params':>10s} {'s/step':>7s} {'tok/s':>6s} "
+    head = (f"{'n':>4s} {'D':>2s} {'dtype':8s} {'cell':32s} {'params':>10s} {'s/step':>7s} {'tok/s':>6s} "
             f"{'GF/tok':>7s} {'%fp32':>6s} {'s/epoch':>8s} {'grid s':>7s} {'grid GF/s':>9s} {'grid %fp32':>10s}")
     print(head)
     for r in res["variants"]:
-        print(f"{r['n']:4d} {r['depth']:2d} {r['dtype']:8s} {r['option']:22s} {r['params']:10,d} {r['s_per_step']:7.3f} "
+        print(f"{r['n']:4d} {r['depth']:2d} {r['dtype']:8s} {r['option']:32s} {r['params']:10,d} {r['s_per_step']:7.3f} "
               f"{r['tgt_tokens_per_s']:6.0f} {r['flops_per_tgt_token'] / 1e9:7.3f} {100 * r['step_of_fp32_peak']:5.0f}% "
               f"{r['s_per_epoch']:8.0f} {r['grid_s']:7.3f} {r['grid_gflops']:9.1f} {100 * r['grid_of_fp32_peak']:9.0f}%")
+    for r in res["variants"]:
+        fused = next((f for f in res["variants"] if r.get("gates") == "eager" and f.get("gates") == "fused" and
+                      (f["cell"], f["n"], f["depth"], f["dtype"]) == (r["cell"], r["n"], r["depth"], r["dtype"])), None)
+        if fused is not None:
+            print(f"fused gate kernels, n = {r['n']}, D = {r['depth']}, {r['cell']}: the grid {r['grid_s'] / fused['grid_s']:.2f}x "
+                  f"and the step {r['s_per_step'] / fused['s_per_step']:.2f}x faster than with the eager gate math")
     for b in res["baselines"]:
-        print(f"{'':4s} {'':2s} {'float32':8s} {b['system']:22s} {b['params']:10,d} {b['s_per_step']:7.3f} "
+        print(f"{'':4s} {'':2s} {'float32':8s} {b['system']:32s} {b['params']:10,d} {b['s_per_step']:7.3f} "
               f"{b['tgt_tokens_per_s']:6.0f} {b['flops_per_tgt_token'] / 1e9:7.3f} {'':6s} {b['s_per_epoch']:8.0f}")
 
 

@@ -14,6 +14,7 @@ than float32 / float64 always take the eager ops.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -53,10 +54,23 @@ def available() -> bool:
     return True
 
 
+_ENABLED = [True]
+
+
+@contextlib.contextmanager
+def disabled():
+    """The eager ops inside the block (the benchmark's comparison row)."""
+    _ENABLED.append(False)
+    try:
+        yield
+    finally:
+        _ENABLED.pop()
+
+
 def usable(*tensors: torch.Tensor) -> bool:
     """Whether the kernels take these tensors: CPU, float32 / float64, unit inner stride."""
     t = tensors[0]
-    return (t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+    return (_ENABLED[-1] and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
             and all(x.stride(-1) == 1 for x in tensors) and available())
 
 

@@ -49,3 +49,6 @@ def test_kernels_take_only_what_they_implement():
     assert gate_kernels.usable(x, x)
     assert not gate_kernels.usable(x.half(), x.half())  # eager for other dtypes
     assert not gate_kernels.usable(x, x.transpose(1, 2))  # and for non-unit inner strides
+    with gate_kernels.disabled():
+        assert not gate_kernels.usable(x, x)
+    assert gate_kernels.usable(x, x)
