@@ -52,3 +52,16 @@ def test_kernels_take_only_what_they_implement():
     with gate_kernels.disabled():
         assert not gate_kernels.usable(x, x)
     assert gate_kernels.usable(x, x)
+
+
+def test_switched_off_by_the_environment(monkeypatch):
+    monkeypatch.setenv("REENCODER_GATE_KERNELS", "0")
+    gate_kernels.available.cache_clear()
+    try:
+        assert not gate_kernels.available() and "eager torch ops" in gate_kernels.report()
+        x = torch.zeros(4, 2, 8)
+        assert not gate_kernels.usable(x, x)
+    finally:
+        monkeypatch.delenv("REENCODER_GATE_KERNELS")
+        gate_kernels.available.cache_clear()
+    assert gate_kernels.available()
