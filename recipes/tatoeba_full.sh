@@ -25,7 +25,8 @@ PATIENCE=${PATIENCE:-8}
 AVERAGE=${AVERAGE:-5}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # Per system: batch size (tokens), peak learning rate, warm-up updates, validation interval,
-# schedule and budget: the configurations of recipes/RESULTS.md's full-recipe table.
+# schedule and budget: the configurations chosen on dev by recipes/tune_full.sh (recipes/RESULTS.md,
+# "Tuning the full recipe").
 # SCHEDULE=inverse_sqrt: stop at the budget or early, never annealed; SCHEDULE=wallclock: decayed
 # linearly to zero at the budget (the demo's --lr-scheduler wallclock_linear).
 case "$SYSTEM" in
@@ -33,8 +34,8 @@ case "$SYSTEM" in
                  TOK=512; PEAK=0.005; WU=200; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25 ;;
     transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}")
                  TOK=4096; PEAK=0.002; WU=400; EVERY=100; SCHED_DEFAULT=inverse_sqrt; MIN=60 ;;
-    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}")
-                 TOK=1024; PEAK=0.003; WU=300; EVERY=250; SCHED_DEFAULT=inverse_sqrt; MIN=60 ;;
+    lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}" --dropout 0.2)
+                 TOK=1024; PEAK=0.003; WU=300; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25 ;;
     *) echo "error: SYSTEM must be reencoder, transformer or lstm, got '$SYSTEM'" >&2; exit 2 ;;
 esac
 MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EVERY=${VALID_EVERY:-$EVERY}
