@@ -2,8 +2,8 @@
 //
 // The eager version (reencoder/grid/gate_math.py) runs eq. 3 as ~8 separate torch ops forward
 // and ~20 backward, each a pass over [R, F, n] or [R, 4gn] memory with its own temporaries; here
-// each row is one pass, parallel over rows, the inner loop over the n units vectorised (built
-// with -O3 -ffast-math, which lets GCC call glibc's vector expf/tanhf).
+// each row is one pass, parallel over rows, the inner loop over the n units vectorised (glibc's
+// vector exp, declared below).
 //
 // Layouts (as gate_math.py): G = [R, 4gn] gate-major, [(u, f, o) of every set | c of every set],
 // g = F gate sets, or g = 1 shared by F tied dimensions (paper §3.4); the state tensors are
@@ -15,14 +15,23 @@
 
 #include <cmath>
 
+// glibc's vector exp (libmvec): declared as SIMD functions here, as glibc's own headers do only
+// under -ffast-math, so that the loops below vectorise with IEEE semantics kept (exp overflows
+// to inf, NaN propagates; -ffast-math would let the compiler rewrite 2 / (1 + inf) - 1 into NaN).
+extern "C" float expf(float) __attribute__((simd("notinbranch")));
+extern "C" double exp(double) __attribute__((simd("notinbranch")));
+
 namespace {
 
+inline float exp_(float x) { return expf(x); }
+inline double exp_(double x) { return exp(x); }
+
 template <typename T>
-inline T sigmoid(T x) { return T(1) / (T(1) + std::exp(-x)); }
+inline T sigmoid(T x) { return T(1) / (T(1) + exp_(-x)); }
 
 // tanh x = 2 sigma(2x) - 1: one exp, which vectorises well (glibc's vector tanhf is slower)
 template <typename T>
-inline T tanh_(T x) { return T(2) / (T(1) + std::exp(T(-2) * x)) - T(1); }
+inline T tanh_(T x) { return T(2) / (T(1) + exp_(T(-2) * x)) - T(1); }
 
 struct Rows {  // a [R, F, n] tensor (unit stride along n) as a base pointer and two strides
   template <typename T>

@@ -3,7 +3,7 @@
 :func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as separate torch
 ops (eager: ~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
 kernels do one pass per row, parallel over rows.  They are compiled with
-:func:`torch.utils.cpp_extension.load` (the host compiler, ``-O3 -march=native -ffast-math``)
+:func:`torch.utils.cpp_extension.load` (the host compiler, ``-O3 -march=native``, IEEE arithmetic kept)
 into torch's extension cache the first time a CPU grid needs them; ``make install`` builds
 them once, so training and tests find them ready.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 SOURCE = Path(__file__).with_name("gate_kernels.cpp")
-FLAGS = ["-O3", "-march=native", "-ffast-math", "-fopenmp"]
+FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
 
 def _cpu_tag() -> str:

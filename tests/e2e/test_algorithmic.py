@@ -15,8 +15,11 @@ from tests.helpers import REPO, run_cli
 
 # The short task of the training test: tied grid, fixed seed, a fixed number of updates.
 SHORT = ["--algo", "memorisation", "--algo-length", "3", "--algo-symbols", "8"]
-SHORT_UPDATES = 400  # x 64 examples
-SHORT_MIN_ACC = 70.0  # held-out exact-sequence accuracy (%) the grid must reach (86 on the development CPU)
+SHORT_UPDATES = 800  # x 64 examples
+# held-out exact-sequence accuracy (%) the grid must reach: 100 on the development CPU, and 100 and
+# 78 with seeds 2 and 3.  After 400 updates the task is on the steep part of its curve, where
+# seeds (or float rounding: the fused gate kernels) gave anything from 11 to 86 %.
+SHORT_MIN_ACC = 70.0
 
 
 def test_bad_command_lines_are_refused_clearly(tmp_path):
