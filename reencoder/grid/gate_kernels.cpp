@@ -40,6 +40,13 @@ struct Rows {  // a [R, F, n] tensor (unit stride along n) as a base pointer and
   }
 };
 
+template <typename T>
+struct Gates {  // gate set j of one row of a gate-major [R, 4gn] tensor (activations or gradients)
+  T *u, *f, *o, *c;
+  Gates(T* row, int64_t j, int64_t g, int64_t n)
+      : u(row + 3 * j * n), f(u + n), o(u + 2 * n), c(row + 3 * g * n + j * n) {}
+};
+
 void check(const at::Tensor& G, std::initializer_list<at::Tensor> states, int64_t n) {
   TORCH_CHECK(G.device().is_cpu() && G.dim() == 2 && G.stride(1) == 1, "gate kernels: G must be a CPU [R, 4gn] row-major tensor");
   for (const auto& t : states) {
@@ -63,11 +70,8 @@ void lstm_forward(at::Tensor G, const at::Tensor& m_in, at::Tensor h_out, at::Te
         for (int64_t i = 0; i < 3 * g * n; ++i) row[i] = sigmoid(row[i]);
         for (int64_t i = 3 * g * n; i < 4 * g * n; ++i) row[i] = tanh_(row[i]);
         for (int64_t k = 0; k < F; ++k) {
-          const int64_t j = g == 1 ? 0 : k;
-          const scalar_t* u = row + 3 * j * n;
-          const scalar_t* f = u + n;
-          const scalar_t* o = u + 2 * n;
-          const scalar_t* c = row + 3 * g * n + j * n;
+          const Gates<const scalar_t> a(row, g == 1 ? 0 : k, g, n);
+          const scalar_t *u = a.u, *f = a.f, *o = a.o, *c = a.c;
           const scalar_t* mi = Rows::at<scalar_t>(m_in, r, k);
           scalar_t* mo = Rows::at<scalar_t>(m_out, r, k);
           scalar_t* ho = Rows::at<scalar_t>(h_out, r, k);
@@ -103,24 +107,20 @@ void lstm_backward(const at::Tensor& G, const at::Tensor& T, const at::Tensor& m
   check(G, {T, m_in, m_new, dh, dm, dm_in}, n);
   check(dG, {}, n);
   TORCH_CHECK(g == F || g == 1, "gate kernels: F gate sets or one shared set");
+  const bool sum = g == 1 && F > 1;  // tied dimensions: their gradients summed into one set
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
     at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         const scalar_t* row = G.data_ptr<scalar_t>() + r * G.stride(0);
         scalar_t* drow = dG.data_ptr<scalar_t>() + r * dG.stride(0);
-        if (g == 1 && F > 1)
+        if (sum)
           for (int64_t i = 0; i < 4 * n; ++i) drow[i] = 0;
         for (int64_t k = 0; k < F; ++k) {
           const int64_t j = g == 1 ? 0 : k;
-          const bool sum = g == 1 && F > 1;
-          const scalar_t* u = row + 3 * j * n;
-          const scalar_t* f = u + n;
-          const scalar_t* o = u + 2 * n;
-          const scalar_t* c = row + 3 * g * n + j * n;
-          scalar_t* du = drow + 3 * j * n;
-          scalar_t* df = du + n;
-          scalar_t* dout = du + 2 * n;
-          scalar_t* dc = drow + 3 * g * n + j * n;
+          const Gates<const scalar_t> a(row, j, g, n);
+          const scalar_t *u = a.u, *f = a.f, *o = a.o, *c = a.c;
+          const Gates<scalar_t> d(drow, j, g, n);
+          scalar_t *du = d.u, *df = d.f, *dout = d.o, *dc = d.c;
           const scalar_t* t = Rows::at<scalar_t>(T, r, k);
           const scalar_t* mi = Rows::at<scalar_t>(m_in, r, k);
           const scalar_t* mn = Rows::at<scalar_t>(m_new, r, k);

@@ -48,8 +48,9 @@ def available() -> bool:
         load(name=f"reencoder_gates_{_cpu_tag()}", sources=[str(SOURCE)], extra_cflags=FLAGS,
              extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
     except Exception as e:  # no compiler / ninja: eager ops, said once
-        warnings.warn(f"reencoder: the fused gate kernels could not be built ({type(e).__name__}: "
-                      f"{str(e).strip().splitlines()[-1] if str(e).strip() else e}); using eager torch ops")
+        last = (str(e).strip().splitlines() or [""])[-1]  # a build error's last line names the cause
+        warnings.warn(f"reencoder: the fused gate kernels could not be built ({type(e).__name__}: {last}); "
+                      "using eager torch ops")
         return False
     return True
 
