@@ -10,9 +10,10 @@ function (same arguments, same exits, paper §4's hyperplanes) as one
   has one slot, outputs in the order they are computed, so a block writes its outputs in place
   into one contiguous slice and reads its inputs with one gather.  The buffers are also the
   saved activations, and come from a reused :data:`~reencoder.grid.workspace.WORKSPACE`.
-* **Forward** per hyperplane and block: ``H = [h_1; ...; h_N]`` (paper eq. 4), one GEMM for all
-  non-priority transforms, the gates of eq. 3 in place (:mod:`reencoder.grid.gate_math`), then the
-  priority GEMM on ``H' = [h'_1; ...; h_p]`` (§3.5).
+* **Forward** per hyperplane and block: ``H = [h_1; ...; h_N]`` (paper eq. 4) by one row gather,
+  one GEMM for all non-priority transforms, the gates of eq. 3 in place
+  (:mod:`reencoder.grid.gate_math`), then the priority GEMM on ``H' = [h'_1; ...; h_p]`` (§3.5),
+  whose ``h'`` it reads where the gates wrote them (a strided view, no copy).
 * **Backward** walks the hyperplanes in reverse with the derivatives of eq. 3 in closed form.
   A block's output gradients are the same contiguous slice of the gradient buffers, and each
   input slot has exactly one reader, so input gradients are *copied* into their slots, never
@@ -29,12 +30,12 @@ Supported: LSTM dimensions, except that the priority dimension may be a non-LSTM
 (§3.6, ``h' = α(V H')``); priority dimension last or none, tied or untied weights,
 standard or paper cell, dropout on the priority axis (or, without priority, on any axis).
 :func:`fused_supported` says whether blocks qualify; :func:`reencoder.grid.wavefront.run_grid`
-runs the others.  Index ops work on 2D views ``[slots, B * n]`` (plain ``memcpy``s).
+runs the others.  Index ops move whole rows of ``n`` values (plain ``memcpy``s).
 
 Shapes in the comments: ``N`` grid axes (= block sides), ``B`` batch, ``n`` hidden size, a group
 of ``cells`` cells computed by one block, ``R = cells * B`` rows of its GEMMs (one per cell and
 batch row), ``F`` first (non-priority) transforms, ``K = (N - 1) n`` the non-priority columns of
-``H``; the slot buffers ``Hb``, ``Mb`` are ``[slots, B, n]`` (:mod:`reencoder.grid.fused_plan`).
+``H``; the buffers ``Hb``, ``Mb`` are ``[slots * B, n]`` rows (:mod:`reencoder.grid.fused_plan`).
 """
 
 from __future__ import annotations
@@ -46,11 +47,12 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from . import gate_kernels
 from .fused_plan import FusedGroup, fused_plan
 from .gate_math import (BlockWeights, acc_mm, activation_backward, activation_forward, block_params, gates_backward,
                         gates_forward, linear_into, mm_as, split_block_params)
 from .schedule import Observer, OuterSum, Shape
-from .workspace import WORKSPACE
+from .workspace import WORKSPACE, Scratch
 
 
 def fused_supported(blocks: Sequence[nn.Module], dropout: Optional[Sequence[float]]) -> bool:
@@ -66,22 +68,17 @@ def fused_supported(blocks: Sequence[nn.Module], dropout: Optional[Sequence[floa
     return True
 
 
-def _priority_input(H: Tensor, h_first: Tensor, F: int) -> Tensor:
-    """``H' = [h'_1; ...; h'_F; h_p]`` (§3.5) as ``[R, N * n]``, from ``H`` and ``[F, R, n]``."""
-    R, n = H.shape[0], h_first.shape[-1]
-    H2 = torch.empty_like(H).view(R, -1, n)  # [R, N, n]: side k of every row
-    H2[:, :F] = h_first.transpose(0, 1)  # [F, R, n] -> [R, F, n]: the updated h'_1..h'_F
-    H2[:, F:] = H.view(R, -1, n)[:, F:]  # the priority side's incoming h_p
-    return H2.view(R, -1)  # [R, N * n]
-
-
 def _gather_parts(out: Tensor, projected: Sequence[Tensor], g: FusedGroup) -> Tensor:
     """``out[(c, b)] = Σ_a projected[a][c_a, b]``: the additive input's share of a transform."""
     flat = out.view(g.cells, -1)  # [R, W] -> [cells, B * W]: one row per cell (R = cells * B, cell-major)
+    rows = [p.view(-1, flat.shape[1]) for p in projected]  # [L_a * B, W] -> [L_a, B * W]
     idx = [i.to(out.device) for i in g.part_idx]
-    torch.index_select(projected[0].view(-1, flat.shape[1]), 0, idx[0], out=flat)
-    for p, i in zip(projected[1:], idx[1:]):
-        flat.add_(p.view(-1, flat.shape[1]).index_select(0, i))
+    if gate_kernels.rows_usable(flat, *rows):
+        gate_kernels.gather_rows_sum(flat, rows, idx)
+        return out
+    torch.index_select(rows[0], 0, idx[0], out=flat)
+    for p, i in zip(rows[1:], idx[1:]):
+        flat.add_(p.index_select(0, i))
     return out
 
 
@@ -89,7 +86,11 @@ def _scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: FusedGroup) -> None:
     """``acc[a][c_a] += dG[c]``: the backward of :func:`_gather_parts`."""
     rows = dG.view(g.cells, -1)  # [R, W] -> [cells, B * W]
     for a, i in zip(acc, g.part_idx):
-        a.view(-1, rows.shape[1]).index_add_(0, i.to(dG.device), rows)
+        a = a.view(-1, rows.shape[1])
+        if gate_kernels.rows_usable(a, rows):
+            gate_kernels.scatter_rows_add(a, i, rows)
+        else:
+            a.index_add_(0, i.to(dG.device), rows)
 
 
 class _FusedGrid(torch.autograd.Function):
@@ -112,7 +113,7 @@ class _FusedGrid(torch.autograd.Function):
                 proj[g.block] = [[mm_as(p.reshape(-1, n), W.t(), dtype, fdt) for p in parts] for W in (W1k, Wpk)]
                 for first, b in zip(proj[g.block], (weights[g.block].b1, weights[g.block].bp)):
                     first[0].add_(b)
-        Hb, Mb = WORKSPACE.take((plan.size, B, n), like), WORKSPACE.take((plan.size, B, n), like)
+        Hb, Mb = WORKSPACE.take((plan.size * B, n), like), WORKSPACE.take((plan.size * B, n), like)  # rows
         acts_buf = WORKSPACE.take((sum(B * g.cells * weights[g.block].acts_width for g in plan.groups),), like)
         used = 0
 
@@ -123,39 +124,48 @@ class _FusedGrid(torch.autograd.Function):
 
         for k, (a, b) in enumerate(plan.boundary):
             if bh[k] is not None or not (n_parts and k == N - 1):  # an additive face is read by observers only
-                Hb[a:b] = 0.0 if bh[k] is None else bh[k]
-            Mb[a:b] = 0.0 if bm[k] is None else bm[k]
-        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)  # [slots, B, n] -> [slots, B * n]
+                Hb[a * B : b * B].view(b - a, B, n).copy_(0.0 if bh[k] is None else bh[k])
+            Mb[a * B : b * B].view(b - a, B, n).copy_(0.0 if bm[k] is None else bm[k])
         drop = [p if training and p > 0 else 0.0 for p in (dropout or [0.0] * N)]
+        rows_max = B * max(g.cells for g in plan.groups) * N * n
+        scratch = Scratch(like, H=rows_max, m=rows_max)  # the gathers (an observer keeps its H: fresh)
         acts = []
         for coords, groups in plan.steps:
             step_acts, seen = [], []
             for g in groups:
                 w, R = weights[g.block], B * g.cells
-                F_ = w.F
-                ins = g.in_slots.to(dev)
-                # the N * cells input slots (axis-major) -> [N, R, n] -> H of eq. 4, [R, N * n]
-                H = H2d.index_select(0, ins).view(N, R, n).transpose(0, 1).reshape(R, N * n)
-                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)  # [R, N, n]
-                # the group's own output slots, written in place: [N * cells, B, n] -> [R, N, n] views
-                h_out = Hb[g.base : g.base + N * g.cells].view(N, R, n).transpose(0, 1)
-                m_out = Mb[g.base : g.base + N * g.cells].view(N, R, n).transpose(0, 1)
+                F_, additive = w.F, g.part_idx is not None
+                rows = plan.in_rows(g, B).to(dev)  # [R * N]: the input rows, (cell, batch row, side)
+                # additive: the priority side's input is the OuterSum, so H' columns K: are never read
+                rows_h = rows.view(R, N)[:, :F_].reshape(-1) if additive else rows
+                # H of eq. 4, [R, N * n] (additive: its first K columns), and m of every side, [R, N, n]
+                if observer is not None:
+                    H = Hb.index_select(0, rows).view(R, -1)
+                else:
+                    H = torch.index_select(Hb, 0, rows_h, out=scratch("H", rows_h.numel(), n)).view(R, -1)
+                m_in = torch.index_select(Mb, 0, rows, out=scratch("m", R * N, n)).view(R, N, n)
+                # the group's own output rows, written in place: [cells, B, N, n] = [R, N, n]
+                out = slice(g.base * B, (g.base + N * g.cells) * B)
+                h_out, m_out = Hb[out].view(R, N, n), Mb[out].view(R, N, n)
                 G1, T1 = act(R, w.W1.shape[0]), act(R, F_ * n).view(R, F_, n)  # [R, 4gn] gates, [R, F, n]
-                if g.part_idx is None:
+                if not additive:
                     linear_into(G1, H, w.W1, w.b1)
                 else:
                     linear_into(_gather_parts(G1, proj[g.block][0], g), H[:, :K], w.columns(K)[0])
                 gates_forward(G1, m_in[:, :F_], w.cell, h_out[:, :F_], m_out[:, :F_], T1)
                 G2 = T2 = None
                 if w.prio:
-                    # the priority transform's [R, 4n] gates and [R, 1, n] T, or its [R, n] activation (§3.6)
+                    # the priority transform's [R, 4n] gates and [R, 1, n] T, or its [R, n] activation (§3.6),
+                    # on H' = [h'_1; ...; h'_F; h_p] (§3.5): the h' are this group's own outputs, [R, K] in place
                     G2 = act(R, w.Wp.shape[0])
                     T2 = None if w.prio_act else act(R, n).view(R, 1, n)
-                    if g.part_idx is None:
-                        linear_into(G2, _priority_input(H, h_out[:, :F_].transpose(0, 1), F_), w.Wp, w.bp)
+                    h_first = h_out.view(R, N * n)[:, :K]
+                    _, _, WpK, Wpp = w.columns(K)
+                    if not additive:
+                        linear_into(G2, h_first, WpK, w.bp)
+                        linear_into(G2, H[:, K:], Wpp)
                     else:
-                        h_first = h_out[:, :F_].reshape(R, K)  # [R, F, n] -> [R, K]: the h' of eq. 5 (F = N - 1)
-                        linear_into(_gather_parts(G2, proj[g.block][1], g), h_first, w.columns(K)[2])
+                        linear_into(_gather_parts(G2, proj[g.block][1], g), h_first, WpK)
                     if w.prio_act:  # h' = α(V H'), no memory: its m' slot holds zeros
                         h_out[:, F_] = activation_forward(G2, w.prio_act)
                         m_out[:, F_] = 0.0
@@ -166,14 +176,16 @@ class _FusedGrid(torch.autograd.Function):
                     if p > 0:
                         keep[k] = torch.empty(R, n, dtype=fdt, device=dev).bernoulli_(1 - p).div_(1 - p)
                         h_out[:, k].mul_(keep[k])
-                step_acts.append((G1, T1, G2, T2, keep))
+                step_acts.append((G1, T1, G2, T2, keep, rows, rows_h))
                 if observer is not None:
                     seen.append([t.reshape(g.cells, B, N, n) for t in (H, h_out, m_out)])  # [R, N(*)n] -> per cell
             if observer is not None:
                 hs_in, hs_out, ms_out = (torch.cat([s[i] for s in seen]).unbind(2) for i in range(3))
                 observer(coords, list(hs_in), list(hs_out), list(ms_out))
             acts.append(step_acts)
-        exits = [buf.index_select(0, plan.exits[k].to(dev)) for buf in (Hb, Mb) for k in range(N)]
+        scratch.release()
+        exit_rows = [plan.rows(e, B).view(-1).to(dev) for e in plan.exits]  # [F_k * B] per axis
+        exits = [buf.index_select(0, r).view(-1, B, n) for buf in (Hb, Mb) for r in exit_rows]
         ctx.meta = (blocks, plan, B, n, dtype, n_parts)
         ctx.acts = acts
         ctx.bnd_given = [t is not None for t in tensors[: 2 * N]]
@@ -207,63 +219,69 @@ class _FusedGrid(torch.autograd.Function):
         # every slot's gradient is written once: by its exit or by the one cell that read it
         dHb, dMb = WORKSPACE.take(Hb.shape, Hb), WORKSPACE.take(Mb.shape, Mb)
         for buf, gs in ((dHb, grads[:N]), (dMb, grads[N:])):
-            for k, g in enumerate(gs):
+            for e, g in zip(plan.exits, gs):
+                rows = plan.rows(e, B).view(-1).to(dev)
                 if g is None:
-                    buf.index_fill_(0, plan.exits[k].to(dev), 0.0)
+                    buf.index_fill_(0, rows, 0.0)
                 else:
-                    buf.index_copy_(0, plan.exits[k].to(dev), g.to(fdt))
-        H2d, M2d = Hb.view(plan.size, B * n), Mb.view(plan.size, B * n)  # [slots, B * n] views
-        dH2d, dM2d = dHb.view(plan.size, B * n), dMb.view(plan.size, B * n)
+                    buf.index_copy_(0, rows, g.to(fdt).reshape(-1, n))
+        rows_max = B * max(g.cells for g in plan.groups)
+        scratch = Scratch(Hb, H=rows_max * N * n, m=rows_max * N * n, dmin=rows_max * N * n, dx=rows_max * N * n,
+                          dG1=rows_max * max(w.W1.shape[0] for w in weights),
+                          dG2=rows_max * max(4 * n if w.prio else 0 for w in weights))
+        if n_parts and ctx.bnd_given[N - 1]:  # the additive face, materialised for an observer, gets none
+            a, b = plan.boundary[N - 1]
+            dHb[a * B : b * B] = 0.0
         for (_, groups), step_acts in zip(reversed(plan.steps), reversed(ctx.acts)):
-            for g, (G1, T1, G2, T2, keep) in zip(groups, step_acts):
+            for g, (G1, T1, G2, T2, keep, rows, rows_h) in zip(groups, step_acts):
                 w, dp, R = weights[g.block], dparams[g.block], B * g.cells
                 F_, additive = w.F, g.part_idx is not None
-                ins = g.in_slots.to(dev)
-                out = slice(g.base, g.base + N * g.cells)
-                # gradients of the group's outputs: [N * cells, B, n] -> [R, N, n], like h_out in forward
-                dh, dm = dHb[out].view(N, R, n).transpose(0, 1), dMb[out].view(N, R, n).transpose(0, 1)
+                out = slice(g.base * B, (g.base + N * g.cells) * B)
+                # gradients of the group's outputs, [R, N, n] like h_out in forward (each read only here)
+                dh, dm = dHb[out].view(R, N, n), dMb[out].view(R, N, n)
                 for k, mask in enumerate(keep):
                     if mask is not None:
                         dh[:, k].mul_(mask)
-                H = H2d.index_select(0, ins).view(N, R, n).transpose(0, 1).reshape(R, N * n)  # [R, N * n], eq. 4
-                m_in = M2d.index_select(0, ins).view(N, R, n).transpose(0, 1)  # [R, N, n]
-                m_out = Mb[out].view(N, R, n).transpose(0, 1)  # [R, N, n]
-                dmin = Hb.new_empty(N, R, n)  # axis-major, as the input slots are laid out
-                dmin_t = dmin.transpose(0, 1)  # [R, N, n] view of it
-                dh_first = dh[:, :F_]
+                # eq. 4's H as in forward (additive: [R, K]), and m of every side
+                H = torch.index_select(Hb, 0, rows_h, out=scratch("H", rows_h.numel(), n)).view(R, -1)
+                m_in = torch.index_select(Mb, 0, rows, out=scratch("m", R * N, n)).view(R, N, n)
+                m_out = Mb[out].view(R, N, n)
+                dmin = scratch("dmin", R, N, n)  # ordered like rows
                 if w.prio:  # the priority transform came last, so its backward comes first
                     if w.prio_act:  # G2 holds h' = α(V H'); no memory, so no gradient into m_p
                         dG2 = activation_backward(G2, dh[:, F_], w.prio_act)
-                        dmin_t[:, F_] = 0.0
+                        dmin[:, F_] = 0.0
                     else:
                         dG2 = gates_backward(G2, T2, m_in[:, F_:], m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
-                                             dmin_t[:, F_:])
+                                             dmin[:, F_:], scratch("dG2", R, G2.shape[1]))
                     gW, gb = (dp[2], dp[3]) if w.own_priority else (dp[0], dp[1])
-                    gb.add_(dG2.sum(0))
-                    h_first = Hb[out].view(N, R, n)[:F_]  # [F, R, n]: the updated h'_1..h'_F
-                    if additive:
-                        dH2 = mm_as(dG2, w.columns(K)[2], dtype, fdt).view(R, F_, n)  # [R, 4n] @ [4n, K] -> [R, F, n]
-                        acc_mm(dcols[g.block][1], dG2.t(), h_first.transpose(0, 1).reshape(R, K), dtype)
+                    h_first = Hb[out].view(R, N * n)[:, :K]  # the updated h'_1..h'_F, [R, K]
+                    _, _, WpK, WpP = w.columns(K)
+                    # dh'_1..F += dG2 @ Wp[:, :K], accumulated by the GEMM into the [R, K] view in place
+                    acc_mm(dh.view(R, N * n)[:, :K], dG2, WpK, dtype)
+                    if additive:  # the bias is in part 0's projection: its gradient is summed there
+                        acc_mm(dcols[g.block][1], dG2.t(), h_first, dtype)
                         _scatter_parts(dproj[g.block][1], dG2, g)
                     else:
-                        dH2 = mm_as(dG2, w.Wp, dtype, fdt).view(R, N, n)  # [R, 4n] @ [4n, N n] -> [R, N, n]
-                        acc_mm(gW, dG2.t(), _priority_input(H, h_first, F_), dtype)
-                    dh_first = dh_first + dH2[:, :F_]
-                dG1 = gates_backward(G1, T1, m_in[:, :F_], m_out[:, :F_], dh_first, dm[:, :F_], w.cell, dmin_t[:, :F_])
-                dp[1].add_(dG1.sum(0))
-                if additive:  # the priority side's input is the OuterSum: its slots are never read
-                    # [R, 4gn] @ [4gn, K] -> [R, K], plus zeros for the never-read additive side -> [R, N, n]
-                    dx = torch.cat([mm_as(dG1, w.columns(K)[0], dtype, fdt), dH2.new_zeros(R, n)], 1).view(R, N, n)
-                    acc_mm(dcols[g.block][0], dG1.t(), H[:, :K], dtype)
+                        gb.add_(dG2.sum(0))
+                        acc_mm(gW[:, :K], dG2.t(), h_first, dtype)
+                        acc_mm(gW[:, K:], dG2.t(), H[:, K:], dtype)
+                dG1 = gates_backward(G1, T1, m_in[:, :F_], m_out[:, :F_], dh[:, :F_], dm[:, :F_], w.cell, dmin[:, :F_],
+                                     scratch("dG1", R, G1.shape[1]))
+                if additive:  # the priority side's input is the OuterSum: its rows are never read
+                    dx = mm_as(dG1, w.columns(K)[0], dtype, fdt, scratch("dx", R, K))  # [R, 4gn] @ [4gn, K] -> [R, K]
+                    acc_mm(dcols[g.block][0], dG1.t(), H, dtype)
                     _scatter_parts(dproj[g.block][0], dG1, g)
                 else:
-                    dx = mm_as(dG1, w.W1, dtype, fdt).view(R, N, n)  # [R, 4gn] @ [4gn, N n] -> [R, N, n]
+                    dp[1].add_(dG1.sum(0))
+                    dx = mm_as(dG1, w.W1, dtype, fdt, scratch("dx", R, N * n))  # [R, 4gn] @ [4gn, N n] -> [R, N n]
                     acc_mm(dp[0], dG1.t(), H, dtype)
-                    if w.prio:
-                        dx[:, F_:] += dH2[:, F_:]
-                # back to the input slots: [R, N, n] -> [N, R, n] -> [N * cells, B * n], one writer per slot
-                dH2d.index_copy_(0, ins, dx.transpose(0, 1).reshape(N * g.cells, B * n))
-                dM2d.index_copy_(0, ins, dmin.view(N * g.cells, B * n))
+                    if w.prio:  # h_p's gradient from the priority transform
+                        acc_mm(dx[:, K:], dG2, WpP, dtype)
+                # back to the input rows, one writer per row
+                dHb.index_copy_(0, rows_h, dx.view(-1, n))
+                dMb.index_copy_(0, rows, dmin.view(-1, n))
+        scratch.release()
         dparts = [p.new_zeros(p.shape) for p in parts]
         for b, (dP1, dP2) in dproj.items():  # W_x x_ij = W_x s_i + W_x t_j, backwards
             w, dp = weights[b], dparams[b]
@@ -271,6 +289,8 @@ class _FusedGrid(torch.autograd.Function):
             gW = dp[2] if w.own_priority else dp[0]
             dp[0][:, :K] += dcols[b][0]
             gW[:, :K] += dcols[b][1]
+            dp[1].add_(dP1[0].sum(0))  # the biases were added to part 0's projections
+            (dp[3] if w.own_priority else dp[1]).add_(dP2[0].sum(0))
             for part, dpart, d1, d2 in zip(parts, dparts, dP1, dP2):
                 x = part.reshape(-1, n)  # [L_a, B, n] -> [L_a * B, n]
                 dpart.view(-1, n).add_(mm_as(d1, W1k, dtype, fdt)).add_(mm_as(d2, Wpk, dtype, fdt))
@@ -281,7 +301,7 @@ class _FusedGrid(torch.autograd.Function):
                 inv = torch.argsort(w.perm)
                 dp[0].copy_(dp[0][inv])
                 dp[1].copy_(dp[1][inv])
-        dbnd = [buf[a:b].clone() if given else None
+        dbnd = [buf[a * B : b * B].view(b - a, B, n).clone() if given else None
                 for buf, given_k in ((dHb, ctx.bnd_given[:N]), (dMb, ctx.bnd_given[N:]))
                 for (a, b), given in zip(plan.boundary, given_k)]
         WORKSPACE.give(dHb, dMb)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-SOURCE = Path(__file__).with_name("gate_kernels.cpp")
+SOURCES = [Path(__file__).with_name(f) for f in ("gate_kernels.cpp", "row_kernels.cpp")]
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
 
@@ -45,7 +45,7 @@ def available() -> bool:
     try:
         from torch.utils.cpp_extension import load
 
-        load(name=f"reencoder_gates_{_cpu_tag()}", sources=[str(SOURCE)], extra_cflags=FLAGS,
+        load(name=f"reencoder_gates_{_cpu_tag()}", sources=[str(p) for p in SOURCES], extra_cflags=FLAGS,
              extra_ldflags=["-fopenmp"], is_python_module=False, verbose=False)
     except Exception as e:  # no compiler / ninja: eager ops, said once
         last = (str(e).strip().splitlines() or [""])[-1]  # a build error's last line names the cause
@@ -81,6 +81,21 @@ def lstm_forward(G, m_in, h_out, m_out, T, paper: bool) -> None:
 
 def lstm_backward(G, T, m_in, m_new, dh, dm, paper: bool, dG, dm_in) -> None:
     torch.ops.reencoder_gates.lstm_backward(G, T, m_in, m_new, dh, dm, paper, dG, dm_in)
+
+
+def rows_usable(*tensors: torch.Tensor) -> bool:
+    """Whether the row kernels take these tensors: contiguous CPU float32 / float64."""
+    return all(t.is_contiguous() for t in tensors) and usable(*tensors)
+
+
+def gather_rows_sum(out, parts, idx) -> None:
+    """``out[c] = Σ_a parts[a][idx[a][c]]`` (rows of ``[C, W]`` / ``[L_a, W]`` matrices)."""
+    torch.ops.reencoder_rows.gather_rows_sum(out, list(parts), list(idx))
+
+
+def scatter_rows_add(acc, idx, src) -> None:
+    """``acc[idx[c]] += src[c]`` (repeated indices summed)."""
+    torch.ops.reencoder_rows.scatter_rows_add(acc, idx, src)
 
 
 def report() -> str:

@@ -32,13 +32,13 @@ def gates_forward(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tens
 
 
 def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                   dm_in: Tensor) -> Tensor:
+                   dm_in: Tensor, dG: Tensor = None) -> Tensor:
     """:func:`gates_backward_eager`'s results, by the fused kernel where it applies."""
     if gate_kernels.usable(G, T, m_in, m_new, dh, dm, dm_in):
-        dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device)
+        dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device) if dG is None else dG
         gate_kernels.lstm_backward(G, T, m_in, m_new, dh, dm, cell == "paper", dG, dm_in)
         return dG
-    return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in)
+    return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
 
 
 def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
@@ -65,11 +65,11 @@ def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out
 
 
 def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                         dm_in: Tensor) -> Tensor:
+                         dm_in: Tensor, dG: Tensor = None) -> Tensor:
     """Derivatives of eq. 3, with ``G`` the activations and ``T`` what :func:`gates_forward`
     returned: from ``dh'``, ``dm'`` (``[R, F, n]``) returns the gradient of the pre-activations
-    (``[R, 4gn]``, same layout; summed over tied dimensions) and writes that of ``m_in`` to
-    ``dm_in``.  σ' = σ(1 − σ), tanh' = 1 − tanh²."""
+    (``[R, 4gn]``, same layout; summed over tied dimensions; in ``dG`` when given) and writes
+    that of ``m_in`` to ``dm_in``.  σ' = σ(1 − σ), tanh' = 1 − tanh²."""
     R, F, n = dm.shape
     g = G.shape[1] // (4 * n)
     S = G[:, : 3 * g * n].view(R, g, 3, n)
@@ -83,7 +83,7 @@ def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: 
         dm = torch.addcmul(dm, dh * o, 1 - T * T)
         do = dh * T
     dsig = S - S * S
-    dG = torch.empty(R, 4 * g * n, dtype=dm.dtype, device=dm.device)
+    dG = torch.empty(R, 4 * g * n, dtype=dm.dtype, device=dm.device) if dG is None else dG
     shared = g == 1 and F > 1  # tied: per-dimension gradients, summed below
     dS = torch.empty(R, F, 3, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, : 3 * g * n].view(R, g, 3, n)
     dC = torch.empty(R, F, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, 3 * g * n :].view(R, g, n)
@@ -182,9 +182,14 @@ def linear_into(out: Tensor, a: Tensor, weight: Tensor, bias: Tensor = None) -> 
     return out.add_(prod) if bias is None else out.copy_(prod).add_(bias)
 
 
-def mm_as(a: Tensor, b: Tensor, dtype: torch.dtype, out_dtype: torch.dtype) -> Tensor:
-    """``a @ b`` with operands in the GEMM dtype, the result in ``out_dtype``."""
-    return torch.mm(a.to(dtype), b.to(dtype)).to(out_dtype)
+def mm_as(a: Tensor, b: Tensor, dtype: torch.dtype, out_dtype: torch.dtype, out: Tensor = None) -> Tensor:
+    """``a @ b`` with operands in the GEMM dtype, the result in ``out_dtype`` (in ``out`` when
+    given, a contiguous tensor of that dtype)."""
+    if out is None:
+        return torch.mm(a.to(dtype), b.to(dtype)).to(out_dtype)
+    if out.dtype == dtype:
+        return torch.mm(a.to(dtype), b.to(dtype), out=out)
+    return out.copy_(torch.mm(a.to(dtype), b.to(dtype)))
 
 
 def acc_mm(acc: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype) -> None:

@@ -72,5 +72,25 @@ class Workspace:
 
 
 WORKSPACE = Workspace()
+
+
+class Scratch:
+    """Named scratch buffers carved from one :data:`WORKSPACE` tensor, each as large as its
+    largest use: a loop that needs a fresh ``[R, W]`` temporary per iteration takes
+    ``scratch("name", R, W)`` instead, already paged in.  A view is valid until the next
+    call with the same name; :meth:`release` gives the memory back."""
+
+    def __init__(self, like: Tensor, **numels: int):
+        self.flat = WORKSPACE.take((sum(numels.values()),), like)
+        self.bufs, off = {}, 0
+        for name, size in numels.items():
+            self.bufs[name] = self.flat[off : off + size]
+            off += size
+
+    def __call__(self, name: str, *shape: int) -> Tensor:
+        return self.bufs[name][: math.prod(shape)].view(shape)
+
+    def release(self) -> None:
+        WORKSPACE.give(self.flat)
 # let go of the kept buffers before the interpreter (and CUDA) shut down
 atexit.register(WORKSPACE.clear)

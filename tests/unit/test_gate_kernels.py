@@ -1,7 +1,8 @@
-"""The fused C++ gate kernels against the eager torch ops they replace (paper eq. 3 and its
-derivatives), on the layouts the fused wavefront passes: gate-major pre-activations, state
-tensors that are strided views of the slot buffers, F gate sets or one set shared by tied
-dimensions, standard and paper cell, float32 and float64."""
+"""The fused C++ kernels against the eager torch ops they replace: the gate math (paper eq. 3 and
+its derivatives) on the layouts the fused wavefront passes (gate-major pre-activations, state
+tensors that are strided views of the row buffers, F gate sets or one set shared by tied
+dimensions, standard and paper cell, float32 and float64), and the row gather / scatter of the
+additive input."""
 
 import pytest
 import torch
@@ -12,33 +13,36 @@ from reencoder.grid.gate_math import gates_backward, gates_backward_eager, gates
 pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
 
 
-def strided(R, F, n, N, gen, dtype):
-    """``[R, F, n]`` views of an axis-major ``[N, R, n]`` buffer, as ``m_in``/``h_out`` are."""
-    buf = torch.randn(N, R, n, generator=gen, dtype=dtype)
-    return buf.transpose(0, 1)[:, :F]
+def strided(R, F, n, N, gen, dtype, layout="rows"):
+    """``[R, F, n]`` views of an ``[R, N, n]`` buffer, as the fused wavefront's ``m_in``/``h_out``
+    are ("rows"), or of an axis-major ``[N, R, n]`` one."""
+    if layout == "rows":
+        return torch.randn(R, N, n, generator=gen, dtype=dtype)[:, :F]
+    return torch.randn(N, R, n, generator=gen, dtype=dtype).transpose(0, 1)[:, :F]
 
 
+@pytest.mark.parametrize("layout", ["rows", "axis-major"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("cell", ["standard", "paper"])
 @pytest.mark.parametrize("F,g", [(2, 2), (2, 1), (1, 1), (3, 3)])
-def test_kernels_match_eager(F, g, cell, dtype):
+def test_kernels_match_eager(F, g, cell, dtype, layout):
     gen = torch.Generator().manual_seed(F * 10 + g)
     R, n, N = 37, 24, F + 1
     pre = torch.randn(R, 4 * g * n, generator=gen, dtype=dtype) * 3  # saturated gates included,
     pre[:4] *= 40  # and pre-activations whose exp overflows (an exp-based tanh must still give ±1, not NaN)
-    m_in = strided(R, F, n, N, gen, dtype)
+    m_in = strided(R, F, n, N, gen, dtype, layout)
     outs = {}
     for name, fwd, bwd in (("kernel", gates_forward, gates_backward),
                            ("eager", gates_forward_eager, gates_backward_eager)):
         G = pre.clone()
-        h, m = strided(R, F, n, N, gen, dtype).clone(), torch.zeros(N, R, n, dtype=dtype).transpose(0, 1)[:, :F]
+        h, m = strided(R, F, n, N, gen, dtype, layout), strided(R, F, n, N, gen, dtype, layout)
         T = torch.empty(R, F, n, dtype=dtype)
         fwd(G, m_in, cell, h, m, T)
         g2 = torch.Generator().manual_seed(7)
-        dh = strided(R, F, n, N, g2, dtype)
-        dm = strided(R, F, n, N, g2, dtype)
-        dm_in = torch.zeros(N, R, n, dtype=dtype).transpose(0, 1)[:, :F]
-        dG = bwd(G, T, m_in, m, dh, dm, cell, dm_in)
+        dh = strided(R, F, n, N, g2, dtype, layout)
+        dm = strided(R, F, n, N, g2, dtype, layout)
+        dm_in = strided(R, F, n, N, g2, dtype, layout)
+        dG = bwd(G, T, m_in, m, dh, dm, cell, dm_in, torch.full_like(pre, float("nan")))  # dG fully written
         outs[name] = (G, h, m, T, dG, dm_in)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
     for k, e, what in zip(outs["kernel"], outs["eager"], ("activations", "h'", "m'", "T", "dG", "dm_in")):
@@ -66,3 +70,33 @@ def test_switched_off_by_the_environment(monkeypatch):
         monkeypatch.delenv("REENCODER_GATE_KERNELS")
         gate_kernels.available.cache_clear()
     assert gate_kernels.available()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_gather_sum_matches_index_select(dtype):
+    gen = torch.Generator().manual_seed(5)
+    parts = [torch.randn(6, 40, generator=gen, dtype=dtype), torch.randn(9, 40, generator=gen, dtype=dtype)]
+    idx = [torch.tensor([5, 0, 3, 3, 1]), torch.tensor([8, 2, 2, 0, 7])]
+    out = torch.full((5, 40), float("nan"), dtype=dtype)
+    gate_kernels.gather_rows_sum(out, parts, idx)
+    torch.testing.assert_close(out, parts[0][idx[0]] + parts[1][idx[1]], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_row_scatter_add_matches_index_add_with_repeated_indices(dtype):
+    gen = torch.Generator().manual_seed(6)
+    acc = torch.randn(7, 5000, generator=gen, dtype=dtype)  # wide: several column chunks in parallel
+    src = torch.randn(6, 5000, generator=gen, dtype=dtype)
+    idx = torch.tensor([6, 1, 1, 0, 6, 6])
+    expected = acc.clone().index_add_(0, idx, src)
+    gate_kernels.scatter_rows_add(acc, idx, src)
+    torch.testing.assert_close(acc, expected)
+
+
+def test_row_kernels_reject_out_of_range_indices():
+    acc, src = torch.zeros(3, 8), torch.ones(2, 8)
+    with pytest.raises(RuntimeError, match="index out of range"):
+        gate_kernels.scatter_rows_add(acc, torch.tensor([0, 3]), src)
+    with pytest.raises(RuntimeError, match="index out of range"):
+        gate_kernels.gather_rows_sum(src, [acc], [torch.tensor([-1, 0])])
+    assert acc.abs().sum() == 0  # checked before anything is written
