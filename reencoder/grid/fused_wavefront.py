@@ -49,8 +49,8 @@ from torch import Tensor
 
 from . import gate_kernels
 from .fused_plan import FusedGroup, fused_plan
-from .gate_math import (BlockWeights, acc_mm, activation_backward, activation_forward, block_params, gates_backward,
-                        gates_forward, linear_into, mm_as, split_block_params)
+from .gate_math import (BlockWeights, BufferRows, acc_mm, activation_backward, activation_forward, block_params,
+                        gates_backward, gates_forward, linear_into, mm_as, split_block_params)
 from .schedule import Observer, OuterSum, Shape
 from .workspace import WORKSPACE, Scratch
 
@@ -128,7 +128,7 @@ class _FusedGrid(torch.autograd.Function):
             Mb[a * B : b * B].view(b - a, B, n).copy_(0.0 if bm[k] is None else bm[k])
         drop = [p if training and p > 0 else 0.0 for p in (dropout or [0.0] * N)]
         rows_max = B * max(g.cells for g in plan.groups) * N * n
-        scratch = Scratch(like, H=rows_max, m=rows_max)  # the gathers (an observer keeps its H: fresh)
+        scratch = Scratch(like, H=rows_max)  # the gather of H (an observer keeps its H: fresh)
         acts = []
         for coords, groups in plan.steps:
             step_acts, seen = [], []
@@ -143,7 +143,7 @@ class _FusedGrid(torch.autograd.Function):
                     H = Hb.index_select(0, rows).view(R, -1)
                 else:
                     H = torch.index_select(Hb, 0, rows_h, out=scratch("H", rows_h.numel(), n)).view(R, -1)
-                m_in = torch.index_select(Mb, 0, rows, out=scratch("m", R * N, n)).view(R, N, n)
+                m_in = BufferRows(Mb, rows, N)  # m of every side, read by the gate math where it lies
                 # the group's own output rows, written in place: [cells, B, N, n] = [R, N, n]
                 out = slice(g.base * B, (g.base + N * g.cells) * B)
                 h_out, m_out = Hb[out].view(R, N, n), Mb[out].view(R, N, n)
@@ -152,7 +152,7 @@ class _FusedGrid(torch.autograd.Function):
                     linear_into(G1, H, w.W1, w.b1)
                 else:
                     linear_into(_gather_parts(G1, proj[g.block][0], g), H[:, :K], w.columns(K)[0])
-                gates_forward(G1, m_in[:, :F_], w.cell, h_out[:, :F_], m_out[:, :F_], T1)
+                gates_forward(G1, m_in.sides(0, F_), w.cell, h_out[:, :F_], m_out[:, :F_], T1)
                 G2 = T2 = None
                 if w.prio:
                     # the priority transform's [R, 4n] gates and [R, 1, n] T, or its [R, n] activation (§3.6),
@@ -170,7 +170,7 @@ class _FusedGrid(torch.autograd.Function):
                         h_out[:, F_] = activation_forward(G2, w.prio_act)
                         m_out[:, F_] = 0.0
                     else:
-                        gates_forward(G2, m_in[:, F_:], w.cell, h_out[:, F_:], m_out[:, F_:], T2)
+                        gates_forward(G2, m_in.sides(F_, 1), w.cell, h_out[:, F_:], m_out[:, F_:], T2)
                 keep = [None] * N
                 for k, p in enumerate(drop):
                     if p > 0:
@@ -226,8 +226,7 @@ class _FusedGrid(torch.autograd.Function):
                 else:
                     buf.index_copy_(0, rows, g.to(fdt).reshape(-1, n))
         rows_max = B * max(g.cells for g in plan.groups)
-        scratch = Scratch(Hb, H=rows_max * N * n, m=rows_max * N * n, dmin=rows_max * N * n, dx=rows_max * N * n,
-                          dG1=rows_max * max(w.W1.shape[0] for w in weights),
+        scratch = Scratch(Hb, H=rows_max * N * n, dx=rows_max * N * n, dG1=rows_max * max(w.W1.shape[0] for w in weights),
                           dG2=rows_max * max(4 * n if w.prio else 0 for w in weights))
         if n_parts and ctx.bnd_given[N - 1]:  # the additive face, materialised for an observer, gets none
             a, b = plan.boundary[N - 1]
@@ -242,18 +241,17 @@ class _FusedGrid(torch.autograd.Function):
                 for k, mask in enumerate(keep):
                     if mask is not None:
                         dh[:, k].mul_(mask)
-                # eq. 4's H as in forward (additive: [R, K]), and m of every side
-                H = torch.index_select(Hb, 0, rows_h, out=scratch("H", rows_h.numel(), n)).view(R, -1)
-                m_in = torch.index_select(Mb, 0, rows, out=scratch("m", R * N, n)).view(R, N, n)
+                H = torch.index_select(Hb, 0, rows_h, out=scratch("H", rows_h.numel(), n)).view(R, -1)  # eq. 4, as in forward
+                # m of every side and its gradient, read and written where they lie (one writer per row)
+                m_in, dm_in = BufferRows(Mb, rows, N), BufferRows(dMb, rows, N)
                 m_out = Mb[out].view(R, N, n)
-                dmin = scratch("dmin", R, N, n)  # ordered like rows
                 if w.prio:  # the priority transform came last, so its backward comes first
                     if w.prio_act:  # G2 holds h' = α(V H'); no memory, so no gradient into m_p
                         dG2 = activation_backward(G2, dh[:, F_], w.prio_act)
-                        dmin[:, F_] = 0.0
+                        dm_in.sides(F_, 1).fill_(0.0)
                     else:
-                        dG2 = gates_backward(G2, T2, m_in[:, F_:], m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
-                                             dmin[:, F_:], scratch("dG2", R, G2.shape[1]))
+                        dG2 = gates_backward(G2, T2, m_in.sides(F_, 1), m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
+                                             dm_in.sides(F_, 1), scratch("dG2", R, G2.shape[1]))
                     gW, gb = (dp[2], dp[3]) if w.own_priority else (dp[0], dp[1])
                     h_first = Hb[out].view(R, N * n)[:, :K]  # the updated h'_1..h'_F, [R, K]
                     _, _, WpK, WpP = w.columns(K)
@@ -266,8 +264,8 @@ class _FusedGrid(torch.autograd.Function):
                         gb.add_(dG2.sum(0))
                         acc_mm(gW[:, :K], dG2.t(), h_first, dtype)
                         acc_mm(gW[:, K:], dG2.t(), H[:, K:], dtype)
-                dG1 = gates_backward(G1, T1, m_in[:, :F_], m_out[:, :F_], dh[:, :F_], dm[:, :F_], w.cell, dmin[:, :F_],
-                                     scratch("dG1", R, G1.shape[1]))
+                dG1 = gates_backward(G1, T1, m_in.sides(0, F_), m_out[:, :F_], dh[:, :F_], dm[:, :F_], w.cell,
+                                     dm_in.sides(0, F_), scratch("dG1", R, G1.shape[1]))
                 if additive:  # the priority side's input is the OuterSum: its rows are never read
                     dx = mm_as(dG1, w.columns(K)[0], dtype, fdt, scratch("dx", R, K))  # [R, 4gn] @ [4gn, K] -> [R, K]
                     acc_mm(dcols[g.block][0], dG1.t(), H, dtype)
@@ -280,7 +278,6 @@ class _FusedGrid(torch.autograd.Function):
                         acc_mm(dx[:, K:], dG2, WpP, dtype)
                 # back to the input rows, one writer per row
                 dHb.index_copy_(0, rows_h, dx.view(-1, n))
-                dMb.index_copy_(0, rows, dmin.view(-1, n))
         scratch.release()
         dparts = [p.new_zeros(p.shape) for p in parts]
         for b, (dP1, dP2) in dproj.items():  # W_x x_ij = W_x s_i + W_x t_j, backwards

@@ -7,13 +7,17 @@
 //
 // Layouts (as gate_math.py): G = [R, 4gn] gate-major, [(u, f, o) of every set | c of every set],
 // g = F gate sets, or g = 1 shared by F tied dimensions (paper §3.4); the state tensors are
-// [R, F, n] with any row and dimension strides and unit stride along n.
+// [R, F, n] with any row and dimension strides and unit stride along n.  The incoming memory
+// m_in (and its gradient dm_in) may instead be rows of a [rows, n] buffer picked by an index
+// (side k of row r is buffer row m_idx[r N + k0 + k]): the fused wavefront's memory buffer
+// read and written where it lies, without a gather and a scatter.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <type_traits>
 
 // glibc's vector exp (libmvec): declared as SIMD functions here, as glibc's own headers do only
 // under -ffast-math, so that the loops below vectorise with IEEE semantics kept (exp overflows
@@ -47,6 +51,36 @@ struct Gates {  // gate set j of one row of a gate-major [R, 4gn] tensor (activa
       : u(row + 3 * j * n), f(u + n), o(u + 2 * n), c(row + 3 * g * n + j * n) {}
 };
 
+template <typename T>
+struct MemRows {  // m_in or dm_in: a [R, F, n] tensor, or buffer rows picked by an index
+  T* base;
+  int64_t s0, s1;
+  const int64_t* idx;
+  int64_t N, k0, n;
+  T* at(int64_t r, int64_t k) const { return idx ? base + idx[r * N + k0 + k] * n : base + r * s0 + k * s1; }
+};
+
+// m_in / dm_in as MemRows: without m_idx a [R, F, n] tensor; with it a contiguous [rows, n]
+// buffer whose index entries for these R rows and F sides are checked to lie inside it.
+template <typename T>
+MemRows<T> mem_rows(const at::Tensor& t, const c10::optional<at::Tensor>& m_idx, int64_t N, int64_t k0,
+                    int64_t R, int64_t F, int64_t n) {
+  if (!m_idx.has_value()) {
+    TORCH_CHECK(t.dim() == 3 && t.size(0) == R && t.size(1) == F && t.size(2) == n && t.stride(2) == 1,
+                "gate kernels: memory must be [R, F, n] with unit stride along n");
+    return {t.data_ptr<std::remove_const_t<T>>(), t.stride(0), t.stride(1), nullptr, 0, 0, n};
+  }
+  const at::Tensor& ix = *m_idx;
+  TORCH_CHECK(t.dim() == 2 && t.size(1) == n && t.is_contiguous(), "gate kernels: a memory buffer must be [rows, n], contiguous");
+  TORCH_CHECK(ix.scalar_type() == at::kLong && ix.is_contiguous() && ix.numel() == R * N && k0 >= 0 && k0 + F <= N,
+              "gate kernels: the memory index must be a contiguous int64 [R * N] with k0 + F <= N");
+  const int64_t* p = ix.data_ptr<int64_t>();
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t k = k0; k < k0 + F; ++k)
+      TORCH_CHECK(p[r * N + k] >= 0 && p[r * N + k] < t.size(0), "gate kernels: memory index out of range");
+  return {t.data_ptr<std::remove_const_t<T>>(), 0, 0, p, N, k0, n};
+}
+
 void check(const at::Tensor& G, std::initializer_list<at::Tensor> states, int64_t n) {
   TORCH_CHECK(G.device().is_cpu() && G.dim() == 2 && G.stride(1) == 1, "gate kernels: G must be a CPU [R, 4gn] row-major tensor");
   for (const auto& t : states) {
@@ -58,12 +92,15 @@ void check(const at::Tensor& G, std::initializer_list<at::Tensor> states, int64_
 
 // Eq. 3 in place: G becomes the activations (u, f, o = sigma, c = tanh); m' = f m + u c;
 // standard cell: T = tanh(m'), h' = o T; paper cell: T = h' = tanh(o m').
-void lstm_forward(at::Tensor G, const at::Tensor& m_in, at::Tensor h_out, at::Tensor m_out, at::Tensor T, bool paper) {
-  const int64_t R = m_in.size(0), F = m_in.size(1), n = m_in.size(2);
+void lstm_forward(at::Tensor G, const at::Tensor& m_in, const c10::optional<at::Tensor>& m_idx, int64_t N, int64_t k0,
+                  at::Tensor h_out, at::Tensor m_out, at::Tensor T, bool paper) {
+  const int64_t R = h_out.size(0), F = h_out.size(1), n = h_out.size(2);
   const int64_t g = G.size(1) / (4 * n);
-  check(G, {m_in, h_out, m_out, T}, n);
+  check(G, {h_out, m_out, T}, n);
+  TORCH_CHECK(m_in.device().is_cpu() && m_in.scalar_type() == G.scalar_type(), "gate kernels: one dtype for every tensor");
   TORCH_CHECK(g == F || g == 1, "gate kernels: F gate sets or one shared set");
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_forward", [&] {
+    const MemRows<const scalar_t> mem = mem_rows<const scalar_t>(m_in, m_idx, N, k0, R, F, n);
     at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r) {
         scalar_t* row = G.data_ptr<scalar_t>() + r * G.stride(0);
@@ -72,7 +109,7 @@ void lstm_forward(at::Tensor G, const at::Tensor& m_in, at::Tensor h_out, at::Te
         for (int64_t k = 0; k < F; ++k) {
           const Gates<const scalar_t> a(row, g == 1 ? 0 : k, g, n);
           const scalar_t *u = a.u, *f = a.f, *o = a.o, *c = a.c;
-          const scalar_t* mi = Rows::at<scalar_t>(m_in, r, k);
+          const scalar_t* mi = mem.at(r, k);
           scalar_t* mo = Rows::at<scalar_t>(m_out, r, k);
           scalar_t* ho = Rows::at<scalar_t>(h_out, r, k);
           scalar_t* t = Rows::at<scalar_t>(T, r, k);
@@ -130,9 +167,9 @@ inline void backward_unit(int64_t n, const T* __restrict__ u, const T* __restric
 }
 
 template <typename T, bool PAPER, bool SUM>
-void backward_rows(const at::Tensor& G, const at::Tensor& Tt, const at::Tensor& m_in, const at::Tensor& m_new,
-                   const at::Tensor& dh, const at::Tensor& dm, at::Tensor& dG, at::Tensor& dm_in, int64_t g) {
-  const int64_t R = m_in.size(0), F = m_in.size(1), n = m_in.size(2);
+void backward_rows(const at::Tensor& G, const at::Tensor& Tt, const MemRows<const T>& m_in, const at::Tensor& m_new,
+                   const at::Tensor& dh, const at::Tensor& dm, at::Tensor& dG, const MemRows<T>& dm_in, int64_t g) {
+  const int64_t R = dm.size(0), F = dm.size(1), n = dm.size(2);
   at::parallel_for(0, R, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* row = G.data_ptr<T>() + r * G.stride(0);
@@ -143,9 +180,9 @@ void backward_rows(const at::Tensor& G, const at::Tensor& Tt, const at::Tensor& 
         const int64_t j = g == 1 ? 0 : k;
         const Gates<const T> a(row, j, g, n);
         const Gates<T> d(drow, j, g, n);
-        backward_unit<T, PAPER, SUM>(n, a.u, a.f, a.o, a.c, Rows::at<T>(Tt, r, k), Rows::at<T>(m_in, r, k),
+        backward_unit<T, PAPER, SUM>(n, a.u, a.f, a.o, a.c, Rows::at<T>(Tt, r, k), m_in.at(r, k),
                                      Rows::at<T>(m_new, r, k), Rows::at<T>(dh, r, k), Rows::at<T>(dm, r, k),
-                                     d.u, d.f, d.o, d.c, Rows::at<T>(dm_in, r, k));
+                                     d.u, d.f, d.o, d.c, dm_in.at(r, k));
       }
     }
   });
@@ -153,29 +190,35 @@ void backward_rows(const at::Tensor& G, const at::Tensor& Tt, const at::Tensor& 
 
 // The derivatives of eq. 3: from dh', dm' and what lstm_forward kept (activations G, T, the new
 // memory m_new), the pre-activations' gradient dG (summed over tied dimensions) and
-// dm_in = dm_total f.
+// dm_in = dm_total f (m_in and dm_in both tensors or both rows of buffers picked by m_idx).
 void lstm_backward(const at::Tensor& G, const at::Tensor& T, const at::Tensor& m_in, const at::Tensor& m_new,
-                   const at::Tensor& dh, const at::Tensor& dm, bool paper, at::Tensor dG, at::Tensor dm_in) {
-  const int64_t F = m_in.size(1), n = m_in.size(2);
+                   const at::Tensor& dh, const at::Tensor& dm, const c10::optional<at::Tensor>& m_idx, int64_t N,
+                   int64_t k0, bool paper, at::Tensor dG, at::Tensor dm_in) {
+  const int64_t R = dm.size(0), F = dm.size(1), n = dm.size(2);
   const int64_t g = G.size(1) / (4 * n);
-  check(G, {T, m_in, m_new, dh, dm, dm_in}, n);
+  check(G, {T, m_new, dh, dm}, n);
   check(dG, {}, n);
+  for (const auto& t : {m_in, dm_in})
+    TORCH_CHECK(t.device().is_cpu() && t.scalar_type() == G.scalar_type(), "gate kernels: one dtype for every tensor");
   TORCH_CHECK(g == F || g == 1, "gate kernels: F gate sets or one shared set");
   const bool sum = g == 1 && F > 1;  // tied dimensions: their gradients summed into one set
   AT_DISPATCH_FLOATING_TYPES(G.scalar_type(), "lstm_backward", [&] {
-    if (paper && sum) backward_rows<scalar_t, true, true>(G, T, m_in, m_new, dh, dm, dG, dm_in, g);
-    else if (paper) backward_rows<scalar_t, true, false>(G, T, m_in, m_new, dh, dm, dG, dm_in, g);
-    else if (sum) backward_rows<scalar_t, false, true>(G, T, m_in, m_new, dh, dm, dG, dm_in, g);
-    else backward_rows<scalar_t, false, false>(G, T, m_in, m_new, dh, dm, dG, dm_in, g);
+    const MemRows<const scalar_t> mi = mem_rows<const scalar_t>(m_in, m_idx, N, k0, R, F, n);
+    const MemRows<scalar_t> dmi = mem_rows<scalar_t>(dm_in, m_idx, N, k0, R, F, n);
+    if (paper && sum) backward_rows<scalar_t, true, true>(G, T, mi, m_new, dh, dm, dG, dmi, g);
+    else if (paper) backward_rows<scalar_t, true, false>(G, T, mi, m_new, dh, dm, dG, dmi, g);
+    else if (sum) backward_rows<scalar_t, false, true>(G, T, mi, m_new, dh, dm, dG, dmi, g);
+    else backward_rows<scalar_t, false, false>(G, T, mi, m_new, dh, dm, dG, dmi, g);
   });
 }
 
 }  // namespace
 
 TORCH_LIBRARY(reencoder_gates, m) {
-  m.def("lstm_forward(Tensor(a!) G, Tensor m_in, Tensor(b!) h_out, Tensor(c!) m_out, Tensor(d!) T, bool paper) -> ()");
-  m.def("lstm_backward(Tensor G, Tensor T, Tensor m_in, Tensor m_new, Tensor dh, Tensor dm, bool paper, "
-        "Tensor(a!) dG, Tensor(b!) dm_in) -> ()");
+  m.def("lstm_forward(Tensor(a!) G, Tensor m_in, Tensor? m_idx, int N, int k0, Tensor(b!) h_out, Tensor(c!) m_out, "
+        "Tensor(d!) T, bool paper) -> ()");
+  m.def("lstm_backward(Tensor G, Tensor T, Tensor m_in, Tensor m_new, Tensor dh, Tensor dm, Tensor? m_idx, int N, int k0, "
+        "bool paper, Tensor(a!) dG, Tensor(b!) dm_in) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(reencoder_gates, CPU, m) {

@@ -14,7 +14,8 @@ kernels' test oracle.
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from dataclasses import dataclass
+from typing import List, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -23,22 +24,71 @@ from torch import Tensor
 from . import gate_kernels
 
 
-def gates_forward(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
-    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies."""
-    if gate_kernels.usable(G, m_in, h_out, m_out, T):
-        gate_kernels.lstm_forward(G, m_in, h_out, m_out, T, cell == "paper")
+@dataclass
+class BufferRows:
+    """Sides ``k0 .. k0 + F - 1`` of ``R`` rows that lie in a ``[rows, n]`` buffer: side ``k`` of
+    row ``r`` is ``buf[idx[r N + k0 + k]]`` (the fused wavefront's memory buffer and its gather
+    index).  The kernels read and write such rows where they lie; the eager ops gather them."""
+
+    buf: Tensor
+    idx: Tensor  # [R * N], int64
+    N: int
+    k0: int = 0
+    F: int = None
+
+    def sides(self, k0: int, F: int) -> "BufferRows":
+        return BufferRows(self.buf, self.idx, self.N, self.k0 + k0, F)
+
+    def _rows(self) -> Tensor:
+        return self.idx.view(-1, self.N)[:, self.k0 : self.k0 + self.F].reshape(-1)
+
+    def gather(self) -> Tensor:
+        """The rows as a ``[R, F, n]`` tensor (a copy)."""
+        return self.buf.index_select(0, self._rows()).view(-1, self.F, self.buf.shape[1])
+
+    def write(self, src: Tensor) -> None:
+        """Store ``[R, F, n]`` values in the rows."""
+        self.buf.index_copy_(0, self._rows(), src.reshape(-1, self.buf.shape[1]))
+
+    def fill_(self, value: float) -> None:
+        self.buf.index_fill_(0, self._rows(), value)
+
+
+Memory = Union[Tensor, BufferRows]
+
+
+def _kernel_args(m: Memory):
+    """``(tensor, index, N, k0)`` of the kernels' memory arguments."""
+    return (m.buf, m.idx, m.N, m.k0) if isinstance(m, BufferRows) else (m, None, 0, 0)
+
+
+def gates_forward(G: Tensor, m_in: Memory, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
+    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies; ``m_in`` may
+    be :class:`BufferRows`."""
+    m_args = _kernel_args(m_in)
+    if gate_kernels.usable(G, m_args[0], h_out, m_out, T):
+        gate_kernels.lstm_forward(G, *m_args, h_out, m_out, T, cell == "paper")
     else:
-        gates_forward_eager(G, m_in, cell, h_out, m_out, T)
+        gates_forward_eager(G, m_in.gather() if isinstance(m_in, BufferRows) else m_in, cell, h_out, m_out, T)
 
 
-def gates_backward(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                   dm_in: Tensor, dG: Tensor = None) -> Tensor:
-    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies."""
-    if gate_kernels.usable(G, T, m_in, m_new, dh, dm, dm_in):
+def gates_backward(G: Tensor, T: Tensor, m_in: Memory, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
+                   dm_in: Memory, dG: Tensor = None) -> Tensor:
+    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies; ``m_in`` and
+    ``dm_in`` may be :class:`BufferRows` (both, with one index)."""
+    m_args, dm_args = _kernel_args(m_in), _kernel_args(dm_in)
+    if m_args[1] is not dm_args[1] or m_args[2:] != dm_args[2:]:
+        raise ValueError("gates_backward: m_in and dm_in must be tensors or rows picked by one index")
+    if gate_kernels.usable(G, T, m_args[0], m_new, dh, dm, dm_args[0]):
         dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device) if dG is None else dG
-        gate_kernels.lstm_backward(G, T, m_in, m_new, dh, dm, cell == "paper", dG, dm_in)
+        gate_kernels.lstm_backward(G, T, m_args[0], m_new, dh, dm, *m_args[1:], cell == "paper", dG, dm_args[0])
         return dG
-    return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
+    if not isinstance(m_in, BufferRows):
+        return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
+    dm_rows = torch.empty_like(dm)
+    dG = gates_backward_eager(G, T, m_in.gather(), m_new, dh, dm, cell, dm_rows, dG)
+    dm_in.write(dm_rows)
+    return dG
 
 
 def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:

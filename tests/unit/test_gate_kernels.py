@@ -4,11 +4,14 @@ tensors that are strided views of the row buffers, F gate sets or one set shared
 dimensions, standard and paper cell, float32 and float64), and the row gather / scatter of the
 additive input."""
 
+import contextlib
+
 import pytest
 import torch
 
 from reencoder.grid import gate_kernels
-from reencoder.grid.gate_math import gates_backward, gates_backward_eager, gates_forward, gates_forward_eager
+from reencoder.grid.gate_math import (BufferRows, gates_backward, gates_backward_eager, gates_forward,
+                                      gates_forward_eager)
 
 pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
 
@@ -100,3 +103,51 @@ def test_row_kernels_reject_out_of_range_indices():
     with pytest.raises(RuntimeError, match="index out of range"):
         gate_kernels.gather_rows_sum(src, [acc], [torch.tensor([-1, 0])])
     assert acc.abs().sum() == 0  # checked before anything is written
+
+
+@pytest.mark.parametrize("cell", ["standard", "paper"])
+@pytest.mark.parametrize("F,g,k0", [(2, 2, 0), (2, 1, 0), (1, 1, 2)])
+def test_memory_rows_read_and_written_where_they_lie(F, g, k0, cell):
+    """m_in / dm_in given as rows of a buffer picked by an index (the fused wavefront's memory
+    buffer): the kernels read and write those rows in place, the eager path gathers and
+    scatters them, and both equal the eager ops on the gathered tensor."""
+    gen = torch.Generator().manual_seed(11)
+    R, n, N, rows = 9, 16, 3, 40
+    idx = torch.randperm(rows, generator=gen)[: R * N]  # every (row, side) its own buffer row
+    buf = torch.randn(rows, n, generator=gen, dtype=torch.float64)
+    pre = torch.randn(R, 4 * g * n, generator=gen, dtype=torch.float64) * 3
+    dh, dm = (torch.randn(R, F, n, generator=gen, dtype=torch.float64) for _ in range(2))
+    mem = BufferRows(buf, idx, N).sides(k0, F)
+    m_in = mem.gather()
+    assert torch.equal(m_in, buf[idx.view(R, N)[:, k0 : k0 + F]])
+    results = {}
+    for name in ("kernel", "eager rows", "eager tensor"):
+        G, h, m, T = pre.clone(), *(torch.empty(R, F, n, dtype=torch.float64) for _ in range(3))
+        dbuf = torch.full_like(buf, 7.0)
+        dmem = BufferRows(dbuf, idx, N).sides(k0, F)
+        with (gate_kernels.disabled() if name != "kernel" else contextlib.nullcontext()):
+            if name == "eager tensor":
+                gates_forward_eager(G, m_in, cell, h, m, T)
+                dm_in = torch.empty(R, F, n, dtype=torch.float64)
+                dG = gates_backward_eager(G, T, m_in, m, dh, dm, cell, dm_in)
+                dmem.write(dm_in)
+            else:
+                gates_forward(G, mem, cell, h, m, T)
+                dG = gates_backward(G, T, mem, m, dh, dm, cell, dmem)
+        results[name] = (G, h, m, T, dG, dbuf)
+    untouched = torch.ones(rows, dtype=torch.bool)
+    untouched[idx.view(R, N)[:, k0 : k0 + F].reshape(-1)] = False
+    assert torch.all(results["kernel"][5][untouched] == 7.0)  # only the rows of these sides written
+    for name in ("kernel", "eager rows"):
+        for a, b in zip(results[name], results["eager tensor"]):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+
+
+def test_memory_rows_index_is_checked():
+    buf, idx = torch.zeros(5, 8), torch.tensor([0, 1, 9, 2, 3, 4])  # R = 2 rows, N = 3 sides; 9 is out of range
+    G = torch.zeros(2, 4 * 8)
+    h, m, T = (torch.zeros(2, 3, 8) for _ in range(3))
+    with pytest.raises(RuntimeError, match="memory index out of range"):
+        gates_forward(G, BufferRows(buf, idx, 3).sides(0, 3), "standard", h, m, T)
+    with pytest.raises(ValueError, match="one index"):
+        gates_backward(G, T, BufferRows(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))

@@ -1,9 +1,13 @@
 """Wavefront execution == the naive cell-by-cell loop (outputs and gradients), for both the
-autograd wavefront and the fused one with its hand-written backward."""
+autograd wavefront and the fused one with its hand-written backward (on CPU with the C++ kernels
+and with the eager torch ops they replace)."""
+
+import contextlib
 
 import pytest
 import torch
 
+from reencoder.grid import gate_kernels
 from reencoder.grid.reference import naive_grid
 from reencoder.grid.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid.grid_lstm import GridLSTMBlock
@@ -50,15 +54,26 @@ CASES = [
     ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "tied": True, "activation": "relu"}),
     ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "tied": True, "cell": "paper"}),
 ]
-RUNNERS = {"autograd": run_grid, "fused": run_grid_fused}
+RUNNERS = {"autograd": run_grid, "fused": run_grid_fused, "fused-eager": run_grid_fused}
+
+
+def gates_for(runner):
+    """The fused runner with the eager gate ops (the fallback without a compiler) in this block,
+    forward and backward; the C++ kernels otherwise (where they are built)."""
+    return gate_kernels.disabled() if runner == "fused-eager" else contextlib.nullcontext()
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("shape,n_blocks,block_axis,kw", CASES)
 def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
+    with gates_for(runner):
+        check_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device)
+
+
+def check_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
     blocks, bh, bm = make_case(shape, n_blocks, block_axis, device=device, **kw)
-    if runner == "fused" and not fused_supported(blocks, None):
+    if runner != "autograd" and not fused_supported(blocks, None):
         assert kw.get("non_lstm_dims") != [len(shape) - 1], "the fused runner must cover a non-LSTM priority dim"
         assert kw.get("non_lstm_dims"), "the fused runner must cover every all-LSTM case"
         with pytest.raises(ValueError, match="LSTM dimensions"):
@@ -109,10 +124,16 @@ def test_blocks_see_contiguous_slices_per_block_axis():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"tied": True}), (3, {"cell": "paper"}), (1, {}),
                                          (3, {"non_lstm_dims": [2]}), (1, {"non_lstm_dims": [2], "tied": True})])
-def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device):
+@pytest.mark.parametrize("runner", ["fused", "fused-eager"])
+def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device, runner):
     """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
     projects the S + T parts instead of the S·T cells; outputs and every gradient (parts
     included) equal the naive loop over the materialised face."""
+    with gates_for(runner):
+        check_additive_depth_input(n_blocks, kw, device)
+
+
+def check_additive_depth_input(n_blocks, kw, device):
     torch.manual_seed(3)
     S, T, D, B, n = 4, 5, 3, 2, 4
     blocks = torch.nn.ModuleList(GridLSTMBlock(3, n, priority_dim=2, **kw) for _ in range(n_blocks)).double().to(device)
@@ -178,7 +199,7 @@ def test_fused_bf16_gemms_stay_close_to_fp32(device):
 def test_fused_observer_sees_what_the_autograd_observer_sees():
     blocks, bh, bm = make_case((3, 4, 2), 2, 2, priority_dim=2)
     seen = {"autograd": [], "fused": []}
-    for name, runner in RUNNERS.items():
+    for name, runner in (("autograd", run_grid), ("fused", run_grid_fused)):
         def observe(coords, hs_in, hs_out, ms_out, log=seen[name]):
             log.append((coords.clone(), [t.detach().clone() for t in hs_in + hs_out + ms_out]))
         runner(blocks, (3, 4, 2), bh, bm, block_axis=2, observer=observe)
