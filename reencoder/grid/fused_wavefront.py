@@ -93,6 +93,12 @@ def _scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: FusedGroup) -> None:
             a.index_add_(0, i.to(dG.device), rows)
 
 
+def _priority_grads(w: BlockWeights, dp: List[Tensor]) -> Tuple[Tensor, Tensor]:
+    """The gradients of the priority transform's weight and bias: its own, or (one matrix for
+    both transforms) the first transform's."""
+    return (dp[2], dp[3]) if w.own_priority else (dp[0], dp[1])
+
+
 class _FusedGrid(torch.autograd.Function):
     @staticmethod
     def forward(ctx, meta, *tensors):
@@ -187,6 +193,7 @@ class _FusedGrid(torch.autograd.Function):
         exit_rows = [plan.rows(e, B).view(-1).to(dev) for e in plan.exits]  # [F_k * B] per axis
         exits = [buf.index_select(0, r).view(-1, B, n) for buf in (Hb, Mb) for r in exit_rows]
         ctx.meta = (blocks, plan, B, n, dtype, n_parts)
+        ctx.exit_rows = exit_rows
         ctx.acts = acts
         ctx.bnd_given = [t is not None for t in tensors[: 2 * N]]
         ctx.save_for_backward(Hb, Mb, *parts, *flat)
@@ -219,8 +226,7 @@ class _FusedGrid(torch.autograd.Function):
         # every slot's gradient is written once: by its exit or by the one cell that read it
         dHb, dMb = WORKSPACE.take(Hb.shape, Hb), WORKSPACE.take(Mb.shape, Mb)
         for buf, gs in ((dHb, grads[:N]), (dMb, grads[N:])):
-            for e, g in zip(plan.exits, gs):
-                rows = plan.rows(e, B).view(-1).to(dev)
+            for rows, g in zip(ctx.exit_rows, gs):
                 if g is None:
                     buf.index_fill_(0, rows, 0.0)
                 else:
@@ -252,7 +258,7 @@ class _FusedGrid(torch.autograd.Function):
                     else:
                         dG2 = gates_backward(G2, T2, m_in.sides(F_, 1), m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
                                              dm_in.sides(F_, 1), scratch("dG2", R, G2.shape[1]))
-                    gW, gb = (dp[2], dp[3]) if w.own_priority else (dp[0], dp[1])
+                    gW, gb = _priority_grads(w, dp)
                     h_first = Hb[out].view(R, N * n)[:, :K]  # the updated h'_1..h'_F, [R, K]
                     _, _, WpK, WpP = w.columns(K)
                     # dh'_1..F += dG2 @ Wp[:, :K], accumulated by the GEMM into the [R, K] view in place
@@ -283,11 +289,11 @@ class _FusedGrid(torch.autograd.Function):
         for b, (dP1, dP2) in dproj.items():  # W_x x_ij = W_x s_i + W_x t_j, backwards
             w, dp = weights[b], dparams[b]
             _, W1k, _, Wpk = w.columns(K)
-            gW = dp[2] if w.own_priority else dp[0]
+            gW, gb = _priority_grads(w, dp)
             dp[0][:, :K] += dcols[b][0]
             gW[:, :K] += dcols[b][1]
             dp[1].add_(dP1[0].sum(0))  # the biases were added to part 0's projections
-            (dp[3] if w.own_priority else dp[1]).add_(dP2[0].sum(0))
+            gb.add_(dP2[0].sum(0))
             for part, dpart, d1, d2 in zip(parts, dparts, dP1, dP2):
                 x = part.reshape(-1, n)  # [L_a, B, n] -> [L_a * B, n]
                 dpart.view(-1, n).add_(mm_as(d1, W1k, dtype, fdt)).add_(mm_as(d2, Wpk, dtype, fdt))
