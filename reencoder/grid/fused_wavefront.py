@@ -93,6 +93,13 @@ def _scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: FusedGroup) -> None:
             a.index_add_(0, i.to(dG.device), rows)
 
 
+def _face(buf: Tensor, span: Tuple[int, int], B: int) -> Tensor:
+    """The rows of a boundary face's slots ``span = (a, b)`` in a ``[slots * B, n]`` buffer, as
+    ``[b - a, B, n]`` (a view)."""
+    a, b = span
+    return buf[a * B : b * B].view(b - a, B, buf.shape[1])
+
+
 def _priority_grads(w: BlockWeights, dp: List[Tensor]) -> Tuple[Tensor, Tensor]:
     """The gradients of the priority transform's weight and bias: its own, or (one matrix for
     both transforms) the first transform's."""
@@ -128,10 +135,10 @@ class _FusedGrid(torch.autograd.Function):
             used += R * width
             return acts_buf[used - R * width : used].view(R, width)
 
-        for k, (a, b) in enumerate(plan.boundary):
+        for k, span in enumerate(plan.boundary):
             if bh[k] is not None or not (n_parts and k == N - 1):  # an additive face is read by observers only
-                Hb[a * B : b * B].view(b - a, B, n).copy_(0.0 if bh[k] is None else bh[k])
-            Mb[a * B : b * B].view(b - a, B, n).copy_(0.0 if bm[k] is None else bm[k])
+                _face(Hb, span, B).copy_(0.0 if bh[k] is None else bh[k])
+            _face(Mb, span, B).copy_(0.0 if bm[k] is None else bm[k])
         drop = [p if training and p > 0 else 0.0 for p in (dropout or [0.0] * N)]
         rows_max = B * max(g.cells for g in plan.groups) * N * n
         scratch = Scratch(like, H=rows_max)  # the gather of H (an observer keeps its H: fresh)
@@ -235,8 +242,7 @@ class _FusedGrid(torch.autograd.Function):
         scratch = Scratch(Hb, H=rows_max * N * n, dx=rows_max * N * n, dG1=rows_max * max(w.W1.shape[0] for w in weights),
                           dG2=rows_max * max(4 * n if w.prio else 0 for w in weights))
         if n_parts and ctx.bnd_given[N - 1]:  # the additive face, materialised for an observer, gets none
-            a, b = plan.boundary[N - 1]
-            dHb[a * B : b * B] = 0.0
+            _face(dHb, plan.boundary[N - 1], B).fill_(0.0)
         for (_, groups), step_acts in zip(reversed(plan.steps), reversed(ctx.acts)):
             for g, (G1, T1, G2, T2, keep, rows, rows_h) in zip(groups, step_acts):
                 w, dp, R = weights[g.block], dparams[g.block], B * g.cells
@@ -304,9 +310,9 @@ class _FusedGrid(torch.autograd.Function):
                 inv = torch.argsort(w.perm)
                 dp[0].copy_(dp[0][inv])
                 dp[1].copy_(dp[1][inv])
-        dbnd = [buf[a * B : b * B].view(b - a, B, n).clone() if given else None
+        dbnd = [_face(buf, span, B).clone() if given else None
                 for buf, given_k in ((dHb, ctx.bnd_given[:N]), (dMb, ctx.bnd_given[N:]))
-                for (a, b), given in zip(plan.boundary, given_k)]
+                for span, given in zip(plan.boundary, given_k)]
         WORKSPACE.give(dHb, dMb)
         return (None, *dbnd, *dparts, *dflat)
 

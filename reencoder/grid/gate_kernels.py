@@ -1,8 +1,11 @@
-"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``), built on first use.
+"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``) and the fused wavefront's
+row gather/scatter (``row_kernels.cpp``), built into one extension on first use.
 
 :func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as separate torch
 ops (eager: ~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
-kernels do one pass per row, parallel over rows.  They are compiled with
+kernels do one pass per row, parallel over rows.  :func:`gather_rows_sum` and
+:func:`scatter_rows_add` move the additive input's rows (sums of parts, and their gradients)
+without ``index_select`` temporaries.  The kernels are compiled with
 :func:`torch.utils.cpp_extension.load` (the host compiler, ``-O3 -march=native``, IEEE arithmetic kept)
 into torch's extension cache the first time a CPU grid needs them; ``make install`` builds
 them once, so training and tests find them ready.
