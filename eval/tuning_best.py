@@ -2,9 +2,9 @@
 
     python -m eval.tuning_best runs/tune/eval/results.json
 
-reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP``
-(recipes/tune_demo.sh) or ``SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT``
-(recipes/tune_full.sh) and prints, per system, every configuration ranked by dev BLEU (ties:
+reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP[_fp32|_bf16]``
+(recipes/tune_demo.sh; the suffix pins the grid's GEMMs to ``--grid-bf16 never|always``) or
+``SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT`` (recipes/tune_full.sh) and prints, per system, every configuration ranked by dev BLEU (ties:
 chrF) and the winner as the ``DEMO_*`` line of recipes/lib.sh, or as the settings of
 recipes/tatoeba_full.sh.
 """
@@ -19,7 +19,8 @@ from typing import Dict, List, Optional
 from data_prep.foundation import Parser, UserError, run_main
 
 NAME = re.compile(r"^(?P<system>[a-z]+)_t(?P<tokens>\d+)_lr(?P<lr>[0-9.e-]+)_w(?P<warmup>\d+)"
-                  r"(?:_(?P<schedule>wallclock|invsqrt)(?P<minutes>[0-9.]+)_d(?P<dropout>[0-9.]+))?$")
+                  r"(?:_(?P<schedule>wallclock|invsqrt)(?P<minutes>[0-9.]+)_d(?P<dropout>[0-9.]+)|_(?P<precision>fp32|bf16))?$")
+PRECISION_FLAG = {"fp32": " --grid-bf16 never", "bf16": " --grid-bf16 always", None: ""}
 
 
 def best_per_system(results: dict, source: str = "results.json") -> Dict[str, List[dict]]:
@@ -29,7 +30,7 @@ def best_per_system(results: dict, source: str = "results.json") -> Dict[str, Li
         m = NAME.match(s["name"])
         if not m:
             raise UserError(f"{source}: system {s['name']!r} is not named SYSTEM_tTOKENS_lrLR_wWARMUP"
-                            "[_SCHEDULEMIN_dDROPOUT]")
+                            "[_SCHEDULEMIN_dDROPOUT|_fp32|_bf16]")
         by_system.setdefault(m["system"], []).append({**m.groupdict(), "name": s["name"], "bleu": s["bleu"],
                                                        "chrf": s["chrf"]})
     if not by_system:
@@ -45,7 +46,7 @@ def report(ranked: Dict[str, List[dict]]) -> str:
         w = configs[0]
         if w["schedule"] is None:
             lines.append(f"  -> DEMO_{system.upper()}=(--max-tokens {w['tokens']} --lr {w['lr']} "
-                         f"--warmup-updates {w['warmup']})")
+                         f"--warmup-updates {w['warmup']}{PRECISION_FLAG[w['precision']]})")
         else:
             schedule = "inverse_sqrt" if w["schedule"] == "invsqrt" else w["schedule"]
             lines.append(f"  -> SYSTEM={system} MAX_TOKENS={w['tokens']} LR={w['lr']} WARMUP={w['warmup']} "

@@ -4,7 +4,9 @@
 # budget (BUDGET_MIN minutes of wall-clock, one CPU thread, two configurations side by side as
 # in the demo's two lanes; --lr-scheduler wallclock_linear decays to zero at the budget), then
 # decodes the multi-reference dev set (beam 5) and is scored on it.  The test set is never read.
-#   GRID entries: SYSTEM:MAX_TOKENS:LR:WARMUP, SYSTEM = reencoder | lstm | transformer
+#   GRID entries: SYSTEM:MAX_TOKENS:LR:WARMUP[:PRECISION], SYSTEM = reencoder | lstm | transformer;
+#   PRECISION (reencoder only) = fp32 | bf16 pins the grid's GEMMs (--grid-bf16 never | always;
+#   without it --grid-bf16 auto: bf16 where it is native, fp32 elsewhere)
 # Output: runs/tune/eval/table.md (dev BLEU, chrF, training time, updates, last dev loss, exact
 # command per configuration) and the best configuration per system on dev BLEU.
 # Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
@@ -19,22 +21,31 @@ BUDGET_MIN=${BUDGET_MIN:-10}
 LANES=${LANES:-2}
 GRID=${GRID:-"reencoder:512:0.005:200 reencoder:1024:0.005:200 lstm:512:0.003:200 lstm:1024:0.003:200 transformer:1024:0.002:200 transformer:2048:0.003:200"}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+read -r -a entries <<< "$GRID"
+for entry in "${entries[@]}"; do
+    [[ "$entry" =~ ^((reencoder|lstm|transformer):[0-9]+:[0-9.e-]+:[0-9]+|reencoder:[0-9]+:[0-9.e-]+:[0-9]+:(fp32|bf16))$ ]] ||
+        { echo "error: GRID entry '$entry' is not SYSTEM:MAX_TOKENS:LR:WARMUP[:fp32|bf16] (a precision for reencoder only)" >&2; exit 2; }
+done
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
 
 [ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 
-# run_name SYSTEM:TOKENS:LR:WARMUP: the run's folder name, SYSTEM_tTOKENS_lrLR_wWARMUP
-run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}"; }
-# tune_one SYSTEM:TOKENS:LR:WARMUP: train for the budget, then decode dev
+# run_name SYSTEM:TOKENS:LR:WARMUP[:PRECISION]: the run's folder name, SYSTEM_tTOKENS_lrLR_wWARMUP[_PRECISION]
+run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}${5:+_$5}"; }
+# tune_one SYSTEM:TOKENS:LR:WARMUP[:PRECISION]: train for the budget, then decode dev
 tune_one() {
-    local sys tok lr wu arch name
-    IFS=: read -r sys tok lr wu <<< "$1"
+    local sys tok lr wu prec arch name
+    IFS=: read -r sys tok lr wu prec <<< "$1"
     case "$sys" in
         reencoder)   arch=(--arch reencoder_base) ;;
         lstm)        arch=("${LSTM_ARCH[@]}") ;;
         transformer) arch=("${TRANSFORMER_ARCH[@]}") ;;
         *) echo "error: GRID entry '$1': system must be reencoder, lstm or transformer" >&2; return 2 ;;
+    esac
+    case "$prec" in
+        fp32) arch+=(--grid-bf16 never) ;;
+        bf16) arch+=(--grid-bf16 always) ;;
     esac
     name=$(run_name "$1")
     # shellcheck disable=SC2046
@@ -44,11 +55,6 @@ tune_one() {
         stage "dev_$name" decode valid "$DATA/bin" "$RUNS/$name/ckpt/checkpoint_last.pt" "$RUNS/$name/dev"
 }
 
-read -r -a entries <<< "$GRID"
-for entry in "${entries[@]}"; do
-    [[ "$entry" =~ ^(reencoder|lstm|transformer):[0-9]+:[0-9.e-]+:[0-9]+$ ]] ||
-        { echo "error: GRID entry '$entry' is not SYSTEM:MAX_TOKENS:LR:WARMUP" >&2; exit 2; }
-done
 in_lanes "$LANES" "$RUNS" tune_one "${entries[@]}"
 
 flags=()

@@ -1,6 +1,8 @@
 """eval.tuning_best: the tuning table's winner per system is the best dev BLEU (chrF breaks ties),
 printed as recipes/lib.sh's DEMO_* line; a system not named by the tuning recipe is refused."""
 import json
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -32,6 +34,16 @@ def test_prints_the_winner_as_the_lib_sh_line(tmp_path, capsys):
     assert "DEMO_TRANSFORMER=(--max-tokens 2048 --lr 0.003 --warmup-updates 400)" in out
 
 
+def test_a_precision_suffix_is_part_of_the_configuration(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"systems": [result("reencoder_t512_lr0.005_w200", 36.0),
+                                            result("reencoder_t512_lr0.005_w200_fp32", 36.5)]}), encoding="utf-8")
+    assert main([str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "DEMO_REENCODER=(--max-tokens 512 --lr 0.005 --warmup-updates 200 --grid-bf16 never)" in out
+    assert out.index("w200_fp32") < out.index("w200:")
+
+
 def test_full_recipe_names_print_tatoeba_full_settings(tmp_path, capsys):
     path = tmp_path / "results.json"
     path.write_text(json.dumps({"systems": [result("lstm_t1024_lr0.003_w300_invsqrt60_d0.1", 40.66),
@@ -46,3 +58,15 @@ def test_full_recipe_names_print_tatoeba_full_settings(tmp_path, capsys):
 def test_refuses_a_system_the_recipe_did_not_name():
     with pytest.raises(UserError, match="r.json: system 'thot'"):
         best_per_system({"systems": [result("thot", 30.0)]}, "r.json")
+
+
+@pytest.mark.parametrize("entry", ["lstm:512:0.003:200:fp32", "reencoder:512:0.005", "reencoder:512:0.005:200:fp16"])
+def test_tune_demo_refuses_a_bad_grid_entry_before_doing_anything(tmp_path, entry):
+    """recipes/tune_demo.sh checks every GRID entry first: nothing is trained, no folder made."""
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "GRID": f"reencoder:512:0.005:200:fp32 {entry}",
+           "RUNS": str(tmp_path / "runs"), "DATA": str(tmp_path / "data")}
+    r = subprocess.run(["bash", str(root / "recipes/tune_demo.sh")], env=env, capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"error: GRID entry '{entry}' is not SYSTEM:MAX_TOKENS:LR:WARMUP[:fp32|bf16]" in r.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
