@@ -49,9 +49,9 @@ budget() {
 # The demo's per-system settings under its equal wall-clock protocol: batch size (tokens), peak
 # learning rate and warm-up updates, each chosen on dev by recipes/tune_demo.sh at the demo's
 # budget (its table: recipes/RESULTS.md, "Tuning the demo's systems").
-DEMO_REENCODER=(--max-tokens 512 --lr 0.005 --warmup-updates 200)
-DEMO_LSTM=(--max-tokens 512 --lr 0.003 --warmup-updates 200)
-DEMO_TRANSFORMER=(--max-tokens 1024 --lr 0.002 --warmup-updates 200)
+DEMO_REENCODER=(--max-tokens 512 --lr 0.007 --warmup-updates 200)
+DEMO_LSTM=(--max-tokens 512 --lr 0.005 --warmup-updates 200)
+DEMO_TRANSFORMER=(--max-tokens 1024 --lr 0.002 --warmup-updates 600)
 
 # in_lanes LANES LOG_DIR FUNC ENTRY...: FUNC ENTRY for every entry, LANES at a time side by side
 # (lane k runs entries k, k + LANES, ... in order, logging to LOG_DIR/lane_k.log; a failed entry
