@@ -29,13 +29,16 @@ def test_build_writes_text_dictionary_and_binarized_splits(tmp_path):
 
 
 # The learning check: a 32-unit, one-layer Reencoder (reencoder_base's grid, cell and attention
-# read-out at a quarter of its size), copy of 3-5 symbols over 8, a fixed number of updates (not a
-# time).  Calibration (2,000 training examples, 512 tokens per batch, lr 0.01, seed 1): 0 / 7 / 97 %
-# exact held-out copies after 100 / 200 / 300 updates (lr 0.005: 41 % after 400; lr 0.02: 47 % after
+# read-out at a quarter of its size), copy of 3-5 symbols over 8, at most a fixed number of updates
+# (not a time), evaluated every EVERY updates; fp32 GEMMs on every machine (no bf16 on AMX CPUs).
+# Calibration (2,000 training examples, 512 tokens per batch, lr 0.01, seed 1): 0 / 7 / 97 % exact
+# held-out copies after 100 / 200 / 300 updates on one AMD EPYC, 84 % after 300 on another and 65 %
+# on an AMX Xeon: 300 updates sit on the steep part of the curve, where CPU-specific float rounding
+# moves the result, so the check allows twice that (lr 0.005: 41 % after 400; lr 0.02: 47 % after
 # 300); about 0.1 s of one core per update.
 TINY = ("--arch reencoder_base --grid-readout attn --grid-hidden-size 32 --encoder-embed-dim 32 "
-        "--decoder-embed-dim 32 --decoder-out-embed-dim 32 --dropout 0")
-UPDATES, EXACT = 300, 0.9
+        "--decoder-embed-dim 32 --decoder-out-embed-dim 32 --dropout 0 --grid-bf16 never")
+UPDATES, EVERY, EXACT = 600, 100, 0.9
 
 
 @pytest.mark.slow
@@ -44,13 +47,15 @@ def test_tiny_reencoder_learns_to_copy_and_reads_its_source(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(REPO / "recipes" / "synthetic.py"), "--out", str(out), "--tasks", "copy",
          "--train", "2000", "--valid", "50", "--test", "100", "--max-len", "5", "--symbols", "8",
-         "--max-tokens", "512", "--lr", "0.01", "--warmup", "0", "--max-update", str(UPDATES), "--eval-every", str(UPDATES),
+         "--max-tokens", "512", "--lr", "0.01", "--warmup", "0", "--max-update", str(UPDATES), "--eval-every", str(EVERY),
          "--target", str(EXACT), "--parallel", "1", "--variants", "tiny", "--variant", f"tiny={TINY}"],
         capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run = json.loads((out / "results.json").read_text())["runs"]["copy"]["tiny"]
-    assert run["curve"][-1]["updates"] == UPDATES
-    assert run["updates_to_solve"] == UPDATES, f"exact match {run['curve'][-1]['exact']} < {EXACT} after {UPDATES} updates"
+    curve = [(point["updates"], point["exact"]) for point in run["curve"]]
+    assert run["updates_to_solve"] is not None, f"exact match < {EXACT} after {UPDATES} updates: {curve}"
+    assert curve[-1][0] == run["updates_to_solve"] and curve[-1][1] >= EXACT, curve  # stopped once solved
+    assert curve[0][1] < EXACT, curve  # it learned during the run
     assert "| copy | tiny |" in (out / "results.md").read_text()
 
     from reencoder.loading import load_checkpoint_models
