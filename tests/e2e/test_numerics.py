@@ -46,13 +46,14 @@ def test_bf16_autocast_matches_fp32_to_bf16_precision(tiny_bin):
     assert not torch.equal(a, b)  # the flag really changes the arithmetic
 
 
-@pytest.mark.parametrize("amx", [False, True], ids=["no-amx", "amx"])
-def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, amx):
-    """--grid-bf16 auto: bf16 GEMMs for float32 models exactly where the CPU has AMX; float64
-    models and --grid-bf16 never stay exact."""
+@pytest.mark.parametrize("flags,amx", [({"avx2"}, False), ({"avx2", "avx512f", "avx512_bf16"}, True),
+                                       ({"avx2", "avx512f", "amx_bf16"}, True)], ids=["avx2", "avx512_bf16", "amx"])
+def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, amx):
+    """--grid-bf16 auto: bf16 GEMMs for float32 models exactly where the CPU has AMX or
+    AVX512-BF16 (``amx`` here: either); float64 models and --grid-bf16 never stay exact."""
     from reencoder.grid import hardware
 
-    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"} if amx else {"avx2"}))
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     assert hardware.native_bf16(torch.device("cpu"))[0] == amx
     _, task, exact = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "never"])
     _, _, auto = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "auto"])
