@@ -4,6 +4,7 @@ state for incremental decoding and beam search).  Their flags are in :mod:`.flag
 
 from __future__ import annotations
 
+import logging
 from typing import Dict, Optional, Tuple
 
 import torch
@@ -17,6 +18,7 @@ from ..grid.grid_stack import GridState, reorder_state
 from ..grid.hardware import native_bf16
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
+logger = logging.getLogger(__name__)
 
 
 def Embedding(num_embeddings: int, embedding_dim: int, padding_idx: int) -> nn.Embedding:
@@ -63,6 +65,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
             self.fc_out = Linear(out_dim, len(dictionary))
         self.max_target_positions = args.max_target_positions
         self.bf16 = args.grid_bf16
+        self._said = set()  # the (device, precision) decisions already logged
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
@@ -99,9 +102,18 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return x.to(like.dtype), state
 
     def grid_in_bf16(self, like: Tensor) -> bool:
+        """Whether the grid's GEMMs run in bf16 for inputs like ``like``; the first decision per
+        device and dtype is logged with its reason (the training log says which path ran)."""
         if self.bf16 == "auto":
-            return like.dtype == torch.float32 and native_bf16(like.device)[0]
-        return self.bf16 == "always"
+            native, why = native_bf16(like.device)
+            use = like.dtype == torch.float32 and native
+        else:
+            use, why = self.bf16 == "always", "as asked"
+        if (like.device, like.dtype) not in self._said:
+            self._said.add((like.device, like.dtype))
+            logger.info(f"grid GEMMs in {'bf16' if use else str(like.dtype).split('.')[-1]} on {like.device} "
+                        f"(--grid-bf16 {self.bf16}: {why})")
+        return use
 
     def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
         if incremental_state is None:
