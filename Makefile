@@ -40,7 +40,7 @@ demo: install
 # Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
 # machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),
 # then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json).  On a CPU without
-# AMX the emulated-bf16 rows take most of its ~40 min: BENCH_ARGS="--bf16 never" leaves them out.
+# AMX or AVX512-BF16 the emulated-bf16 rows take most of its ~40 min: BENCH_ARGS="--bf16 never" leaves them out.
 BENCH_ARGS ?=
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data

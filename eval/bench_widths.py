@@ -147,7 +147,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                               "max_tokens": args.max_tokens, "epoch_target_tokens": epoch_tokens,
                               "bf16_native": native, "bf16_why": why, "gate_math": gate_kernels.report(), "peaks": {}}
     measure_peaks(res["peaks"], widths, rows)
-    # widths whose bf16 matmuls are slower than fp32 here (emulated: no AMX)
+    # widths whose bf16 matmuls are slower than fp32 here (emulated: no AMX, no AVX512-BF16)
     emulated = {n for n in widths if res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]}
     variants = []  # (name, n, D, dtype, flags, eager gate math)
     for n in widths:

@@ -3,7 +3,7 @@
 # the same seed and batches, once in fp32 and once with the grid under bf16 autocast
 # (--grid-bf16-autocast), validating on dev every VALID_EVERY updates; then both loss curves in
 # one plot (runs/bf16/curves.png) and the last losses side by side.  The two runs go in
-# parallel with one thread each.  On a CPU without AMX (or a GPU), bf16 is slower than fp32
+# parallel with one thread each.  On a CPU without AMX or AVX512-BF16 (or a GPU), bf16 is slower than fp32
 # here: this recipe is about convergence, `make bench` about speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

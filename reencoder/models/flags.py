@@ -48,7 +48,7 @@ def add_grid_args(parser) -> None:
                         help='tie the (target) embedding and the output layer')
     parser.add_argument('--grid-bf16', choices=['auto', 'always', 'never'],
                         help="the grid's GEMMs in bf16 (states and gate math stay fp32): auto = where bf16 "
-                             "matmuls are native (GPUs with bf16, CPUs with AMX), fp32 elsewhere")
+                             "matmuls are native (GPUs with bf16, CPUs with AMX or AVX512-BF16), fp32 elsewhere")
     parser.add_argument('--grid-bf16-autocast', action='store_true',
                         help="= --grid-bf16 always (fairseq's --bf16 does not run on CPU)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
