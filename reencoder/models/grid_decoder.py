@@ -65,7 +65,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
             self.fc_out = Linear(out_dim, len(dictionary))
         self.max_target_positions = args.max_target_positions
         self.bf16 = args.grid_bf16
-        self._said = set()  # the (device, precision) decisions already logged
+        self._said = set()  # the (device, input dtype) pairs whose GEMM precision is already logged
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):

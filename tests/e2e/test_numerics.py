@@ -46,15 +46,15 @@ def test_bf16_autocast_matches_fp32_to_bf16_precision(tiny_bin):
     assert not torch.equal(a, b)  # the flag really changes the arithmetic
 
 
-@pytest.mark.parametrize("flags,amx", [({"avx2"}, False), ({"avx2", "avx512f", "avx512_bf16"}, True),
-                                       ({"avx2", "avx512f", "amx_bf16"}, True)], ids=["avx2", "avx512_bf16", "amx"])
-def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, amx):
+@pytest.mark.parametrize("flags,native", [({"avx2"}, False), ({"avx2", "avx512f", "avx512_bf16"}, True),
+                                          ({"avx2", "avx512f", "amx_bf16"}, True)], ids=["avx2", "avx512_bf16", "amx"])
+def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, native):
     """--grid-bf16 auto: bf16 GEMMs for float32 models exactly where the CPU has AMX or
-    AVX512-BF16 (``amx`` here: either); float64 models and --grid-bf16 never stay exact."""
+    AVX512-BF16; float64 models and --grid-bf16 never stay exact."""
     from reencoder.grid import hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
-    assert hardware.native_bf16(torch.device("cpu"))[0] == amx
+    assert hardware.native_bf16(torch.device("cpu"))[0] == native
     _, task, exact = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "never"])
     _, _, auto = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "auto"])
     auto.load_state_dict(exact.state_dict())
@@ -64,5 +64,5 @@ def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, amx):
         b, _ = auto.eval()(**sample["net_input"])
         a64, _ = exact.double()(**sample["net_input"])
         b64, _ = auto.double()(**sample["net_input"])
-    assert torch.equal(a, b) != amx
+    assert torch.equal(a, b) != native
     assert torch.equal(a64, b64)
