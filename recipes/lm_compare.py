@@ -45,8 +45,9 @@ def count_params(task_args: Sequence, arch_args: Sequence) -> int:
 
 
 def lstm_args(hidden: int, depth: int) -> list:
-    """fairseq's ``lstm_lm`` with embedding = hidden = output size."""
-    return ["--arch", "lstm_lm", "--decoder-layers", str(depth), "--decoder-embed-dim", str(hidden),
+    """fairseq's ``lstm_lm`` with embedding = hidden = output size (as the plugin's
+    ``stacked_lstm_lm``: the same model, its output layer's init a flag)."""
+    return ["--arch", "stacked_lstm_lm", "--decoder-layers", str(depth), "--decoder-embed-dim", str(hidden),
             "--decoder-hidden-size", str(hidden), "--decoder-out-embed-dim", str(hidden)]
 
 

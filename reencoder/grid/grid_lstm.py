@@ -24,6 +24,12 @@ Options from the paper:
   non-LSTM priority dimension next to tied LSTM dimensions keeps its own ``V``.
 * **Priority dimensions** (§3.5): the other dimensions are computed first; the priority
   dimension then sees their *updated* hidden vectors, ``H' = [h'_1; ...; h_p; ...; h'_N]``.
+* **Priority gate bias** (ours, a conditioning fix; see ``recipes/RESULTS.md``, "The LSTM depth"):
+  a priority LSTM that receives a zero memory (the depth LSTM at the bottom of a grid) is, at
+  initialisation, a gated feed-forward layer ``h' = σ(u)·tanh(σ(u')·tanh(c))`` whose gain is
+  ``σ(b_u)·σ(b_o)`` = 1/4 with zero biases.  Its output feeds the softmax, so the first plateau
+  of training lasts ~10x longer than with a tanh depth.  ``priority_gate_bias`` initialises the
+  input and output gate biases of the priority LSTM open (2.0: gain σ(2)² ≈ 0.78).
 * **Non-LSTM dimensions** (§3.6): ``h'_k = α(V_k H)`` with no memory (``α`` = tanh or ReLU);
   their memory output is returned as zeros so every side keeps the same interface.
 
@@ -75,6 +81,9 @@ class GridLSTMBlock(nn.Module):
         cell: ``"standard"`` (``o ⊙ tanh(m)``) or ``"paper"`` (``tanh(o ⊙ m)``).
         activation: ``α`` for non-LSTM dimensions, ``"tanh"`` or ``"relu"``.
         forget_bias: initial forget-gate bias (1.0 helps long grids train).
+        init_scale: weights are drawn from U(-init_scale, init_scale).
+        priority_gate_bias: initial input- and output-gate bias of an LSTM priority transform
+            with its own weights (0.0: all gates but the forget gate start half open).
     """
 
     def __init__(
@@ -88,6 +97,7 @@ class GridLSTMBlock(nn.Module):
         activation: str = "tanh",
         forget_bias: float = 1.0,
         init_scale: float = 0.1,
+        priority_gate_bias: float = 0.0,
     ):
         super().__init__()
         if cell not in CELL_TYPES:
@@ -111,6 +121,7 @@ class GridLSTMBlock(nn.Module):
         self.activation = activation
         self.forget_bias = forget_bias
         self.init_scale = init_scale
+        self.priority_gate_bias = priority_gate_bias
         self.first_dims = first_dims
         width = lambda k: n if k in self.non_lstm_dims else 4 * n  # noqa: E731
         kind = (first_dims[0] if first_dims else priority_dim) in self.non_lstm_dims
@@ -143,6 +154,9 @@ class GridLSTMBlock(nn.Module):
                 for offset, k in dims:
                     if k not in self.non_lstm_dims:
                         bias[offset + n : offset + 2 * n].fill_(self.forget_bias)
+            if self.own_priority and self.priority_dim not in self.non_lstm_dims:
+                self.priority_bias[:n].fill_(self.priority_gate_bias)  # input gate u
+                self.priority_bias[2 * n : 3 * n].fill_(self.priority_gate_bias)  # output gate o
 
     def _bias_layout(self):
         """(bias tensor, [(offset, dim), ...]) pairs, to locate each forget gate."""
@@ -215,5 +229,6 @@ class GridLSTMBlock(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_dims={self.num_dims}, hidden_size={self.hidden_size}, priority_dim={self.priority_dim}, "
-            f"tied={self.tied}, non_lstm_dims={self.non_lstm_dims}, cell={self.cell!r}"
+            f"tied={self.tied}, non_lstm_dims={self.non_lstm_dims}, cell={self.cell!r}, "
+            f"priority_gate_bias={self.priority_gate_bias}"
         )

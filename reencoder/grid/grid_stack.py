@@ -35,6 +35,8 @@ class DepthGridStack(nn.Module):
         depth_transform: ``"lstm"``, or ``"tanh"`` / ``"relu"`` for a non-LSTM depth dimension
             (§3.6: ``h' = α(V H')``, no gates and no memory; with one depth layer the depth
             LSTM's memory would only ever see a zero input).
+        depth_gate_bias: initial input/output gate bias of an LSTM depth dimension
+            (:class:`~reencoder.grid.grid_lstm.GridLSTMBlock`'s ``priority_gate_bias``).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class DepthGridStack(nn.Module):
         cell: str = "standard",
         depth_dropout: float = 0.0,
         depth_transform: str = "lstm",
+        depth_gate_bias: float = 0.0,
     ):
         super().__init__()
         if hidden_size < 1 or depth < 1:
@@ -61,7 +64,8 @@ class DepthGridStack(nn.Module):
         activation = "tanh" if depth_transform == "lstm" else depth_transform
         self.blocks = nn.ModuleList(
             GridLSTMBlock(num_dims, hidden_size, priority_dim=self.depth_axis if priority else None,
-                          tied=tied_dims, cell=cell, non_lstm_dims=non_lstm, activation=activation)
+                          tied=tied_dims, cell=cell, non_lstm_dims=non_lstm, activation=activation,
+                          priority_gate_bias=depth_gate_bias)
             for _ in range(1 if shared_depth else depth)
         )
 

@@ -2,3 +2,4 @@
 
 from . import grid_lstm_lm  # noqa: F401
 from . import reencoder  # noqa: F401
+from . import stacked_lstm_lm  # noqa: F401

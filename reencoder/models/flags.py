@@ -5,7 +5,11 @@ so a bad value is one ``error:`` line of fairseq's argparse."""
 
 from __future__ import annotations
 
-from data_prep.foundation import positive_int, probability
+from data_prep.foundation import non_negative_float, positive_int, probability
+
+
+#: the LSTM depth's input/output gate bias (a conditioning fix, see :mod:`reencoder.grid.grid_lstm`)
+DEPTH_GATE_BIAS = 2.0
 
 
 def set_defaults(args, **values) -> None:
@@ -36,6 +40,11 @@ def add_grid_args(parser) -> None:
     parser.add_argument('--grid-depth-transform', choices=['lstm', 'tanh', 'relu'],
                         help="depth dimension: an LSTM, or a non-LSTM transform h' = act(V H') "
                              "(paper 3.6; no gates, a quarter of the depth GEMM)")
+    parser.add_argument('--grid-depth-gate-bias', type=float, metavar='B',
+                        help="initial input/output gate bias of an LSTM depth dimension: 0 starts its gain "
+                             "at 1/4, 2 at 0.78 (see recipes/RESULTS.md, 'The LSTM depth')")
+    parser.add_argument('--decoder-output-init', type=non_negative_float, metavar="S",
+                        help="an untied output layer's weights start in U(-S, S) (fairseq's 0.1)")
     parser.add_argument('--grid-tied-dims', action='store_true',
                         help="share one weight matrix among a block's dimensions of a kind (paper 3.4)")
     parser.add_argument('--grid-untied-dims', dest='grid_tied_dims', action='store_false',
@@ -60,7 +69,7 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
     """Fill unset grid flags (fairseq ``base_architecture`` convention)."""
     set_defaults(args, dropout=dropout, decoder_embed_dim=embed_dim, grid_hidden_size=hidden, grid_depth=depth,
                  grid_cell="standard", grid_no_priority=False, grid_tied_dims=False, grid_shared_depth=False,
-                 grid_depth_transform="lstm")
+                 grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1)
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False,
                  grid_bf16_autocast=False)
     set_defaults(args, grid_bf16="auto")
@@ -72,7 +81,7 @@ def grid_kwargs(args) -> dict:
     """The grid's constructor options (:class:`reencoder.grid.grid_stack.DepthGridStack`) from the flags."""
     return dict(priority=not args.grid_no_priority, tied_dims=args.grid_tied_dims,
                 shared_depth=args.grid_shared_depth, cell=args.grid_cell, depth_dropout=args.grid_depth_dropout,
-                depth_transform=args.grid_depth_transform)
+                depth_transform=args.grid_depth_transform, depth_gate_bias=args.grid_depth_gate_bias)
 
 
 def check_positive(args, *names: str) -> None:

@@ -28,9 +28,9 @@ def Embedding(num_embeddings: int, embedding_dim: int, padding_idx: int) -> nn.E
     return m
 
 
-def Linear(in_features: int, out_features: int, bias: bool = True) -> nn.Linear:
+def Linear(in_features: int, out_features: int, bias: bool = True, init: float = 0.1) -> nn.Linear:
     m = nn.Linear(in_features, out_features, bias=bias)
-    nn.init.uniform_(m.weight, -0.1, 0.1)
+    nn.init.uniform_(m.weight, -init, init)
     if bias:
         nn.init.zeros_(m.bias)
     return m
@@ -62,7 +62,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
                 raise ValueError("--share-decoder-input-output-embed needs --decoder-out-embed-dim == --decoder-embed-dim")
             self.fc_out = None
         else:
-            self.fc_out = Linear(out_dim, len(dictionary))
+            # its init bounds how fast the first plateau is left (RESULTS, "The LSTM depth")
+            self.fc_out = Linear(out_dim, len(dictionary), init=getattr(args, "decoder_output_init", 0.1))
         self.max_target_positions = args.max_target_positions
         self.bf16 = args.grid_bf16
         self._said = set()  # the (device, input dtype) pairs whose GEMM precision is already logged

@@ -147,3 +147,27 @@ def test_bad_options_are_rejected():
         GridLSTMBlock(2, 4, priority_dim=2)
     with pytest.raises(ValueError, match="tied"):
         GridLSTMBlock(2, 4, tied=True, non_lstm_dims=[0])
+
+
+def test_priority_gate_bias_opens_only_the_priority_input_and_output_gates():
+    block = GridLSTMBlock(2, 4, priority_dim=1, forget_bias=1.0, priority_gate_bias=2.0)
+    assert block.priority_bias.view(4, 4)[:, 0].tolist() == [2.0, 1.0, 2.0, 0.0]  # u, f, o, c
+    assert torch.all(block.bias.view(4, 4)[[0, 2, 3]] == 0.0)  # the first transform is untouched
+    tanh_depth = GridLSTMBlock(2, 4, priority_dim=1, non_lstm_dims=[1], priority_gate_bias=2.0)
+    assert torch.all(tanh_depth.priority_bias == 0.0)  # a non-LSTM transform has no gates
+
+
+@pytest.mark.parametrize("bias, gain", [(0.0, 0.25), (2.0, torch.sigmoid(torch.tensor(2.0)).item() ** 2)])
+def test_zero_memory_priority_lstm_gain_is_set_by_the_gate_bias(bias, gain):
+    """The conditioning defect: a priority LSTM fed a zero memory (the bottom of depth) maps a
+    small change of its candidate pre-activation to σ(b_u)·σ(b_o) times that change of h'."""
+    block = GridLSTMBlock(2, 3, priority_dim=1, priority_gate_bias=bias)
+    with torch.no_grad():
+        block.priority_weight.zero_()
+    H = torch.zeros(1, 6, dtype=block.priority_weight.dtype)
+    eps = 1e-3
+    h0 = block([H[:, :3], H[:, 3:]], [torch.zeros(1, 3)] * 2)[0][1]
+    with torch.no_grad():
+        block.priority_bias[9:].fill_(eps)  # the candidate c's pre-activation
+    h1 = block([H[:, :3], H[:, 3:]], [torch.zeros(1, 3)] * 2)[0][1]
+    torch.testing.assert_close((h1 - h0) / eps, torch.full((1, 3), gain), rtol=1e-3, atol=1e-5)
