@@ -8,6 +8,7 @@ rule that removes it, so the report's counts add up.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -99,6 +100,44 @@ def _first_failing_rule(zh: str, en: str, max_len: int, max_ratio: float) -> str
     return None
 
 
+def pair_key(zh: str, en: str) -> int:
+    """A 64-bit BLAKE2b digest of a normalised pair: what de-duplication remembers, so that the
+    memory for "seen" grows by a small int per pair, not by the pair's text (two million pairs
+    take ~150 MB; a false duplicate among them has a probability of about 1e-7)."""
+    digest = hashlib.blake2b(f"{zh}\n{en}".encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "little")
+
+
+class PairCleaner:
+    """:func:`clean` one pair at a time: call it on each raw pair, in corpus order, to get the
+    normalised pair or ``None`` (removed); :attr:`report` counts as it goes. This is the form
+    the streaming preparation of large corpora uses (:mod:`data_prep.streaming`)."""
+
+    def __init__(self, t2s: bool = False, max_len: int = DEFAULT_MAX_LEN,
+                 max_ratio: float = DEFAULT_MAX_RATIO, dedupe: bool = True):
+        self.t2s, self.max_len, self.max_ratio, self.dedupe = t2s, max_len, max_ratio, dedupe
+        self.report = CleaningReport(settings={"t2s": t2s, "max_len": max_len,
+                                               "max_ratio": max_ratio, "dedupe": dedupe,
+                                               "rules": list(RULES)})
+        self._seen: set[int] = set()
+
+    def __call__(self, raw_zh: str, raw_en: str) -> Pair | None:
+        report = self.report
+        report.input += 1
+        zh, en = normalize(raw_zh, t2s=self.t2s), normalize(raw_en)
+        report.normalized_changed += (zh, en) != (raw_zh, raw_en)
+        rule = _first_failing_rule(zh, en, self.max_len, self.max_ratio)
+        if rule is None and self.dedupe:
+            key = pair_key(zh, en)
+            rule = "duplicate" if key in self._seen else None
+            self._seen.add(key)
+        if rule is not None:
+            report.removed[rule] += 1
+            return None
+        report.kept += 1
+        return zh, en
+
+
 def clean(pairs: Iterable[Pair], t2s: bool = False, max_len: int = DEFAULT_MAX_LEN,
           max_ratio: float = DEFAULT_MAX_RATIO, dedupe: bool = True,
           total: int | None = None) -> tuple[list[Pair], CleaningReport]:
@@ -108,23 +147,9 @@ def clean(pairs: Iterable[Pair], t2s: bool = False, max_len: int = DEFAULT_MAX_L
     character on the Chinese side, or both sides identical), ``too_long`` (more than
     ``max_len`` units on a side: Han characters / other tokens for Chinese, words for
     English), ``length_ratio`` (longer side over ``max_ratio`` times the shorter),
-    ``duplicate`` (same normalised pair seen before; the first is kept).
+    ``duplicate`` (same normalised pair seen before, by :func:`pair_key`; the first is kept).
     """
-    report = CleaningReport(settings={"t2s": t2s, "max_len": max_len, "max_ratio": max_ratio,
-                                      "dedupe": dedupe, "rules": list(RULES)})
-    kept: list[Pair] = []
-    seen: set[Pair] = set()
-    for raw_zh, raw_en in track(pairs, "clean", total):
-        report.input += 1
-        zh, en = normalize(raw_zh, t2s=t2s), normalize(raw_en)
-        report.normalized_changed += (zh, en) != (raw_zh, raw_en)
-        rule = _first_failing_rule(zh, en, max_len, max_ratio)
-        if rule is None and dedupe:
-            rule = "duplicate" if (zh, en) in seen else None
-            seen.add((zh, en))
-        if rule is None:
-            kept.append((zh, en))
-        else:
-            report.removed[rule] += 1
-    report.kept = len(kept)
-    return kept, report
+    cleaner = PairCleaner(t2s=t2s, max_len=max_len, max_ratio=max_ratio, dedupe=dedupe)
+    kept = [pair for raw_zh, raw_en in track(pairs, "clean", total)
+            if (pair := cleaner(raw_zh, raw_en)) is not None]
+    return kept, cleaner.report

@@ -6,6 +6,7 @@ Examples::
     reencoder-data --tatoeba-download --out work/data/tatoeba
     reencoder-data --hf Helsinki-NLP/news_commentary:en-zh --min-refs 1 --out work/data/nc
     reencoder-data --parallel corpus.zh corpus.en --out work/data/mine
+    reencoder-data --tvsub ../shared/data/tvsub-zh-en --out work/data/tvsub
     reencoder-data --eval-only --iwslt-dir ../shared/data/iwslt15-ted-zh-en \\
         --iwslt-sets tst2010 --spm-dir work/data/tatoeba/spm --dict-dir work/data/tatoeba/bin \\
         --out work/data/ted-tst2010
@@ -18,9 +19,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import pipeline, progress, subwords
+from . import pipeline, progress, streaming, subwords
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO
-from .foundation import run_main
+from .foundation import positive_int, run_main
 from .readers import IwsltReader, ParallelReader, Reader, TatoebaReader
 from .remote import DEFAULT_CACHE, HFReader, download_tatoeba
 
@@ -58,16 +59,35 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--min-refs", type=int, default=2,
                      help="references needed for a dev/test item (default %(default)s)")
     for lang in ("zh", "en"):
-        out.add_argument(f"--spm-vocab-{lang}", type=int, default=subwords.DEFAULT_VOCAB[lang],
-                         help=f"{lang} sentencepiece pieces (default %(default)s)")
+        out.add_argument(f"--spm-vocab-{lang}", type=int, default=None,
+                         help=f"{lang} sentencepiece pieces (default "
+                              f"{subwords.DEFAULT_VOCAB[lang]}; {streaming.TVSUB_VOCAB[lang]} "
+                              "with --tvsub)")
     out.add_argument("--t2s", action="store_true", help="convert Traditional to Simplified")
     out.add_argument("--max-len", type=int, default=DEFAULT_MAX_LEN,
                      help="drop pairs with a side longer than this (Chinese characters / "
                           "English words; default %(default)s)")
     out.add_argument("--max-ratio", type=float, default=DEFAULT_MAX_RATIO,
                      help="drop pairs whose length ratio exceeds this (default %(default)s)")
-    out.add_argument("--workers", type=int, default=1, help="fairseq-preprocess workers")
+    out.add_argument("--workers", type=positive_int, default=None,
+                     help="fairseq-preprocess workers (default 1; with --tvsub "
+                          f"{streaming.DEFAULT_WORKERS}, also for jieba/Moses and sentencepiece)")
     out.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    tv = parser.add_argument_group(
+        "TVsub (streamed; the corpus's own dev/test sets and references; no other source)")
+    tv.add_argument("--tvsub", metavar="DIR", type=Path,
+                    help="TVsub folder with train.{zh,en}.gz, {dev,test}.orignal.{zh,en}, "
+                         "dev_trg.sgm and test_trg.sgm")
+    tv.add_argument("--tvsub-limit", metavar="N", type=positive_int, default=None,
+                    help="read only the first N training pairs (tests, quick checks)")
+    tv.add_argument("--tok-limit", metavar="N", type=positive_int, default=None,
+                    help="jieba/Moses only the first N training pairs into tok/ "
+                         "(default: all; dev and test always complete)")
+    tv.add_argument("--spm-sample", metavar="N", type=positive_int,
+                    default=streaming.DEFAULT_SPM_SAMPLE,
+                    help="train sentencepiece on a seeded random sample of N training pairs "
+                         "(default %(default)s)")
 
     ev = parser.add_argument_group("evaluation-only sets (existing spm model and dictionaries)")
     ev.add_argument("--eval-only", action="store_true",
@@ -95,26 +115,45 @@ def build_sources(args: argparse.Namespace) -> list[Reader]:
     return sources
 
 
+def _vocab(args: argparse.Namespace, defaults: dict[str, int]) -> dict[str, int]:
+    return {f"spm_vocab_{lang}": getattr(args, f"spm_vocab_{lang}") or defaults[lang]
+            for lang in ("zh", "en")}
+
+
+def _tvsub(parser: argparse.ArgumentParser, args: argparse.Namespace, command: list[str]):
+    others = (args.tatoeba, args.tatoeba_download, args.iwslt_dir, args.hf, args.parallel)
+    if any(others) or args.eval_only:
+        parser.error("--tvsub cannot be combined with other sources or --eval-only")
+    streaming.prepare_tvsub(args.tvsub, args.out, limit=args.tvsub_limit,
+                            tok_limit=args.tok_limit, spm_sample=args.spm_sample,
+                            **_vocab(args, streaming.TVSUB_VOCAB), t2s=args.t2s,
+                            max_len=args.max_len, max_ratio=args.max_ratio, seed=args.seed,
+                            workers=args.workers or streaming.DEFAULT_WORKERS, command=command)
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     progress.set_enabled(not args.quiet)
     command = ["reencoder-data", *argv]
+    if args.tvsub:
+        _tvsub(parser, args, command)
+        return 0
     sources = build_sources(args)
     if not sources:
         parser.error("give at least one source (--tatoeba, --tatoeba-download, "
-                     "--iwslt-dir, --hf or --parallel)")
+                     "--iwslt-dir, --hf, --parallel or --tvsub)")
     if args.eval_only:
         if not (args.spm_dir and args.dict_dir):
             parser.error("--eval-only needs --spm-dir and --dict-dir")
         pipeline.prepare_eval(sources, args.out, args.spm_dir, args.dict_dir, t2s=args.t2s,
-                              workers=args.workers, command=command)
+                              workers=args.workers or 1, command=command)
     else:
         pipeline.prepare(sources, args.out, seed=args.seed, dev_size=args.dev_size,
                          test_size=args.test_size, min_refs=args.min_refs,
-                         spm_vocab_zh=args.spm_vocab_zh, spm_vocab_en=args.spm_vocab_en,
-                         t2s=args.t2s, max_len=args.max_len, max_ratio=args.max_ratio,
-                         workers=args.workers, command=command)
+                         **_vocab(args, subwords.DEFAULT_VOCAB), t2s=args.t2s,
+                         max_len=args.max_len, max_ratio=args.max_ratio,
+                         workers=args.workers or 1, command=command)
     return 0
 
 

@@ -15,7 +15,8 @@ than in a package of its own.
   and friends, which would shift parallel or reference files against each other), a trailing
   ``\\r`` and a leading byte-order mark removed, invalid UTF-8 named as ``file:line``.
 * :func:`atomic_path`, :func:`atomic_write_bytes`, :func:`atomic_write_text`,
-  :func:`write_lines` — a file appears whole or not at all (temporary file + rename).
+  :func:`write_lines`, :func:`line_writer` — a file appears whole or not at all (temporary file +
+  rename); :func:`line_writer` streams its lines.
 * :class:`Parser` and the argument types — a bad argument is one ``error:`` line too.
 """
 from __future__ import annotations
@@ -102,15 +103,37 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+class LineWriter:
+    """Writes one string per line to an open text file and counts them (see :func:`line_writer`)."""
+
+    def __init__(self, handle, path: str | os.PathLike):
+        self._handle, self.path, self.count = handle, path, 0
+
+    def write(self, line: str) -> None:
+        """Append ``line``; a string holding a newline is a ``ValueError`` (it would shift
+        every later line)."""
+        self.count += 1
+        if "\n" in line:
+            raise ValueError(f"{self.path}: line {self.count} contains a newline")
+        self._handle.write(line + "\n")
+
+
+@contextlib.contextmanager
+def line_writer(path: str | os.PathLike) -> Iterator[LineWriter]:
+    """A :class:`LineWriter` on a temporary file that replaces ``path`` when the block ends
+    (:func:`atomic_path`): lines are streamed to disk, never held in memory, and ``path``
+    appears whole or not at all."""
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+        yield LineWriter(handle, path)
+
+
 def write_lines(path: str | os.PathLike, lines: Iterable[str]) -> Path:
     """Atomically write one string per line; a string holding a newline is a ``ValueError``
     (it would shift every later line)."""
-    body = []
-    for number, line in enumerate(lines, start=1):
-        if "\n" in line:
-            raise ValueError(f"{path}: line {number} contains a newline")
-        body.append(line + "\n")
-    return atomic_write_text(path, "".join(body))
+    with line_writer(path) as out:
+        for line in lines:
+            out.write(line)
+    return Path(path)
 
 
 # -- command lines ---------------------------------------------------------------------------

@@ -16,20 +16,20 @@ The folder is built as ``OUT.tmp-PID-XXXX`` and renamed into place when complete
 """
 from __future__ import annotations
 
-import json
 import shutil
 from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
-from . import binarize, manifest, subwords, wordseg
+from . import binarize, manifest, subwords
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, clean, normalize
 from .errors import DataError
-from .foundation import atomic_write_text, write_lines
+from .foundation import write_lines
 from .progress import step, track
 from .readers import Pair, Reader
 from .references import reference_columns, write_items
 from .split import Item, make_splits
+from .stages import fingerprint_or_skip, spm_record, write_json, write_tok
 from .staging import staged_folder
 from .textio import sha256_file
 
@@ -48,10 +48,6 @@ def _write_pairs(folder: Path, stem: str, pairs: Sequence[Pair]) -> None:
         write_lines(folder / f"{stem}.{lang}", (_one_line(pair[index]) for pair in pairs))
 
 
-def _write_json(path: Path, content: dict) -> None:
-    atomic_write_text(path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
-
-
 def _as_list(sources: Reader | Sequence[Reader]) -> list[Reader]:
     return [sources] if isinstance(sources, Reader) else list(sources)
 
@@ -64,23 +60,6 @@ def _read_raw(sources: Sequence[Reader], tmp: Path) -> list[Pair]:
         raise DataError("the sources contain no sentence pairs")
     _write_pairs(tmp / "raw", "raw", pairs)
     return pairs
-
-
-def _fingerprint(out_dir: Path, sources: Sequence[Reader], settings: dict, print_fn):
-    """``(described sources, fingerprint)`` of a build, or ``None`` when ``out_dir`` already holds
-    it (then says "up to date")."""
-    described = [source.describe() for source in sources]
-    expected = manifest.fingerprint(described, settings)
-    if manifest.is_up_to_date(out_dir, expected):
-        print_fn(f"up to date: {out_dir}")
-        return None
-    return described, expected
-
-
-def _write_tok(tok: Path, name: str, zh: Sequence[str], en_files: dict[str, Sequence[str]]):
-    write_lines(tok / f"{name}.zh", wordseg.segment_zh(zh, f"jieba {name}"))
-    for filename, lines in en_files.items():
-        write_lines(tok / filename, wordseg.tokenize_en(lines, f"moses {filename}"))
 
 
 def _first_refs(items: Sequence[Item]) -> dict[str, list[str]]:
@@ -103,9 +82,7 @@ def _subwords(split: Path, spm_dir: Path, encoded: Path,
         for name, lines in pieces.items():
             write_lines(encoded / f"{name}.{lang}", lines)
         entries = subwords.write_fairseq_dict(model, pieces["train"], spm_dir / f"dict.{lang}.txt")
-        spm_info[lang] = {"requested_vocab": vocab[lang],
-                          "pieces": subwords.load(model).get_piece_size(),
-                          "fairseq_dict_entries": entries}
+        spm_info[lang] = spm_record(vocab[lang], model, entries)
     return spm_info
 
 
@@ -128,7 +105,7 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
                 "character_coverage": subwords.CHARACTER_COVERAGE,
                 "add_dummy_prefix": subwords.ADD_DUMMY_PREFIX, "t2s": t2s,
                 "max_len": max_len, "max_ratio": max_ratio}
-    build = _fingerprint(out_dir, sources, settings, print_fn)
+    build = fingerprint_or_skip(out_dir, sources, settings, print_fn)
     if build is None:
         return out_dir
     described, expected = build
@@ -138,7 +115,7 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
         step("cleaning")
         kept, report = clean(raw, t2s=t2s, max_len=max_len, max_ratio=max_ratio)
         _write_pairs(tmp / "clean", "clean", kept)
-        _write_json(tmp / "clean" / "report.json", report.to_dict())
+        write_json(tmp / "clean" / "report.json", report.to_dict())
         if not kept:
             raise DataError(f"no sentence pairs left after cleaning "
                             f"(removed per rule: {report.removed})")
@@ -149,13 +126,13 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
         _write_pairs(split, "train", splits.train)
         refs_info = {name: write_items(split, name, items)
                      for name, items in (("dev", splits.dev), ("test", splits.test))}
-        _write_json(split / "references.json", refs_info)
+        write_json(split / "references.json", refs_info)
 
         step("word segmentation for the phrase-based baseline")
         train_zh, train_en = [zh for zh, _ in splits.train], [en for _, en in splits.train]
-        _write_tok(tmp / "tok", "train", train_zh, {"train.en": train_en})
+        write_tok(tmp / "tok", "train", train_zh, {"train.en": train_en})
         for name, items in (("dev", splits.dev), ("test", splits.test)):
-            _write_tok(tmp / "tok", name, [item.zh for item in items],
+            write_tok(tmp / "tok", name, [item.zh for item in items],
                        reference_columns(items, name))
 
         spm_dir, encoded = tmp / "spm", tmp / "encoded"
@@ -198,7 +175,7 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
                             "prepared output's spm/ and bin/ folders)")
     settings = {"mode": "eval-only", "t2s": t2s,
                 "models": {path.name: sha256_file(path) for path in needed}}
-    build = _fingerprint(out_dir, sources, settings, print_fn)
+    build = fingerprint_or_skip(out_dir, sources, settings, print_fn)
     if build is None:
         return out_dir
     described, expected = build
@@ -209,11 +186,11 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
         report = CleaningReport(input=len(raw), kept=len(pairs),
                                 normalized_changed=sum(p != r for p, r in zip(pairs, raw)),
                                 settings={"t2s": t2s, "rules": "none (eval-only keeps all)"})
-        _write_json(tmp / "clean" / "report.json", report.to_dict())
+        write_json(tmp / "clean" / "report.json", report.to_dict())
         items = [Item(zh, (en,)) for zh, en in pairs]
         refs_info = {"test": write_items(tmp / "split", "test", items)}
-        _write_json(tmp / "split" / "references.json", refs_info)
-        _write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], reference_columns(items, "test"))
+        write_json(tmp / "split" / "references.json", refs_info)
+        write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], reference_columns(items, "test"))
         (tmp / "spm").mkdir()
         vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
         for path in needed + vocabs:

@@ -43,7 +43,8 @@ class Reader(abc.ABC):
         return f"{type(self).__name__}({self.describe()!r})"
 
 
-def _file_record(path: Path) -> dict:
+def file_record(path: Path) -> dict:
+    """``{"path": absolute path, "sha256": ...}`` of one input file, for :meth:`Reader.describe`."""
     return {"path": str(path.resolve()), "sha256": sha256_file(path)}
 
 
@@ -66,7 +67,7 @@ class TatoebaReader(Reader):
             yield fields[1], fields[0]
 
     def describe(self) -> dict:
-        return {"kind": self.kind, **_file_record(self.path),
+        return {"kind": self.kind, **file_record(self.path),
                 "licence": "CC-BY 2.0 (France); per-pair attribution in column 3 of the file"}
 
 
@@ -90,8 +91,8 @@ class ParallelReader(Reader):
         yield from zip(zh_lines, en_lines)
 
     def describe(self) -> dict:
-        return {"kind": self.kind, "zh": _file_record(self.zh_path),
-                "en": _file_record(self.en_path)}
+        return {"kind": self.kind, "zh": file_record(self.zh_path),
+                "en": file_record(self.en_path)}
 
 
 class IwsltReader(Reader):
@@ -141,7 +142,7 @@ class IwsltReader(Reader):
 
     def describe(self) -> dict:
         return {"kind": self.kind, "set": self.set_name, "format": self.fmt,
-                "zh": _file_record(self.zh_path), "en": _file_record(self.en_path)}
+                "zh": file_record(self.zh_path), "en": file_record(self.en_path)}
 
 
 def _read_xml_segments(path: Path) -> list[tuple[tuple[str, str], str]]:

@@ -41,6 +41,29 @@ def leak_key(text: str) -> str:
     return key or text
 
 
+@dataclass
+class HeldOut:
+    """The leak keys of the dev and test sentences (Chinese sources, English references):
+    a training pair :meth:`leaks` if either of its sides matches one."""
+
+    zh: set[str] = field(default_factory=set)
+    en: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, items, extra_en=()) -> "HeldOut":
+        """Keys of ``items`` (their sources and every reference) and of ``extra_en``."""
+        held = cls()
+        for item in items:
+            held.zh.add(leak_key(item.zh))
+            held.en.update(leak_key(ref) for ref in item.refs if ref)
+        held.en.update(leak_key(text) for text in extra_en if text)
+        return held
+
+    def leaks(self, zh: str, en: str) -> bool:
+        """Whether the pair ``(zh, en)`` shares a side with a held-out sentence."""
+        return leak_key(zh) in self.zh or leak_key(en) in self.en
+
+
 def group_by_source(pairs: list[Pair]) -> list[Item]:
     """Items in order of first appearance; references in corpus order, without repeats."""
     groups: dict[str, list[str]] = {}
@@ -102,10 +125,8 @@ def make_splits(pairs: list[Pair], dev_size: int, test_size: int, seed: int,
             f"translations, not enough for dev {dev_size} + test {test_size} items "
             f"(got {short}); lower --dev-size/--test-size or pass --min-refs 1")
 
-    held_zh = zh_keys["test"] | zh_keys["dev"]
-    held_en = en_keys["test"] | en_keys["dev"]
-    train = [(zh, en) for zh, en in pairs
-             if leak_key(zh) not in held_zh and leak_key(en) not in held_en]
+    held = HeldOut(zh_keys["test"] | zh_keys["dev"], en_keys["test"] | en_keys["dev"])
+    train = [(zh, en) for zh, en in pairs if not held.leaks(zh, en)]
     dev = sorted(chosen["dev"], key=lambda item: order[item.zh])
     test = sorted(chosen["test"], key=lambda item: order[item.zh])
     in_eval = sum(len(item.refs) for item in dev + test)

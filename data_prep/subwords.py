@@ -11,7 +11,7 @@ import io
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import sentencepiece as spm
 
@@ -34,14 +34,23 @@ ADD_DUMMY_PREFIX = {"zh": False, "en": True}
 def train(input_path: str | Path, model_prefix: str | Path, vocab_size: int,
           character_coverage: float, model_type: str = MODEL_TYPE, threads: int = 2,
           add_dummy_prefix: bool = True) -> Path:
-    """Train a SentencePiece model on ``input_path``; write ``PREFIX.model``/``PREFIX.vocab``.
+    """Train a SentencePiece model on the lines of ``input_path`` (:func:`train_lines`)."""
+    lines = [text for _, text in read_lines(input_path)]
+    return train_lines(lines, model_prefix, vocab_size, character_coverage, model_type,
+                       threads, add_dummy_prefix, source=str(input_path))
 
-    Training is deterministic (no sentence sampling or shuffling), and the model is fed from
+
+def train_lines(lines: Sequence[str], model_prefix: str | Path, vocab_size: int,
+                character_coverage: float, model_type: str = MODEL_TYPE, threads: int = 2,
+                add_dummy_prefix: bool = True, source: str = "the training text") -> Path:
+    """Train a SentencePiece model on ``lines``; write ``PREFIX.model``/``PREFIX.vocab``.
+
+    Training is deterministic (no sentence sampling or shuffling: a large corpus is sampled
+    by the caller, e.g. :class:`data_prep.sampling.Reservoir`), and the model is fed from
     memory so it records no file paths: the same text gives byte-identical files.
     ``vocab_size`` is an upper bound on small corpora (``hard_vocab_limit=false``). Both files
     are written atomically. Returns the ``.model`` path.
     """
-    lines = [text for _, text in read_lines(input_path)]
     model = io.BytesIO()
     try:
         with open(os.devnull, "w") as devnull:
@@ -51,7 +60,7 @@ def train(input_path: str | Path, model_prefix: str | Path, vocab_size: int,
                 input_sentence_size=0, shuffle_input_sentence=False, hard_vocab_limit=False,
                 add_dummy_prefix=add_dummy_prefix, num_threads=threads, logstream=devnull)
     except RuntimeError as exc:
-        raise DataError(f"sentencepiece training on {input_path} failed: {exc}") from None
+        raise DataError(f"sentencepiece training on {source} failed: {exc}") from None
     processor = spm.SentencePieceProcessor(model_proto=model.getvalue())
     vocab = "".join(f"{processor.id_to_piece(i)}\t{processor.get_score(i):g}\n"
                     for i in range(processor.get_piece_size()))  # spm's own .vocab format
@@ -101,14 +110,21 @@ def decode(lines: Iterable[str], model_path: str | Path | None = None) -> list[s
 
 def write_fairseq_dict(model_path: str | Path, encoded_lines: Iterable[str],
                        out_path: str | Path) -> int:
+    """Write the fairseq dictionary of ``model_path`` with the piece frequencies of
+    ``encoded_lines`` (:func:`write_fairseq_dict_counts`); returns the number of entries."""
+    counts = Counter(piece for line in encoded_lines for piece in line.split())
+    return write_fairseq_dict_counts(model_path, counts, out_path)
+
+
+def write_fairseq_dict_counts(model_path: str | Path, counts: Mapping[str, int],
+                              out_path: str | Path) -> int:
     """Write a fairseq dictionary with every piece of the model, in model id order.
 
     fairseq adds its own ``<s> <pad> </s> <unk>``, so the model's control and unknown
-    symbols are left out; counts are the piece frequencies in ``encoded_lines`` (0 for a
-    piece that training text never produces). Returns the number of entries.
+    symbols are left out; counts are the piece frequencies in ``counts`` (0 for a piece that
+    training text never produces). Returns the number of entries.
     """
     processor = load(model_path)
-    counts = Counter(piece for line in encoded_lines for piece in line.split())
     rows = [f"{processor.id_to_piece(i)} {counts[processor.id_to_piece(i)]}"
             for i in range(processor.get_piece_size())
             if not (processor.is_control(i) or processor.is_unknown(i))]

@@ -51,3 +51,16 @@ def segment_zh(lines: Sequence[str], desc: str = "jieba") -> list[str]:
 def tokenize_en(lines: Sequence[str], desc: str = "moses") -> list[str]:
     """English lines tokenized by sacremoses (no lowercasing, no escaping); "" stays ""."""
     return [" ".join(en_tokens(line)) for line in track(lines, desc)]
+
+
+def segment_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``(jieba words, Moses tokens)`` of each ``(zh, en)`` pair: one chunk of work for
+    :func:`data_prep.chunked.map_chunks` (module-level, so worker processes can run it)."""
+    return [(" ".join(zh_words(zh)), " ".join(en_tokens(en))) for zh, en in pairs]
+
+
+def warm_up() -> None:
+    """Load jieba's dictionary and the Moses tokenizer now (before worker processes fork, so
+    that they inherit them instead of loading them once each)."""
+    _jieba()
+    _moses()
