@@ -74,11 +74,15 @@ CHAR_LM_ARGS ?=
 char-lm: install
 	$(BIN)/python recipes/char_lm.py --shared $(SHARED) --work work/char_lm $(CHAR_LM_ARGS)
 
-# Grid LSTM paper §4: tied 2D Grid LSTM vs stacked LSTM on addition and memorisation, depths 1/2/4,
-# short versions of the tasks (budgeted for <= 15 min on 2 idle cores); ALGO_ARGS="--digits 15 --length 20 --symbols 64" for the paper's sizes.
+# Grid LSTM paper §4: tied 2D Grid LSTM vs stacked LSTM on addition and memorisation, depths 1/2/4, each
+# model at its own tuned learning rate and output init (`recipes/algo.py --tune`), then the tied 1D Grid
+# LSTM vs a ReLU net on 12-bit parity, depths 2/5/10 (short versions of the tasks, <= 15 min on 2 idle
+# cores); ALGO_ARGS="--digits 15 --length 20 --symbols 64" for the paper's sizes, PARITY_ARGS="--bits 20".
 ALGO_ARGS ?=
+PARITY_ARGS ?=
 algo: install
 	$(BIN)/python recipes/algo.py --work work/algo $(ALGO_ARGS)
+	$(BIN)/python recipes/parity.py --work work/parity $(PARITY_ARGS)
 
 # Quick learning check: Reencoder variants vs fairseq's lstm on synthetic copy / reverse, updates to
 # 99 % exact held-out sequences (work/synthetic/results.md); SYNTHETIC_ARGS='--variant NAME="FLAGS"' adds a system.

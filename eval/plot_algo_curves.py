@@ -13,7 +13,8 @@ import argparse
 import json
 from pathlib import Path
 
-STYLE = {"grid": ("-", "o", "tied 2D Grid LSTM"), "lstm": ("--", "s", "stacked LSTM")}
+STYLE = {"grid": ("-", "o", "tied Grid LSTM"), "lstm": ("--", "s", "stacked LSTM"),
+         "ffn": (":", "^", "ReLU feed-forward")}
 
 
 def plot(results: dict, out: Path) -> None:

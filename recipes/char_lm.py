@@ -7,7 +7,8 @@ Steps, all through the public CLIs with ``--user-dir reencoder``:
 2. parameter matching: the stacked LSTM (fairseq's ``lstm_lm``, embedding = hidden = output
    size) gets the hidden size whose parameter count is closest to the grid's (both printed);
 3. ``fairseq-train --task language_modeling`` for both models, the same data, batches,
-   optimiser and number of updates; by default the two runs go in parallel, one thread each
+   optimiser and number of updates, each at its own learning rate and output-layer init
+   (chosen on the validation split); by default the two runs go in parallel, one thread each
    (on a 2-core CPU this beats two threads per run, one after the other);
 4. ``fairseq-eval-lm`` on the test split: bits per character = fairseq's base-2 loss per token,
    with one token per character and the end-of-line token counted as the newline character;
@@ -34,9 +35,17 @@ from pathlib import Path
 from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # this folder
 
 from data_prep import char_lm as char_lm_data
-from eval.fairseq_log import parameter_count
+from eval.fairseq_log import parameter_count, valid_curve
 
+# chosen on the validation split (recipes/RESULTS.md, "Character-level LM")
+GRID_LR, GRID_OUTPUT_INIT = 0.01, 0.1
+LSTM_LR, LSTM_OUTPUT_INIT = 0.01, 0.1
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+)")
+
+
+def valid_bpc(log: str) -> float:
+    """The last validation bits per character of a training log (fairseq logs base-2 loss)."""
+    return valid_curve(log)[-1][1]
 
 
 def prepare(opts) -> Path:
@@ -66,7 +75,11 @@ def main(argv=None):
     p.add_argument("--grid-flags", default="", help="extra grid_lstm_lm flags, e.g. '--grid-shared-depth'")
     p.add_argument("--tokens-per-sample", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.01)
+    for model, lr, init in (("grid", GRID_LR, GRID_OUTPUT_INIT), ("lstm", LSTM_LR, LSTM_OUTPUT_INIT)):
+        p.add_argument(f"--{model}-lr", type=float, default=lr, help=f"{model}: Adam learning rate (tuned: %(default)s)")
+        p.add_argument(f"--{model}-output-init", type=float, default=init,
+                       help=f"{model}: output layer's init U(-S, S) (tuned: %(default)s; fairseq's 0.1)")
+    p.add_argument("--lr", type=float, help="one learning rate for both models (overrides the tuned ones)")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--max-update", type=int, default=150)
     p.add_argument("--validate-every", type=int, default=25)
@@ -76,6 +89,8 @@ def main(argv=None):
     p.add_argument("--gpu", dest="cpu", action="store_false", help="let fairseq use CUDA")
     p.add_argument("--force", action="store_true", help="rebuild the data")
     opts = p.parse_args(argv)
+    if opts.lr is not None:
+        opts.grid_lr = opts.lstm_lr = opts.lr
     start = time.time()
     bin_dir = prepare(opts)
     run_dir = opts.work / opts.corpus
@@ -93,13 +108,14 @@ def main(argv=None):
     common = [
         bin_dir, "--user-dir", PLUGIN, "--task", "language_modeling", "--sample-break-mode", "none",
         "--tokens-per-sample", opts.tokens_per_sample, "--batch-size", opts.batch_size, "--seed", 1,
-        "--dropout", opts.dropout, "--optimizer", "adam", "--lr", opts.lr, "--clip-norm", 1.0,
+        "--dropout", opts.dropout, "--optimizer", "adam", "--clip-norm", 1.0,
         "--criterion", "cross_entropy", "--max-update", opts.max_update,
         "--validate-interval-updates", opts.validate_every, "--no-epoch-checkpoints", "--num-workers", 0,
         "--log-format", "simple", "--log-interval", 10, "--no-progress-bar", *(["--cpu"] if opts.cpu else []),
     ]
     env = dict(os.environ, OMP_NUM_THREADS=str(opts.threads), MKL_NUM_THREADS=str(opts.threads), PYTHONUNBUFFERED="1")
-    models = {"grid_lstm_lm": grid, "lstm_lm": lstm}
+    models = {"grid_lstm_lm": [*grid, "--lr", opts.grid_lr, "--decoder-output-init", opts.grid_output_init],
+              "lstm_lm": [*lstm, "--lr", opts.lstm_lr, "--decoder-output-init", opts.lstm_output_init]}
     procs = {}
     for name, arch in models.items():
         log, save_dir = run_dir / f"train_{name}.log", run_dir / f"ckpt_{name}"
@@ -126,6 +142,7 @@ def main(argv=None):
             "params_logged": logged,
             "test_bpc": float(EVAL_LOSS.findall(out)[-1]),
             "args": [str(a) for a in models[name]],
+            "valid_bpc": valid_bpc((run_dir / f"train_{name}.log").read_text()),
         }
     plot = run_dir / "valid_bpc.png"
     subprocess.run([sys.executable, "-m", "eval.plot_lm_curves", "--out", plot,
@@ -133,9 +150,9 @@ def main(argv=None):
     results["wall_s"] = round(time.time() - start, 1)
     results["train_wall_s"] = round(train_s, 1)
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"\n{'model':<14}{'params':>10}{'test bpc':>10}")
+    print(f"\n{'model':<14}{'params':>10}{'valid bpc':>10}{'test bpc':>10}")
     for name, r in results["models"].items():
-        print(f"{name:<14}{r['params']:>10,}{r['test_bpc']:>10.3f}")
+        print(f"{name:<14}{r['params']:>10,}{r['valid_bpc']:>10.3f}{r['test_bpc']:>10.3f}")
     print(f"plot: {plot}\nwall time: {results['wall_s']:.0f} s")
     return results
 
