@@ -12,6 +12,7 @@ always computed against ``split/``.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,9 +21,11 @@ from . import wordseg
 from .cleaning import normalize
 from .references import reference_columns, write_items
 from .split import HeldOut, Item
-from .stages import write_json, write_tok
+from .foundation import write_lines
+from .stages import write_json
 from .tvsub import EvalSet
 
+_AGGRESSIVE_HYPHEN = re.compile(r" @-@ ")
 #: data_prep's name of a set -> fairseq's
 FAIRSEQ_NAMES = {"dev": "valid", "test": "test"}
 
@@ -72,8 +75,19 @@ def write_split(split: Path, sets: Sequence[FixedSet]) -> dict:
     return info
 
 
+def tokens_like_train(reference: str) -> str:
+    """An official reference in the tokens of ``tok/train.en``: the references are already
+    Moses-tokenized (``it 's``), but with aggressive hyphen splitting (``woo @-@ hoo``), which
+    is undone. Tokenizing them again would not do: our tokenizer splits ``'s`` after a space
+    (``it ' s``) and, in lowercased text, keeps sentence-internal periods attached."""
+    return _AGGRESSIVE_HYPHEN.sub("-", reference)
+
+
 def write_tok_sets(tok: Path, sets: Sequence[FixedSet]) -> None:
-    """``tok/NAME.zh`` and ``tok/NAME.en.k`` for the phrase-based baseline (always complete)."""
+    """``tok/NAME.zh`` (jieba) and ``tok/NAME.en.k`` (:func:`tokens_like_train`) for the
+    phrase-based baseline (always complete)."""
     for fixed in sets:
-        write_tok(tok, fixed.name, [item.zh for item in fixed.items],
-                  reference_columns(fixed.items, fixed.name))
+        write_lines(tok / f"{fixed.name}.zh",
+                    wordseg.segment_zh([item.zh for item in fixed.items], f"jieba {fixed.name}"))
+        for name, column in reference_columns(fixed.items, fixed.name).items():
+            write_lines(tok / name, [tokens_like_train(ref) for ref in column])

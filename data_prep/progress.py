@@ -1,7 +1,9 @@
 """Progress bars (tqdm on stderr) that the CLI's ``--quiet`` switches off for the whole run."""
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from typing import Iterable, Iterator, TypeVar
 
 from tqdm import tqdm
@@ -38,3 +40,23 @@ def step(message: str) -> None:
     """Announce a pipeline step on stderr."""
     if _enabled:
         print(f"[data_prep] {message}", file=sys.stderr, flush=True)
+
+
+class StepTimer:
+    """Announces steps (:func:`step`) and records their wall time: ``with timer("tok"): ...``;
+    :attr:`seconds` is ``{name: seconds}`` (rounded to 0.1 s) for a manifest."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    @contextlib.contextmanager
+    def __call__(self, name: str, message: str | None = None) -> Iterator[None]:
+        step(message or name)
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 1)
+
+    def total(self) -> dict[str, float]:
+        """:attr:`seconds` plus ``total``, the time since the timer was made."""
+        return {**self.seconds, "total": round(time.perf_counter() - self._start, 1)}

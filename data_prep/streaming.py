@@ -39,7 +39,7 @@ from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, PairCl
 from .errors import DataError
 from .fixed_sets import FixedSet
 from .foundation import line_writer
-from .progress import step, tqdm_bar, track
+from .progress import StepTimer, step, tqdm_bar, track
 from .readers import Reader
 from .sampling import Reservoir
 from .spm_binarize import encode_and_binarize, piece_counts
@@ -93,12 +93,12 @@ def stream_train(reader: Reader, split: Path, cleaner: PairCleaner, held: HeldOu
 def tok_train(split: Path, tok: Path, lines: int, workers: int) -> int:
     """``tok/train.{zh,en}``: the first ``lines`` training pairs, jieba / Moses on ``workers``
     processes, streamed in order. Returns the number of lines written."""
-    wordseg.warm_up()
     pairs = zip((text for _, text in read_lines(split / "train.zh")),
                 (text for _, text in read_lines(split / "train.en")))
     with line_writer(tok / "train.zh") as out_zh, line_writer(tok / "train.en") as out_en, \
             tqdm_bar("jieba/moses train", lines) as bar:
-        for chunk in map_chunks(wordseg.segment_pairs, islice(pairs, lines), workers, TOK_CHUNK):
+        for chunk in map_chunks(wordseg.segment_pairs, islice(pairs, lines), workers, TOK_CHUNK,
+                                wordseg.warm_up):
             for zh, en in chunk:
                 out_zh.write(zh)
                 out_en.write(en)
@@ -177,26 +177,32 @@ def prepare_tvsub(directory: str | Path, out_dir: str | Path, *, limit: int | No
         return out_dir
     described, expected = build
     with staged_folder(out_dir) as tmp:
-        step("reading the fixed dev and test sets")
-        sets = [fixed_sets.from_eval_set(reader.eval_set(name), t2s) for name in ("dev", "test")]
-        refs_info = fixed_sets.write_split(tmp / "split", sets)
-        step(f"cleaning the training pairs of {reader.directory}")
-        cleaner = PairCleaner(t2s=t2s, max_len=max_len, max_ratio=max_ratio)
-        train = stream_train(reader, tmp / "split", cleaner, fixed_sets.held_out(sets),
-                             Reservoir(spm_sample, seed), limit)
+        timer = StepTimer()
+        with timer("dev_test", "reading the fixed dev and test sets"):
+            sets = [fixed_sets.from_eval_set(reader.eval_set(name), t2s)
+                    for name in ("dev", "test")]
+            refs_info = fixed_sets.write_split(tmp / "split", sets)
+            fixed_sets.write_tok_sets(tmp / "tok", sets)
+        with timer("clean_train", f"cleaning the training pairs of {reader.directory}"):
+            # no reference to the cleaner is kept: its set of hashes is freed on return
+            train = stream_train(reader, tmp / "split",
+                                 PairCleaner(t2s=t2s, max_len=max_len, max_ratio=max_ratio),
+                                 fixed_sets.held_out(sets), Reservoir(spm_sample, seed), limit)
         write_json(tmp / "clean" / "report.json", train.report.to_dict())
         if not train.kept:
             raise DataError(f"no training pairs left after cleaning (read {train.read}, "
                             f"removed per rule: {train.report.removed}, "
                             f"{train.removed_for_overlap} for dev/test overlap)")
-        step("word segmentation for the phrase-based baseline")
-        fixed_sets.write_tok_sets(tmp / "tok", sets)
-        tok_lines = tok_train(tmp / "split", tmp / "tok", min(train.kept, tok_limit or train.kept),
-                              workers)
-        spm_info = train_subwords(tmp, train, sets, vocab, workers)
+        with timer("spm_encode_binarize", "sentencepiece, encoding and binarizing"):
+            spm_info = train_subwords(tmp, train, sets, vocab, workers)
+        train.sample.clear()  # not needed any more: the tok workers fork without it
+        with timer("tok_train", "word segmentation of train for the phrase-based baseline"):
+            tok_lines = tok_train(tmp / "split", tmp / "tok",
+                                  min(train.kept, tok_limit or train.kept), workers)
         counts = _counts(train, sets, refs_info, tok_lines, spm_info)
         manifest.write(tmp, {"fingerprint": expected, "sources": described,
                              "settings": settings, "counts": counts,
+                             "wall_times_s": timer.total(),
                              "arguments": list(command) if command is not None else None})
     print_fn(f"wrote {out_dir}: train {train.kept} pairs (of {train.read} read), "
              f"dev {len(sets[0].items)} items, test {len(sets[1].items)} items")

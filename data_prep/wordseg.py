@@ -60,7 +60,7 @@ def segment_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary and the Moses tokenizer now (before worker processes fork, so
-    that they inherit them instead of loading them once each)."""
+    """Load jieba's dictionary and the Moses tokenizer now (once per worker process, before
+    its first chunk)."""
     _jieba()
     _moses()

@@ -66,6 +66,7 @@ def test_manifest_counts_agree_with_the_files(prepared):
     assert counts["spm"]["zh"]["sample_lines"] == n_train  # all of them: under the sample size
     assert meta["settings"]["spm_vocab"] == streaming.TVSUB_VOCAB
     assert meta["sources"][0]["limit"] == LIMIT and meta["arguments"][0] == "reencoder-data"
+    assert {"clean_train", "spm_encode_binarize", "tok_train", "total"} <= set(meta["wall_times_s"])
 
 
 def test_three_test_references_are_aligned_with_the_source(prepared):
@@ -89,6 +90,9 @@ def test_three_test_references_are_aligned_with_the_source(prepared):
     valid_en = [processor.decode(line.split()) for line in lines(prepared / "encoded/valid.en")]
     assert len(valid_en) == 1086 and valid_en[2] == "hello, Mrs. Ross. woo-hoo!"
     assert len(lines(prepared / "tok/test.en.2")) == len(lines(prepared / "tok/test.zh")) == 1154
+    # tok/ references tokenized like tok/train.en ("it 's", "woo-hoo" rather than "woo @-@ hoo")
+    assert lines(prepared / "tok/test.en.0")[1] == "no problems . it 's all taken care of ."
+    assert lines(prepared / "tok/dev.en.0")[2] == "hello , mrs. ross . woo-hoo !"
 
 
 def test_training_pairs_contain_no_dev_or_test_sentence(prepared):
@@ -160,7 +164,8 @@ def test_tok_limit_and_an_interrupt_leave_nothing_half_written(tvsub_dir, tmp_pa
     before = (out / "manifest.json").read_bytes()
 
     def interrupted(*args, **kwargs):
-        assert list(tmp_path.glob("*.tmp-*/tok/train.en"))  # well inside the run
+        assert list(tmp_path.glob("*.tmp-*/split/train.en"))  # well inside the run
+        assert list(tmp_path.glob("*.tmp-*/tok/test.en.2"))
         raise KeyboardInterrupt
 
     monkeypatch.setattr(subwords, "train_lines", interrupted)
