@@ -11,19 +11,24 @@ every later step reads those files back in chunks. The output layout is that of 
 Choices for this corpus (short conversational lines, ~6 zh / ~8 en words):
 
 * **Sentencepiece vocabulary 8,000 per side** (:data:`TVSUB_VOCAB`; Tatoeba's is 4,000): the
-  corpus is ~80x larger and far more varied (names, slang, 4.6k distinct Han characters), so
-  more whole words pay for themselves; but the output softmax and embedding cost grow linearly
-  with the vocabulary, which on a CPU is a large share of a small model's step, so it stays at
-  8k rather than the 16-32k of GPU systems. The Chinese model keeps 99.95 % character
-  coverage (the rarest characters become ``<unk>``).
+  training side is ~75x larger and far more varied (names, slang; 5.4k distinct Han
+  characters), so more whole words pay for themselves; but the output softmax and embedding
+  cost grow linearly with the vocabulary, which on a CPU is a large share of a small model's
+  step, so it stays at 8k rather than the 16-32k of GPU systems. The Chinese model keeps
+  99.95 % character coverage (the rarest characters become ``<unk>``).
 * **Trained on a seeded reservoir sample of 300,000 cleaned training pairs**
-  (:data:`DEFAULT_SPM_SAMPLE`, ~15 % of the kept pairs; the same sample for both languages):
-  enough text for stable piece statistics at 8k pieces, and it keeps the Chinese training
-  step under a minute on two cores, where all two million lines would take several minutes
-  and several GB. Every training line is then encoded with the model.
+  (:data:`DEFAULT_SPM_SAMPLE`, 17 % of the 1.77M kept pairs; the same sample for both
+  languages): plenty of text for the piece statistics of an 8k vocabulary, while training
+  time grows with the sample (200k Chinese lines took 28 s on two busy cores; 300k, ~75 s for
+  both models), so all lines would spend minutes of the 10-minute budget. Every training
+  line is then encoded with the model.
 * ``tok/`` (jieba / Moses for the phrase-based baseline) is the slowest step; it runs on a
   pool of ``workers`` processes. ``tok_limit`` keeps only the first N training lines there
-  (the baseline trains on a subsample anyway); dev and test are always complete.
+  (the baseline trains on a subsample, ``--max-train``, anyway); dev and test are always
+  complete.
+
+Measured on 2 busy cores: 7 min, 0.94 GB peak RSS (``recipes/RESULTS.md``, "TVsub data
+preparation").
 """
 from __future__ import annotations
 
@@ -118,10 +123,10 @@ def _encode_language(tmp: Path, model: Path, lang: str, n_train: int,
                                                  tmp / "spm" / f"dict.{lang}.txt")
     shutil.copyfile(tmp / "spm" / f"dict.{lang}.txt", tmp / "bin" / f"dict.{lang}.txt")
     for fixed in sets:
-        name = fixed.fairseq_name
-        encode_and_binarize(model, fixed.lines(lang), tmp / "encoded" / f"{name}.{lang}",
-                            tmp / "bin" / f"{name}.zh-en.{lang}", desc=f"spm+bin {name}.{lang}",
-                            threads=workers)
+        name, lines = fixed.fairseq_name, fixed.lines(lang)
+        encode_and_binarize(model, lines, tmp / "encoded" / f"{name}.{lang}",
+                            tmp / "bin" / f"{name}.zh-en.{lang}", len(lines),
+                            f"spm+bin {name}.{lang}", workers)
     return entries, int(ids.sum())
 
 
