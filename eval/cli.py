@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--training", action="append", default=[], metavar="NAME=TRAINING_JSON",
                         help="how system NAME was trained (python -m eval.training_info's JSON): wall-clock "
                              "time, updates, threads, parameters and command go into the table (repeatable)")
+    parser.add_argument("--detok-refs", action="store_true",
+                        help="the references are Moses-tokenized (TVsub's): detokenize them (sacremoses) "
+                             "for BLEU, chrF and the length buckets")
+    parser.add_argument("--tok-bleu", action="store_true",
+                        help="also the TVsub paper's BLEU: hypotheses Moses-tokenized (@-@ hyphens) and "
+                             "lowercased against the references as given, sacrebleu --tokenize none -lc, "
+                             "with its own paired bootstrap")
     parser.add_argument("--out", required=True, help="folder for table.md, results.json, bleu.png")
     return parser
 
@@ -77,7 +84,8 @@ def _main(argv: list[str]) -> int:
         raise EvalError(f"--buckets {args.buckets!r}: expected increasing integers like 6,8,10,13") from None
     if list(edges) != sorted(set(edges)) or edges[0] < 1:
         raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
-    evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline, args.source, edges)
+    evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline, args.source, edges,
+                          detok_refs=args.detok_refs, tok_bleu=args.tok_bleu)
     attach_training(evaluation, args.training)
     from .plots import plot_bleu  # matplotlib is slow to import; only needed on success
 
@@ -85,7 +93,7 @@ def _main(argv: list[str]) -> int:
     png = plot_bleu(evaluation, paths["table"].parent / "bleu.png")
     print(markdown_table(evaluation))
     for s in evaluation.systems:
-        print(f"{s.name}: {s.bleu_detail}")
+        print(f"{s.name}: {s.bleu_detail}" + ("" if s.tok_bleu is None else f"; BLEU (tok, lc) {s.tok_bleu:.2f}"))
     print(f"wrote {paths['table']}, {paths['json']}, {png}")
     return 0
 

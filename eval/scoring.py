@@ -6,7 +6,9 @@ cased) and :class:`sacrebleu.metrics.CHRF` for the scores and signatures, and
 :class:`sacrebleu.significance.PairedTest` with ``test_type="bs"`` (1000 resamples, seed
 from ``SACREBLEU_SEED``, default 12345) for the p-values and the 95 % confidence intervals.
 Source length is measured in **characters** of the raw Chinese source (whitespace not
-counted), so the buckets do not depend on a word segmenter.
+counted), so the buckets do not depend on a word segmenter.  For references that are
+Moses-tokenized and lowercased (TVsub's), ``detok_refs`` detokenizes them for these scores and
+``tok_bleu`` adds the paper's BLEU on tokens (:mod:`eval.tokenized`), with its own bootstrap.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from data_prep.references import RefStreams, load_reference_streams
 
 from .errors import EvalError
 from .textio import read_lines
+from .tokenized import detokenize_references, tokenize_lower, tokenized_bleu
 
 #: upper ends (inclusive) of the source-length buckets, in characters; the last bucket is open
 DEFAULT_BUCKET_EDGES = (6, 8, 10, 13)
@@ -49,6 +52,11 @@ class SystemScore:
     buckets: dict[str, float] = field(default_factory=dict)
     #: how the system was trained (``reencoder-eval --training``: eval/training_info.py's JSON)
     training: Optional[dict] = None
+    #: BLEU on Moses tokens, lowercased (``--tok-bleu``), its bootstrap mean, CI and p-value
+    tok_bleu: Optional[float] = None
+    tok_bleu_mean: Optional[float] = None
+    tok_bleu_ci: Optional[float] = None
+    p_tok_bleu: Optional[float] = None
 
 
 @dataclass
@@ -64,6 +72,10 @@ class Evaluation:
     bucket_unit: str
     bucket_sizes: dict[str, int]
     systems: list[SystemScore]
+    #: the references were detokenized (sacremoses) for BLEU, chrF and the buckets
+    refs_detokenized: bool = False
+    #: sacrebleu's signature of the tokenized, lowercased BLEU (``--tok-bleu``)
+    tok_bleu_signature: Optional[str] = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -109,20 +121,39 @@ def bleu_by_bucket(hyps: Sequence[str], refs: RefStreams, buckets: Sequence[str]
     return scores
 
 
-def _paired_bootstrap(named: list[tuple[str, list[str]]], refs: RefStreams):
-    """sacrebleu's paired bootstrap (baseline first); returns (signatures, results)."""
+def _paired_bootstrap(named: list[tuple[str, list[str]]], refs: RefStreams, metrics: Optional[dict] = None):
+    """sacrebleu's paired bootstrap (baseline first) of ``metrics`` (default BLEU and chrF);
+    returns (signatures, results)."""
     os.environ.setdefault("SACREBLEU_SEED", DEFAULT_SEED)
-    test = PairedTest(named, {"BLEU": BLEU(), "chrF": CHRF()}, refs, test_type="bs", n_samples=N_BOOTSTRAP)
+    metrics = metrics or {"BLEU": BLEU(), "chrF": CHRF()}
+    test = PairedTest(named, metrics, refs, test_type="bs", n_samples=N_BOOTSTRAP)
     return test()
+
+
+def add_tokenized_bleu(evaluation: Evaluation, named: list[tuple[str, list[str]]], refs: RefStreams) -> None:
+    """The paper's BLEU of every system (``named``: baseline first, in ``evaluation``'s order):
+    hypotheses Moses-tokenized and lowercased against ``refs`` as they are, with its paired
+    bootstrap against the baseline."""
+    tokens = [(name, tokenize_lower(hyps)) for name, hyps in named]
+    signatures, results = _paired_bootstrap(tokens, refs, {"BLEU": tokenized_bleu()})
+    key = next(iter(signatures))
+    evaluation.tok_bleu_signature = str(signatures[key])
+    for i, (score, (_, hyps)) in enumerate(zip(evaluation.systems, tokens)):
+        res = results[key][i]
+        score.tok_bleu, score.tok_bleu_mean = round(res.score, 2), round(float(res.mean), 2)
+        score.tok_bleu_ci, score.p_tok_bleu = round(float(res.ci), 2), _p_value(res, i, hyps == tokens[0][1])
 
 
 def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str = "test",
              baseline: Optional[str] = None, source: Optional[str | Path] = None,
-             edges: Sequence[int] = DEFAULT_BUCKET_EDGES) -> Evaluation:
+             edges: Sequence[int] = DEFAULT_BUCKET_EDGES, detok_refs: bool = False,
+             tok_bleu: bool = False) -> Evaluation:
     """Score ``systems`` (name -> hypothesis file) against ``refs_dir/{prefix}.en.*``.
 
     ``baseline`` (default: the first system) is the reference point of the paired
     bootstrap. ``source`` (default ``refs_dir/{prefix}.zh``) gives the length buckets.
+    ``detok_refs``: the references are Moses tokens, detokenized for BLEU and chrF;
+    ``tok_bleu``: also the tokenized, lowercased BLEU against the references as given.
     """
     if not systems:
         raise EvalError("no systems to evaluate (give at least one NAME=HYP_FILE)")
@@ -137,15 +168,16 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
     if len(sources) != n_lines:
         raise EvalError(f"{source}: {len(sources)} lines but the references {ref_name} have {n_lines}")
     hyps = {name: read_hypotheses(path, n_lines, ref_name) for name, path in systems.items()}
+    scored_refs = detokenize_references(refs) if detok_refs else refs
 
     order = [baseline] + [name for name in systems if name != baseline]
-    signatures, results = _paired_bootstrap([(name, hyps[name]) for name in order], refs)
+    signatures, results = _paired_bootstrap([(name, hyps[name]) for name in order], scored_refs)
     bleu_key, chrf_key = list(signatures)
     buckets = length_buckets(sources, edges)
     scores = []
     for i, name in enumerate(order):
         bleu_res, chrf_res = results[bleu_key][i], results[chrf_key][i]
-        detail = BLEU().corpus_score(hyps[name], refs)
+        detail = BLEU().corpus_score(hyps[name], scored_refs)
         scores.append(SystemScore(
             name=name, path=str(systems[name]),
             bleu=round(bleu_res.score, 2), chrf=round(chrf_res.score, 2),
@@ -153,12 +185,15 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
             chrf_mean=round(float(chrf_res.mean), 2), chrf_ci=round(float(chrf_res.ci), 2),
             p_bleu=_p_value(bleu_res, i, hyps[name] == hyps[baseline]),
             p_chrf=_p_value(chrf_res, i, hyps[name] == hyps[baseline]),
-            bleu_detail=str(detail), buckets=bleu_by_bucket(hyps[name], refs, buckets)))
+            bleu_detail=str(detail), buckets=bleu_by_bucket(hyps[name], scored_refs, buckets)))
     sizes = {label: buckets.count(label) for label in scores[0].buckets}
-    return Evaluation(baseline=baseline, references=[str(p) for p in _ref_paths(refs_dir, prefix, len(refs))],
-                      n_lines=n_lines, n_refs=len(refs), bleu_signature=str(signatures[bleu_key]),
-                      chrf_signature=str(signatures[chrf_key]), bucket_unit="source characters",
-                      bucket_sizes=sizes, systems=scores)
+    evaluation = Evaluation(baseline=baseline, references=[str(p) for p in _ref_paths(refs_dir, prefix, len(refs))],
+                            n_lines=n_lines, n_refs=len(refs), bleu_signature=str(signatures[bleu_key]),
+                            chrf_signature=str(signatures[chrf_key]), bucket_unit="source characters",
+                            bucket_sizes=sizes, systems=scores, refs_detokenized=detok_refs)
+    if tok_bleu:
+        add_tokenized_bleu(evaluation, [(name, hyps[name]) for name in order], refs)
+    return evaluation
 
 
 def _p_value(result, index: int, identical: bool) -> Optional[float]:

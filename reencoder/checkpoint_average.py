@@ -38,6 +38,29 @@ def last_checkpoints(save_dir: Path, n: int) -> List[Path]:
     return found[-n:]
 
 
+def final_window(save_dir: Path, n: int) -> List[Path]:
+    """``checkpoint_last.pt`` and up to ``n - 1`` numbered checkpoints saved before it, oldest first.
+
+    A run stopped at its time budget (``--stop-time-hours``) usually ends between two
+    ``--save-interval-updates`` saves: its final state is only in ``checkpoint_last.pt``.  Numbered
+    checkpoints of that update or later (the same state) are left out; fewer than ``n`` in all
+    when the run saved fewer.
+    """
+    last = Path(save_dir) / "checkpoint_last.pt"
+    history = load_checkpoint_safely(last).get("optimizer_history") or [{}]
+    final_update = history[-1].get("num_updates")
+    if final_update is None:
+        raise AverageError(f"{last} records no update count (optimizer_history)")
+    before = [p for p in numbered_checkpoints(save_dir) if _update(p) < final_update]
+    return (before[-(n - 1):] if n > 1 else []) + [last]
+
+
+def _update(path: Path) -> int:
+    """The update count in a ``checkpoint_EPOCH_UPDATE.pt`` name (0 for ``checkpointEPOCH.pt``)."""
+    parts = path.stem.split("_")
+    return int(parts[-1]) if len(parts) == 3 and parts[-1].isdigit() else 0
+
+
 def best_window(save_dir: Path, n: int) -> List[Path]:
     """The ``n`` numbered checkpoints ending at the one with the lowest dev loss.
 

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import platform
 import time
+from itertools import islice
 from pathlib import Path
 from typing import Optional
 
 from machine.translation.thot import ThotWordAlignmentModelType
 
 from data_prep import manifest
-from data_prep.foundation import write_lines
+from data_prep.foundation import read_lines as numbered_lines, write_lines
 from data_prep.references import load_reference_streams
 
 from ..errors import EvalError
@@ -25,8 +26,10 @@ from .trainer import DevTunedTrainer
 ALIGNERS = ("HMM", "FAST_ALIGN", "IBM1", "IBM2")
 
 
-def _tokens(path: Path) -> list[list[str]]:
-    return [line.split() for line in read_lines(path)]
+def _tokens(path: Path, limit: Optional[int] = None) -> list[list[str]]:
+    """The token lists of the first ``limit`` lines of ``path`` (all by default): a large
+    corpus's ``tok/train`` is not read past what the baseline trains on."""
+    return [text.split() for _, text in islice(numbered_lines(path, EvalError), limit)]
 
 
 def load_tok_data(data_dir: str | Path, max_train: Optional[int] = None, max_dev: Optional[int] = None):
@@ -34,7 +37,7 @@ def load_tok_data(data_dir: str | Path, max_train: Optional[int] = None, max_dev
     tok = Path(data_dir) / "tok"
     if not tok.is_dir():
         raise EvalError(f"{tok}: no such directory (run `make data` to prepare {data_dir})")
-    train_src, train_trg = _tokens(tok / "train.zh"), _tokens(tok / "train.en")
+    train_src, train_trg = _tokens(tok / "train.zh", max_train), _tokens(tok / "train.en", max_train)
     if len(train_src) != len(train_trg):
         raise EvalError(f"{tok / 'train.zh'} has {len(train_src)} lines but {tok / 'train.en'} has {len(train_trg)}")
     dev_src = _tokens(tok / "dev.zh")
@@ -42,7 +45,7 @@ def load_tok_data(data_dir: str | Path, max_train: Optional[int] = None, max_dev
     if len(streams[0]) != len(dev_src):
         raise EvalError(f"{tok / 'dev.zh'} has {len(dev_src)} lines but {tok / 'dev.en.0'} has {len(streams[0])}")
     dev_refs = [[ref.split() for ref in refs if ref is not None] for refs in zip(*streams)]
-    return train_src[:max_train], train_trg[:max_train], dev_src[:max_dev], dev_refs[:max_dev]
+    return train_src, train_trg, dev_src[:max_dev], dev_refs[:max_dev]
 
 
 def train(data_dir: str | Path, model_dir: str | Path, aligner: str = "HMM",

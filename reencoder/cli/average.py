@@ -2,6 +2,7 @@
 
     reencoder-average --save-dir runs/full/reencoder/ckpt --last 5 --out runs/full/reencoder/ckpt/checkpoint_avg.pt
     reencoder-average --save-dir runs/full/reencoder/ckpt --last 5 --around-best --out ...   (ending at the best dev loss)
+    reencoder-average --save-dir runs/tvsub/lstm/ckpt --last 5 --final --out ...   (checkpoint_last.pt and the 4 before it)
 """
 
 from __future__ import annotations
@@ -22,12 +23,16 @@ def _main(argv: List[str]) -> int:
     p.add_argument("--last", type=positive_int, default=5, help="how many (with --save-dir)")
     p.add_argument("--around-best", action="store_true",
                    help="with --save-dir: the LAST checkpoints ending at the lowest dev loss, not the newest")
+    p.add_argument("--final", action="store_true",
+                   help="with --save-dir: checkpoint_last.pt (the final state of a run stopped at its time "
+                        "budget) and up to LAST-1 numbered checkpoints saved before it")
     p.add_argument("--out", required=True, metavar="PT")
     args = p.parse_args(argv)
-    from ..checkpoint_average import best_window, last_checkpoints, save_average
+    from ..checkpoint_average import best_window, final_window, last_checkpoints, save_average
 
     if args.save_dir and not args.inputs:
-        paths = (best_window if args.around_best else last_checkpoints)(args.save_dir, args.last)
+        choose = best_window if args.around_best else final_window if args.final else last_checkpoints
+        paths = choose(args.save_dir, args.last)
     else:
         paths = list(args.inputs)
     out = save_average(paths, args.out)

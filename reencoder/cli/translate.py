@@ -46,6 +46,8 @@ def build_parser() -> Parser:
     p.add_argument("--input", default="-", metavar="FILE", help="UTF-8 input, one sentence a line (- = stdin)")
     p.add_argument("--output", default="-", metavar="FILE", help="output file (- = stdout)")
     p.add_argument("--beam", type=positive_int, default=DEFAULT_BEAM, help="beam size (default %(default)s)")
+    p.add_argument("--lenpen", type=float, default=1.0,
+                   help="length penalty of beam search, fairseq's --lenpen (default %(default)s)")
     p.add_argument("--n-best", type=positive_int, default=None, metavar="K",
                    help="K lines per input: LINE<TAB>SCORE<TAB>TEXT")
     p.add_argument("--scores", action="store_true", help="1-best lines as SCORE<TAB>TEXT")
@@ -147,7 +149,7 @@ def _translate(args, source: BinaryIO) -> int:
 
     warn = (lambda message: None) if args.quiet else None
     options = dict(beam=args.beam, batch_size=args.batch_size, max_len_a=args.max_len_a,
-                   max_len_b=args.max_len_b, t2s=args.t2s)
+                   max_len_b=args.max_len_b, len_penalty=args.lenpen, t2s=args.t2s)
     if warn is not None:
         options["warn"] = warn
     translator = load_model_folder(args.model, **options)

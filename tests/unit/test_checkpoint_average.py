@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reencoder.checkpoint_average import AverageError, best_window, last_checkpoints
+from reencoder.checkpoint_average import AverageError, best_window, final_window, last_checkpoints
 
 
 def save(folder, epoch, update, val_loss):
@@ -45,3 +45,19 @@ def test_a_checkpoint_without_a_dev_loss_is_named(run):
 def test_no_numbered_checkpoints(tmp_path):
     with pytest.raises(AverageError, match="no numbered checkpoints"):
         best_window(tmp_path, 2)
+
+
+def test_the_final_state_and_the_interval_saves_before_it(run):
+    def last_at(update):
+        torch.save({"model": {"w": torch.zeros(1)}, "optimizer_history": [{"num_updates": update}]},
+                   run / "checkpoint_last.pt")
+
+    last_at(1300)  # stopped at its time budget 50 updates after the last interval save
+    assert names(final_window(run, 3)) == ["checkpoint_4_1000.pt", "checkpoint_5_1250.pt", "checkpoint_last.pt"]
+    assert names(final_window(run, 1)) == ["checkpoint_last.pt"]
+    assert len(final_window(run, 9)) == 6  # fewer saved than asked for: all of them
+    last_at(1250)  # stopped on an interval save: that one is the same state, not counted twice
+    assert names(final_window(run, 3)) == ["checkpoint_3_750.pt", "checkpoint_4_1000.pt", "checkpoint_last.pt"]
+    torch.save({"model": {}}, run / "checkpoint_last.pt")
+    with pytest.raises(AverageError, match="records no update count"):
+        final_window(run, 3)

@@ -70,3 +70,19 @@ def test_tune_demo_refuses_a_bad_grid_entry_before_doing_anything(tmp_path, entr
     assert r.returncode == 2
     assert f"error: GRID entry '{entry}' is not SYSTEM:MAX_TOKENS:LR:WARMUP[:fp32|bf16]" in r.stderr
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()
+
+
+def test_winner_flags_by_the_tokenized_bleu(tmp_path, capsys):
+    path = tmp_path / "results.json"
+    systems = [dict(result("lstm_t512_lr0.003_w200", 30.1), tok_bleu=12.0),
+               dict(result("lstm_t1024_lr0.005_w200", 31.5), tok_bleu=11.0)]
+    path.write_text(json.dumps({"systems": systems}), encoding="utf-8")
+    assert main([str(path), "--metric", "tok_bleu", "--winner", "lstm"]) == 0
+    assert capsys.readouterr().out == "lstm_t512_lr0.003_w200 --max-tokens 512 --lr 0.003 --warmup-updates 200\n"
+    assert main([str(path), "--winner", "lstm"]) == 0
+    assert capsys.readouterr().out.startswith("lstm_t1024_lr0.005_w200 --max-tokens 1024 --lr 0.005")
+    assert main([str(path), "--winner", "transformer"]) == 2
+    assert "no tuning run of system 'transformer'" in capsys.readouterr().err
+    path.write_text(json.dumps({"systems": [result("lstm_t512_lr0.003_w200", 30.1)]}), encoding="utf-8")
+    assert main([str(path), "--metric", "tok_bleu"]) == 2
+    assert "has no tok_bleu score" in capsys.readouterr().err
