@@ -48,9 +48,12 @@ from eval.fairseq_log import valid_curve
 from reencoder.tasks.algorithmic_data import check_config
 
 
-# chosen by `--tune` (recipes/RESULTS.md, "Algorithmic tasks")
-GRID_LR, GRID_OUTPUT_INIT = 0.02, 0.4
-LSTM_LR, LSTM_OUTPUT_INIT = 0.02, 0.4
+# chosen by `--tune` per model, task and depth (recipes/RESULTS.md, "Algorithmic tasks"): the
+# learning rate of each (task, depth) (a depth between tuned ones takes the nearer's), and the
+# output layer's init
+GRID_LR = {"addition": {1: 0.02, 2: 0.02, 4: 0.003}, "memorisation": {1: 0.01, 2: 0.02, 4: 0.01}}
+LSTM_LR = {"addition": {1: 0.01, 2: 0.02, 4: 0.01}, "memorisation": {1: 0.01, 2: 0.02, 4: 0.01}}
+GRID_OUTPUT_INIT = LSTM_OUTPUT_INIT = 0.4
 TUNE_LRS = (0.003, 0.01, 0.02)
 TUNE_INITS = (0.1, 0.4)
 
@@ -66,9 +69,12 @@ def grid_args(opts, depth: int) -> list:
             "--decoder-embed-dim", opts.grid_hidden, "--grid-depth-gate-bias", opts.grid_depth_gate_bias]
 
 
-def settings(opts, model: str) -> list:
-    """A model's own optimiser and initialisation flags."""
-    return ["--lr", getattr(opts, f"{model}_lr"), "--decoder-output-init", getattr(opts, f"{model}_output_init")]
+def settings(opts, model: str, task: str, depth: int) -> list:
+    """A model's own optimiser and initialisation flags for ``task`` at ``depth``."""
+    lr = getattr(opts, f"{model}_lr")
+    if isinstance(lr, dict):
+        lr = lr[task][min(lr[task], key=lambda tuned: (abs(tuned - depth), tuned))]
+    return ["--lr", lr, "--decoder-output-init", getattr(opts, f"{model}_output_init")]
 
 
 def plan(opts) -> list:
@@ -85,9 +91,9 @@ def plan(opts) -> list:
             print(f"{task} depth {depth}: tied grid n={opts.grid_hidden} {n_grid:,} parameters; "
                   f"lstm_lm hidden {hidden} {n_lstm:,} ({100 * (n_lstm / n_grid - 1):+.1f}%)", flush=True)
             jobs.append(dict(task=task, model="grid", depth=depth, params=n_grid,
-                             args=[*targs, *grid, *settings(opts, "grid")]))
+                             args=[*targs, *grid, *settings(opts, "grid", task, depth)]))
             jobs.append(dict(task=task, model="lstm", depth=depth, params=n_lstm, hidden=hidden,
-                             args=[*targs, *lstm, *settings(opts, "lstm")]))
+                             args=[*targs, *lstm, *settings(opts, "lstm", task, depth)]))
     return jobs
 
 
@@ -95,9 +101,9 @@ def tuning_jobs(jobs: list, opts) -> list:
     """Every job once per (learning rate, output init) of the sweep."""
     out = []
     for job in jobs:
-        for lr in TUNE_LRS:
-            for init in TUNE_INITS:
-                args = [a for a in job["args"]][: -len(settings(opts, job["model"]))]
+        for lr in opts.tune_lrs:
+            for init in opts.tune_inits:
+                args = job["args"][: -len(settings(opts, job["model"], job["task"], job["depth"]))]
                 out.append(dict(job, lr=lr, init=init, tag=f"_lr{lr}_init{init}",
                                 args=[*args, "--lr", lr, "--decoder-output-init", init]))
     return out
@@ -184,7 +190,8 @@ def main(argv=None):
     p.add_argument("--grid-hidden", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=64)
     for model, lr, init in (("grid", GRID_LR, GRID_OUTPUT_INIT), ("lstm", LSTM_LR, LSTM_OUTPUT_INIT)):
-        p.add_argument(f"--{model}-lr", type=float, default=lr, help=f"{model}: Adam learning rate (tuned: %(default)s)")
+        p.add_argument(f"--{model}-lr", type=float, default=lr,
+                       help=f"{model}: Adam learning rate for every task and depth (default: tuned per task and depth)")
         p.add_argument(f"--{model}-output-init", type=float, default=init,
                        help=f"{model}: output layer's init U(-S, S) (tuned: %(default)s; fairseq's 0.1)")
     p.add_argument("--lr", type=float, help="one learning rate for both models (overrides the tuned ones)")
@@ -192,6 +199,8 @@ def main(argv=None):
                    help="the LSTM depth's initial input/output gate bias (0: the block without the fix)")
     p.add_argument("--tune", action="store_true",
                    help="sweep learning rate x output init per model on the 'tune' held-out subset")
+    p.add_argument("--tune-lrs", nargs="+", type=float, default=list(TUNE_LRS), help="--tune: learning rates")
+    p.add_argument("--tune-inits", nargs="+", type=float, default=list(TUNE_INITS), help="--tune: output inits")
     p.add_argument("--max-update", type=int, default=1000, help="updates per run (samples: x batch size)")
     p.add_argument("--validate-every", type=int, default=100)
     p.add_argument("--valid-size", type=int, default=500, help="held-out examples")

@@ -38,8 +38,8 @@ from data_prep import char_lm as char_lm_data
 from eval.fairseq_log import parameter_count, valid_curve
 
 # chosen on the validation split (recipes/RESULTS.md, "Character-level LM")
-GRID_LR, GRID_OUTPUT_INIT = 0.01, 0.1
-LSTM_LR, LSTM_OUTPUT_INIT = 0.01, 0.1
+GRID_LR, GRID_OUTPUT_INIT = 0.01, 0.4
+LSTM_LR, LSTM_OUTPUT_INIT = 0.01, 0.4
 EVAL_LOSS = re.compile(r"Loss \(base 2\): ([\d.]+)")
 
 
@@ -82,6 +82,9 @@ def main(argv=None):
     p.add_argument("--lr", type=float, help="one learning rate for both models (overrides the tuned ones)")
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--max-update", type=int, default=150)
+    p.add_argument("--budget-min", type=float, default=None,
+                   help="equal wall-clock instead of equal updates: each model trains this many minutes "
+                        "(fairseq's --stop-time-hours; --max-update still caps it)")
     p.add_argument("--validate-every", type=int, default=25)
     p.add_argument("--threads", type=int, default=1, help="torch threads per training run")
     p.add_argument("--sequential", action="store_true", help="train one model after the other")
@@ -110,6 +113,7 @@ def main(argv=None):
         "--tokens-per-sample", opts.tokens_per_sample, "--batch-size", opts.batch_size, "--seed", 1,
         "--dropout", opts.dropout, "--optimizer", "adam", "--clip-norm", 1.0,
         "--criterion", "cross_entropy", "--max-update", opts.max_update,
+        *(["--stop-time-hours", opts.budget_min / 60] if opts.budget_min else []),
         "--validate-interval-updates", opts.validate_every, "--no-epoch-checkpoints", "--num-workers", 0,
         "--log-format", "simple", "--log-interval", 10, "--no-progress-bar", *(["--cpu"] if opts.cpu else []),
     ]
@@ -130,7 +134,7 @@ def main(argv=None):
             raise SystemExit(f"training {name} failed:\n{log.read_text()[-3000:]}")
     train_s = time.time() - start
 
-    results = {"corpus": opts.corpus, "max_update": opts.max_update, "models": {}}
+    results = {"corpus": opts.corpus, "max_update": opts.max_update, "budget_min": opts.budget_min, "models": {}}
     for name in models:
         out = cli("fairseq-eval-lm", bin_dir, "--user-dir", PLUGIN, "--path", run_dir / f"ckpt_{name}" / "checkpoint_last.pt",
                   "--gen-subset", "test", "--task", "language_modeling", "--sample-break-mode", "none",
@@ -143,6 +147,7 @@ def main(argv=None):
             "test_bpc": float(EVAL_LOSS.findall(out)[-1]),
             "args": [str(a) for a in models[name]],
             "valid_bpc": valid_bpc((run_dir / f"train_{name}.log").read_text()),
+            "updates": valid_curve((run_dir / f"train_{name}.log").read_text())[-1][0],
         }
     plot = run_dir / "valid_bpc.png"
     subprocess.run([sys.executable, "-m", "eval.plot_lm_curves", "--out", plot,
@@ -150,9 +155,9 @@ def main(argv=None):
     results["wall_s"] = round(time.time() - start, 1)
     results["train_wall_s"] = round(train_s, 1)
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"\n{'model':<14}{'params':>10}{'valid bpc':>10}{'test bpc':>10}")
+    print(f"\n{'model':<14}{'params':>10}{'updates':>9}{'valid bpc':>10}{'test bpc':>10}")
     for name, r in results["models"].items():
-        print(f"{name:<14}{r['params']:>10,}{r['valid_bpc']:>10.3f}{r['test_bpc']:>10.3f}")
+        print(f"{name:<14}{r['params']:>10,}{r['updates']:>9}{r['valid_bpc']:>10.3f}{r['test_bpc']:>10.3f}")
     print(f"plot: {plot}\nwall time: {results['wall_s']:.0f} s")
     return results
 
