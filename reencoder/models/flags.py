@@ -44,7 +44,7 @@ def add_grid_args(parser) -> None:
                         help="initial input/output gate bias of an LSTM depth dimension: 0 starts its gain "
                              "at 1/4, 2 at 0.78 (see recipes/RESULTS.md, 'The LSTM depth')")
     parser.add_argument('--decoder-output-init', type=non_negative_float, metavar="S",
-                        help="an untied output layer's weights start in U(-S, S) (fairseq's 0.1)")
+                        help="an untied output layer's weights start in U(-S, S) (fairseq's 0.1; grid_lstm_lm: 0.4)")
     parser.add_argument('--grid-tied-dims', action='store_true',
                         help="share one weight matrix among a block's dimensions of a kind (paper 3.4)")
     parser.add_argument('--grid-untied-dims', dest='grid_tied_dims', action='store_false',

@@ -58,3 +58,23 @@ def test_set_defaults_keeps_values_already_set_even_none():
     args = Namespace(a=None)
     set_defaults(args, a=1, b=2)
     assert (args.a, args.b) == (None, 2)
+
+
+@pytest.mark.parametrize("name, output_init", [("reencoder", 0.1), ("reencoder_paper", 0.1)])
+def test_lstm_depth_conditioning_defaults_of_the_translation_models(name, output_init):
+    """The LSTM depth starts with open input/output gates everywhere; only the language models
+    change fairseq's output-layer init (RESULTS, "The LSTM depth")."""
+    args = Namespace()
+    ARCH[name](args)
+    assert (args.grid_depth_gate_bias, args.decoder_output_init) == (2.0, output_init)
+
+
+@pytest.mark.parametrize("arch", [grid_lstm_lm.base_architecture, grid_lstm_lm.grid_lstm_lm_tiny,
+                                  grid_lstm_lm.grid_lstm_lm_tied])
+def test_language_models_start_their_output_layer_wider(arch):
+    args = Namespace()
+    arch(args)
+    assert (args.grid_depth_gate_bias, args.decoder_output_init) == (2.0, 0.4)
+    given = Namespace(decoder_output_init=0.1)
+    arch(given)
+    assert given.decoder_output_init == 0.1
