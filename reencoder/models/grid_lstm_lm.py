@@ -33,6 +33,7 @@ from .grid_decoder import GridDecoderBase
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024
 LM_OUTPUT_INIT = 0.4
+LM_DEPTH_GATE_BIAS = 2.0
 
 
 class GridLSTMLMDecoder(GridDecoderBase):
@@ -70,9 +71,9 @@ class GridLSTMLanguageModel(FairseqLanguageModel):
 @register_model_architecture("grid_lstm_lm", "grid_lstm_lm")
 def base_architecture(args):
     """The CPU recipe configuration: two layers of 128-unit 2D blocks, one block per layer; the
-    output layer starts in U(-0.4, 0.4), which with the LSTM depth's open gates is what takes the
-    grid off its first plateau (``recipes/RESULTS.md``, "The LSTM depth")."""
-    set_defaults(args, decoder_output_init=LM_OUTPUT_INIT)
+    LSTM depth's input/output gates start open (bias 2) and the output layer in U(-0.4, 0.4),
+    which together take the grid off its first plateau (``recipes/RESULTS.md``, "The LSTM depth")."""
+    set_defaults(args, decoder_output_init=LM_OUTPUT_INIT, grid_depth_gate_bias=LM_DEPTH_GATE_BIAS)
     grid_defaults(args, embed_dim=128, hidden=128, depth=2, dropout=0.1)
     set_defaults(args, decoder_out_embed_dim=args.grid_hidden_size, max_target_positions=None)
 
