@@ -19,8 +19,9 @@ from data_prep.references import RefStreams
 
 
 def tokenized_bleu() -> BLEU:
-    """sacrebleu's BLEU on given tokens, case-insensitive (``--tokenize none -lc``)."""
-    return BLEU(tokenize="none", lowercase=True)
+    """sacrebleu's BLEU on given tokens, case-insensitive (``--tokenize none -lc``; ``force``: tokenized
+    input is the point, no warning about it)."""
+    return BLEU(tokenize="none", lowercase=True, force=True)
 
 
 @functools.lru_cache(maxsize=1)

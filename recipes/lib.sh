@@ -18,6 +18,17 @@ LSTM_ARCH=(--arch lstm --encoder-embed-dim 256 --decoder-embed-dim 256 --decoder
     --encoder-hidden-size 256 --decoder-hidden-size 256 --encoder-layers 1 --decoder-layers 1
     --share-decoder-input-output-embed --dropout 0.1)
 
+# arch_flags SYSTEM: the fairseq-train architecture flags of a neural system of the recipes
+# (reencoder = reencoder_base, lstm, transformer) as words: arch=($(arch_flags lstm))
+arch_flags() {
+    case "$1" in
+        reencoder)   echo "--arch reencoder_base" ;;
+        lstm)        echo "${LSTM_ARCH[*]}" ;;
+        transformer) echo "${TRANSFORMER_ARCH[*]}" ;;
+        *) echo "error: system must be reencoder, lstm or transformer, got '$1'" >&2; return 2 ;;
+    esac
+}
+
 # The demo's optimiser and loss (every Tatoeba recipe).
 DEMO_OPT=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
     --criterion label_smoothed_cross_entropy --label-smoothing 0.1)
@@ -72,10 +83,12 @@ in_lanes() {
     [ "$failed" = 0 ] || { echo "error: a lane failed, see $logs/lane_*.log" >&2; return 1; }
 }
 
-# stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv
+# stage NAME CMD...: run CMD, print its wall time, append it to $RUNS/times.tsv (CURRENT_STAGE
+# names it meanwhile, for a recipe's error message)
 stage() {
     local name=$1; shift
     local t0=$(date +%s)
+    CURRENT_STAGE=$name
     echo "=== [$name] $*" >&2
     "$@"
     local dt=$(( $(date +%s) - t0 ))
@@ -137,11 +150,13 @@ system_flags() {
 # (sentencepiece removed, one line per input line, in order) to OUT_PREFIX.hyp.
 # --required-batch-size-multiple 1: with fairseq's default 8 it drops a last batch of another
 # size (fairseq issue #5036), i.e. the last (n mod 8) sentences of the subset.
+# DECODE_ARGS (words, default none) go before ARGS: a recipe's defaults for every decode.
 decode() {
     local subset=$1 data_bin=$2 ckpt=$3 out=$4; shift 4
+    # shellcheck disable=SC2086
     "$BIN/fairseq-generate" "$data_bin" --user-dir "$PLUGIN" --path "$ckpt" --gen-subset "$subset" \
         --source-lang zh --target-lang en $DEVICE_FLAGS --beam 5 --batch-size 64 \
-        --required-batch-size-multiple 1 --post-process sentencepiece "$@" > "$out.log"
+        --required-batch-size-multiple 1 --post-process sentencepiece ${DECODE_ARGS:-} "$@" > "$out.log"
     grep -P '^D-\d+\t' "$out.log" | sed 's/^D-//' | sort -n -k1,1 | cut -f3- > "$out.hyp.tmp"
     local src=$data_bin/../split/$([ "$subset" = valid ] && echo dev || echo "$subset").zh
     local want=$(wc -l < "$src") got=$(wc -l < "$out.hyp.tmp")

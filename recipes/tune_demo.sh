@@ -9,6 +9,8 @@
 #   without it --grid-bf16 auto: bf16 where it is native, fp32 elsewhere)
 # Output: runs/tune/eval/table.md (dev BLEU, chrF, training time, updates, last dev loss, exact
 # command per configuration) and the best configuration per system on dev BLEU.
+# DATA, RUNS, BUDGET_MIN, LANES, EVAL_ARGS (reencoder-eval flags) and TUNE_METRIC (bleu | tok_bleu)
+# let another recipe tune on its own data (recipes/tvsub.sh; DECODE_ARGS go to every decode).
 # Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +21,9 @@ DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/tune}
 BUDGET_MIN=${BUDGET_MIN:-10}
 LANES=${LANES:-2}
+# reencoder-eval's extra flags and the score that ranks (recipes/tvsub.sh: --detok-refs --tok-bleu, tok_bleu)
+EVAL_ARGS=${EVAL_ARGS:-}
+TUNE_METRIC=${TUNE_METRIC:-bleu}
 GRID=${GRID:-"reencoder:512:0.005:200 reencoder:1024:0.005:200 lstm:512:0.003:200 lstm:1024:0.003:200 transformer:1024:0.002:200 transformer:2048:0.003:200"}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 read -r -a entries <<< "$GRID"
@@ -37,12 +42,8 @@ run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}${5:+_$5}"; }
 tune_one() {
     local sys tok lr wu prec arch name
     IFS=: read -r sys tok lr wu prec <<< "$1"
-    case "$sys" in
-        reencoder)   arch=(--arch reencoder_base) ;;
-        lstm)        arch=("${LSTM_ARCH[@]}") ;;
-        transformer) arch=("${TRANSFORMER_ARCH[@]}") ;;
-        *) echo "error: GRID entry '$1': system must be reencoder, lstm or transformer" >&2; return 2 ;;
-    esac
+    # shellcheck disable=SC2207
+    arch=($(arch_flags "$sys"))
     case "$prec" in
         fp32) arch+=(--grid-bf16 never) ;;
         bf16) arch+=(--grid-bf16 always) ;;
@@ -63,8 +64,9 @@ for entry in "${entries[@]}"; do
     # shellcheck disable=SC2207
     flags+=($(system_flags "$name" "$RUNS/$name/dev.hyp"))
 done
-stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev "${flags[@]}" --out "$RUNS/eval" > /dev/null
+# shellcheck disable=SC2086
+stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev $EVAL_ARGS "${flags[@]}" --out "$RUNS/eval" > /dev/null
 cat "$RUNS/eval/table.md"
 echo
-echo "Best on dev BLEU per system (budget $BUDGET_MIN min, $OMP_NUM_THREADS thread):"
-"$BIN/python" -m eval.tuning_best "$RUNS/eval/results.json"
+echo "Best on dev $TUNE_METRIC per system (budget $BUDGET_MIN min, $OMP_NUM_THREADS thread):"
+"$BIN/python" -m eval.tuning_best --metric "$TUNE_METRIC" "$RUNS/eval/results.json"

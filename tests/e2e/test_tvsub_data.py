@@ -1,6 +1,7 @@
-"""``reencoder-data --tvsub`` end to end on a slice of the real TVsub corpus (the first 20,000
-training pairs, the full dev and test sets): layout, counts, the three aligned test references,
-leak-free training data, re-runs, ``--tok-limit``, and interrupted runs."""
+"""``reencoder-data --tvsub`` end to end on a slice of the real TVsub corpus (conftest.py's
+``prepared``: the first 20,000 training pairs, the full dev and test sets): layout, counts, the
+three aligned test references, leak-free training data, re-runs, ``--tok-limit``, and
+interrupted runs."""
 from __future__ import annotations
 
 import json
@@ -11,21 +12,7 @@ import pytest
 from data_prep import binarize, cli, streaming, subwords
 from data_prep.references import load_reference_streams
 from data_prep.split import leak_key
-
-LIMIT = 20_000
-
-
-@pytest.fixture(scope="module")
-def tvsub_dir(shared_data) -> Path:
-    return shared_data / "tvsub-zh-en"
-
-
-@pytest.fixture(scope="module")
-def prepared(tvsub_dir, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tvsub") / "tvsub"
-    args = ["--tvsub", str(tvsub_dir), "--tvsub-limit", str(LIMIT), "--out", str(out), "--quiet"]
-    assert cli.main(args) == 0
-    return out
+from tests.e2e.conftest import TVSUB_LIMIT as LIMIT
 
 
 def lines(path: Path) -> list[str]:
