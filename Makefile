@@ -39,7 +39,7 @@ demo: install
 
 # TVsub zh-en (2.15M subtitle pairs) end to end: data, dev tuning, Thot, the Reencoder, fairseq lstm +
 # transformer for BUDGET_MIN (60) minutes each in two lanes, the paper's BLEU and sacrebleu's, the
-# cross-domain matrix (~4.5 h on 2 cores; BUDGET_MIN=3 TVSUB_LIMIT=200000 for a ~25 min check).
+# cross-domain matrix (~4 h on 2 cores, estimated; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 15 min check).
 tvsub: install
 	SHARED=$(SHARED) bash recipes/tvsub.sh
 

@@ -2,9 +2,11 @@
 session's real TVsub slice (conftest.py's ``prepared``) through recipes/lib.sh's train_nmt with
 interval saves, the final state averaged with the saves before it (``reencoder-average --final``),
 a model folder, raw Chinese test lines translated with a length penalty, and the paper's BLEU
-(tokenized, lowercased) and sacrebleu's (detokenized references) against the 3 references."""
+(tokenized, lowercased) and sacrebleu's (detokenized references) against the 3 references; and the
+recipe itself stopping on a corrupt input file with the file, line and stage named."""
 from __future__ import annotations
 
+import gzip
 import json
 import shlex
 import subprocess
@@ -61,3 +63,24 @@ def test_tiny_training_decoding_and_scoring_on_tvsub(prepared, tmp_path):
     assert ref["p_tok_bleu"] is not None and tiny["p_tok_bleu"] is None
     picked = run_cli(["python", "-m", "eval.pick", "--metric", "tok_bleu", tmp_path / "eval" / "results.json"])
     assert picked.stdout == "ref\n"
+
+
+def test_the_recipe_stops_with_the_failing_file_and_line(tvsub_dir, tmp_path):
+    """recipes/tvsub.sh on a TVsub folder whose train.zh.gz is cut short: the data stage's one-line
+    error names the file and line, the recipe names the stage and stops (nothing else runs)."""
+    bad = tmp_path / "shared" / "tvsub-zh-en"
+    bad.mkdir(parents=True)
+    for name in ("dev.orignal.zh", "dev.orignal.en", "test.orignal.zh", "test.orignal.en", "dev_trg.sgm",
+                 "test_trg.sgm"):
+        (bad / name).symlink_to(tvsub_dir / name)
+    with gzip.open(tvsub_dir / "train.zh.gz", "rb") as f:
+        head_zh = b"".join(f.readline() for _ in range(2000))
+    (bad / "train.en.gz").write_bytes(gzip.compress(head_zh))  # aligned line counts do not matter here
+    (bad / "train.zh.gz").write_bytes(gzip.compress(head_zh)[:4000])
+    env = {"SHARED": str(tmp_path / "shared"), "DATA": str(tmp_path / "data"), "RUNS": str(tmp_path / "runs"),
+           "BUDGET_MIN": "1", "BIN": str(BIN), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["bash", "recipes/tvsub.sh"], cwd=REPO, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert f"error: {bad / 'train.zh.gz'}:" in proc.stderr and "truncated or corrupt gzip" in proc.stderr
+    assert "error: recipes/tvsub.sh: stage data failed (exit 2)" in proc.stderr
+    assert "[tune]" not in proc.stderr and not (tmp_path / "data").exists()
