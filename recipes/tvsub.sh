@@ -45,7 +45,7 @@ else
         lstm:512:0.005:200 lstm:1024:0.005:200 lstm:512:0.003:200 lstm:1024:0.003:200
         transformer:1024:0.002:600 transformer:2048:0.002:600 transformer:1024:0.001:600 transformer:2048:0.001:600"}
     # Thot's training + dev tuning in <= 45 min of one core (recipes/RESULTS.md, "TVsub")
-    THOT_MAX_TRAIN=${THOT_MAX_TRAIN:-300000}
+    THOT_MAX_TRAIN=${THOT_MAX_TRAIN:-250000}
     CROSS_LINES=${CROSS_LINES:-0}
 fi
 AVERAGE=${AVERAGE:-5}
@@ -60,7 +60,7 @@ export DECODE_ARGS=${DECODE_ARGS---max-len-a 2 --max-len-b 10}
 EVAL_ARGS=(--detok-refs --tok-bleu)
 trap 'echo "error: recipes/tvsub.sh: stage ${CURRENT_STAGE:-setup} failed (exit $?), see the message above; lane logs in $RUNS" >&2' ERR
 mkdir -p "$RUNS"
-: > "$RUNS/times.tsv"
+touch "$RUNS/times.tsv"  # appended to by every invocation: a resumed run's stages add up
 echo "TVsub: data $DATA, runs $RUNS, $BUDGET_MIN min per neural system (tuning $TUNE_MIN min per configuration)," \
      "Thot on $THOT_MAX_TRAIN pairs, $OMP_NUM_THREADS thread each" >&2
 
@@ -195,8 +195,9 @@ if [ "$CROSS" = 1 ]; then source recipes/tvsub_cross.sh; fi
         cat "$RUNS/cross/matrix.md"
     fi
     echo
-    echo "Wall time per stage (s; two lanes side by side):"
-    column -t "$RUNS/times.tsv"
+    echo "Wall time per stage (s, summed over the recipe's invocations; two lanes side by side):"
+    awk -F'\t' '!($1 in s) { order[n++] = $1 } { s[$1] += $2 } END { for (i = 0; i < n; i++) print order[i], s[order[i]] }' \
+        "$RUNS/times.tsv" | column -t
     echo
     echo "Translate raw Chinese: echo '你好,我们走吧。' | $BIN/reencoder-translate --model $RUNS/reencoder/model"
 } | tee "$RUNS/table.md"
