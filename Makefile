@@ -23,6 +23,8 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	# the grid's fused C++ gate kernels, compiled once into torch's extension cache
 	$(BIN)/python -c "from reencoder.grid.gate_kernels import report; print(report())"
+	# the heat maps' CJK font (pylopdf-fonts-zh-cn in requirements.txt: Noto Sans SC, +20 MB)
+	$(BIN)/python -c "from reencoder.cjk_font import packaged_cjk_font as f; print('CJK font for the heat maps:', f())"
 	touch $(STAMP)
 
 # Every test (CI): tests/unit, then the end-to-end runs of tests/e2e (marked slow), ~8.5 min on 2 cores.

@@ -28,8 +28,8 @@ SYSTEMS: Dict[str, List[str]] = {
     "reencoder_base": ["--arch", "reencoder_base", "--grid-bf16", "never"],
     # the same with the grid's GEMMs in bf16 (what --grid-bf16 auto picks where bf16 is native)
     "reencoder_base_bf16": ["--arch", "reencoder_base", "--grid-bf16", "always"],
-    # the previous demo Reencoder: the LSTM cell at 96 units
-    "base_lstm_cell_n96": ["--arch", "reencoder_base", "--grid-hidden-size", "96", "--grid-untied-dims",
+    # the previous demo Reencoder: the full LSTM block (unshared dims, LSTM depth) at 96 units
+    "base_lstm_cell_n96": ["--arch", "reencoder_base", "--grid-hidden-size", "96", "--grid-unshared-dims",
                            "--grid-depth-transform", "lstm"],
     "lstm": ["--arch", "lstm", "--encoder-embed-dim", "256", "--decoder-embed-dim", "256",
              "--decoder-out-embed-dim", "256", "--encoder-hidden-size", "256", "--decoder-hidden-size", "256",

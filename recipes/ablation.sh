@@ -19,8 +19,9 @@ MAX_TOKENS=${MAX_TOKENS:-512}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 
 # name -> fairseq flags (the Reencoder variants, then fairseq's lstm for reference); the base_*
-# variants up to base_depth2 are the previous reencoder_base (the paper's LSTM cell at 96 units)
-LSTM_CELL_N96="--grid-hidden-size 96 --grid-untied-dims --grid-depth-transform lstm"
+# variants up to base_depth2 are the previous reencoder_base (the full LSTM block: unshared dims, LSTM depth,
+# at 96 units)
+LSTM_CELL_N96="--grid-hidden-size 96 --grid-unshared-dims --grid-depth-transform lstm"
 declare -A FLAGS=(
     [paper]="--arch reencoder_paper --lr 0.008"
     [max]="--arch reencoder_paper --grid-readout max --lr 0.008"
@@ -30,13 +31,13 @@ declare -A FLAGS=(
     [base_lstm_cell]="--arch reencoder_base $LSTM_CELL_N96 --lr 0.005"
     [base_bilstm]="--arch reencoder_base $LSTM_CELL_N96 --grid-source-input bilstm --lr 0.005"
     [base_depth2]="--arch reencoder_base $LSTM_CELL_N96 --grid-depth 2 --lr 0.005"
-    [base_tied]="--arch reencoder_base --grid-hidden-size 128 --grid-tied-dims --grid-depth-transform lstm --lr 0.005"
-    [base_tanh]="--arch reencoder_base --grid-hidden-size 128 --grid-untied-dims --grid-depth-transform tanh --lr 0.005"
+    [base_shared_dims]="--arch reencoder_base --grid-hidden-size 128 --grid-shared-dims --grid-depth-transform lstm --lr 0.005"
+    [base_tanh]="--arch reencoder_base --grid-hidden-size 128 --grid-unshared-dims --grid-depth-transform tanh --lr 0.005"
     [base]="--arch reencoder_base --lr 0.005"
     [paper_n256]="--arch reencoder_paper --grid-hidden-size 256 --lr 0.008"
     [lstm]="${LSTM_ARCH[*]} --lr 0.003"
 )
-VARIANTS=${VARIANTS:-"paper max attn attn_e512 base_lr008 base_lstm_cell base_bilstm base_depth2 base_tied base_tanh base lstm"}
+VARIANTS=${VARIANTS:-"paper max attn attn_e512 base_lr008 base_lstm_cell base_bilstm base_depth2 base_shared_dims base_tanh base lstm"}
 for v in $VARIANTS; do
     [ -n "${FLAGS[$v]:-}" ] || { echo "error: unknown variant '$v' (known: ${!FLAGS[*]})" >&2; exit 2; }
 done

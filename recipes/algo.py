@@ -3,7 +3,7 @@
 
 For each task and depth, through the public CLIs with ``--user-dir reencoder``:
 
-1. the tied grid: ``grid_lstm_lm --grid-shared-depth`` (one 2D block over time × depth shared
+1. the tied grid: ``grid_lstm_lm --grid-tied-depth`` (one 2D block over time × depth tied
    by every layer, depth the priority dimension: the paper's "Tied 2-LSTM");
 2. the stacked LSTM: fairseq's ``lstm_lm`` with the same number of layers and the hidden size
    whose parameter count is closest to the grid's (the tied grid's count does not grow with
@@ -65,7 +65,7 @@ def task_args(opts, task: str) -> list:
 
 
 def grid_args(opts, depth: int) -> list:
-    return ["--arch", "grid_lstm_lm", "--grid-shared-depth", "--grid-depth", depth, "--grid-hidden-size", opts.grid_hidden,
+    return ["--arch", "grid_lstm_lm", "--grid-tied-depth", "--grid-depth", depth, "--grid-hidden-size", opts.grid_hidden,
             "--decoder-embed-dim", opts.grid_hidden, "--grid-depth-gate-bias", opts.grid_depth_gate_bias]
 
 

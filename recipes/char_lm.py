@@ -72,7 +72,7 @@ def main(argv=None):
     p.add_argument("--work", type=Path, default=REPO / "work" / "char_lm")
     p.add_argument("--grid-hidden", type=int, default=128)
     p.add_argument("--depth", type=int, default=2)
-    p.add_argument("--grid-flags", default="", help="extra grid_lstm_lm flags, e.g. '--grid-shared-depth'")
+    p.add_argument("--grid-flags", default="", help="extra grid_lstm_lm flags, e.g. '--grid-tied-depth'")
     p.add_argument("--tokens-per-sample", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=32)
     for model, lr, init in (("grid", GRID_LR, GRID_OUTPUT_INIT), ("lstm", LSTM_LR, LSTM_OUTPUT_INIT)):

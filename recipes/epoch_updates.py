@@ -4,9 +4,10 @@
 
 Prints the number of batches fairseq-train makes of the ``train`` split for one epoch (times
 ``--epochs``): the same translation task, ``--max-tokens``, and fairseq's defaults for the
-rest (``--required-batch-size-multiple 8``, max positions 1024).  The demo uses it to turn an
-epoch budget into ``--max-update`` and ``--total-num-update``, so that a schedule that decays
-to zero (``--lr-scheduler polynomial_decay``) ends exactly where training does.
+rest (``--required-batch-size-multiple 8``, max positions 1024).  It turns an epoch budget into
+``--max-update`` and ``--total-num-update``, so that a schedule that decays to zero
+(``--lr-scheduler polynomial_decay``) ends exactly where training does, as in the archived
+``recipes/archive/tatoeba_longer.sh``.
 """
 
 from __future__ import annotations

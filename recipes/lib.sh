@@ -32,16 +32,10 @@ arch_flags() {
 # The demo's optimiser and loss (every Tatoeba recipe).
 DEMO_OPT=(--optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0
     --criterion label_smoothed_cross_entropy --label-smoothing 0.1)
-# Learning-rate schedules, both after 200 warm-up updates: the inverse square root (for runs of
-# unknown length, e.g. ablation.sh's time budget), and a linear decay to zero at --max-update (for
-# runs of a known length: tatoeba_longer.sh's epochs, counted by recipes/epoch_updates.py; add
-# --total-num-update N with N = --max-update: fairseq's own default for it does not resolve).
+# The inverse square root learning-rate schedule after 200 warm-up updates, for runs of unknown
+# length (ablation.sh's time budget); a known budget decays linearly to zero (`budget` below).
 INVSQRT=(--lr-scheduler inverse_sqrt --warmup-updates 200 --warmup-init-lr 1e-07)
-DECAY=(--lr-scheduler polynomial_decay --warmup-updates 200 --end-learning-rate 0 --power 1)
 DEMO_TRAIN=("${DEMO_OPT[@]}" "${INVSQRT[@]}")
-# The Reencoder's and the lstm's peak learning rates with DECAY, chosen on dev (README, "Ablation").
-REENCODER_LR=0.005
-LSTM_LR=0.003
 
 # hours MINUTES: MINUTES in hours, for fairseq's --stop-time-hours
 hours() {

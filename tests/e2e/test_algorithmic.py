@@ -38,12 +38,12 @@ def test_bad_command_lines_are_refused_clearly(tmp_path):
 
 @pytest.fixture(scope="module")
 def trained_grid(tmp_path_factory):
-    """The tied 2D grid (shared depth, depth 2, n = 64) trained on the short task (memorise 3
+    """The tied 2D grid (one block tied across depth 2, n = 64) trained on the short task (memorise 3
     symbols of 8) for a fixed number of updates, validated on 200 held-out examples."""
     save_dir = tmp_path_factory.mktemp("algo_ckpt")
     proc = run_cli(
         ["fairseq-train", "--user-dir", PLUGIN_DIR, "--task", "algorithmic", *SHORT, "--algo-train-size", 6400,
-         "--algo-valid-size", 200, "--arch", "grid_lstm_lm", "--grid-shared-depth", "--grid-depth", 2,
+         "--algo-valid-size", 200, "--arch", "grid_lstm_lm", "--grid-tied-depth", "--grid-depth", 2,
          "--grid-hidden-size", 64, "--decoder-embed-dim", 64, "--decoder-output-init", 0.4, "--dropout", 0,
          "--criterion", "sequence_accuracy", "--optimizer", "adam", "--lr", 0.02, "--clip-norm", 1.0, "--batch-size", 64, "--seed", 1, "--cpu",
          "--max-update", SHORT_UPDATES, "--validate-interval-updates", 50, "--log-format", "simple",

@@ -1,5 +1,5 @@
 """NaN/inf during training is reported with the batch that caused it (fp32 and bf16 paths),
-and bf16 autocast of the grid trains like fp32."""
+and the grid with bf16 GEMMs (``--grid-bf16 always``) trains like fp32."""
 
 import re
 
@@ -21,10 +21,10 @@ def diverging_run(tiny_bin, save_dir, extra):
 
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-grid"])
 def test_divergence_names_the_batch(tiny_bin, tmp_path, bf16):
-    proc = diverging_run(tiny_bin, tmp_path / "ckpt", ["--grid-bf16-autocast"] if bf16 else [])
+    proc = diverging_run(tiny_bin, tmp_path / "ckpt", ["--grid-bf16", "always"] if bf16 else [])
     assert proc.returncode != 0
     err = proc.stdout + proc.stderr
-    assert ("grid_bf16_autocast=True" in err) == bf16  # the run's logged config: the case is what it says
+    assert ("grid_bf16='always'" in err) == bf16  # the run's logged config: the case is what it says
     m = re.search(r"FloatingPointError: non-finite logits \(NaN/inf, dtype torch\.(\w+)\) for (\d+) of (\d+) "
                   r"sentences of this batch: rows \[[\d, ]+\].*; source token ids of row \d+: \[[\d, ]+\]", err)
     assert m, err[-2000:]
@@ -33,9 +33,9 @@ def test_divergence_names_the_batch(tiny_bin, tmp_path, bf16):
     assert (tmp_path / "ckpt" / "crash.pt").exists()  # fairseq's crash checkpoint for post-mortem
 
 
-def test_bf16_autocast_matches_fp32_to_bf16_precision(tiny_bin):
+def test_bf16_grid_matches_fp32_to_bf16_precision(tiny_bin):
     _, task, model = build_task_and_model(tiny_bin / "bin")
-    _, _, model_bf16 = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16-autocast"])
+    _, _, model_bf16 = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "always"])
     model_bf16.load_state_dict(model.state_dict())
     sample = mixed_batch(task, "valid", [0, 4, 9, 13])
     with torch.no_grad():

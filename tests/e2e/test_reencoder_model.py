@@ -4,6 +4,7 @@ import pytest
 import torch
 from fairseq.sequence_generator import SequenceGenerator
 
+from reencoder.models.flags import engine_cell
 from tests.model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
 
 
@@ -14,7 +15,7 @@ VARIANTS = {
     "attn": ["--grid-readout", "attn"],
     "attn-bilstm": ["--grid-readout", "attn", "--grid-source-input", "bilstm"],
     # paper §3.4 + §3.6: source and target share one set of gates, depth is h' = tanh(V H')
-    "attn-tied-tanh-depth": ["--grid-readout", "attn", "--grid-tied-dims", "--grid-depth-transform", "tanh"],
+    "attn-shared-dims-tanh-depth": ["--grid-readout", "attn", "--grid-shared-dims", "--grid-depth-transform", "tanh"],
 }
 
 
@@ -123,23 +124,23 @@ def test_every_named_architecture_builds(tiny_bin):
         if arch == "reencoder_paper":  # the paper's layout: raw embeddings in, last cell out
             assert model.encoder.lstm is None and model.decoder.readout.kind == "last"
     assert sizes["reencoder_tiny"] < sizes["reencoder_base"] < sizes["reencoder_big"]
-    # the same width, but tied source/target gates and a tanh depth: 4n + n gate rows, not 8n + 4n
+    # the same width, but source/target sharing one set of gates and a tanh depth: 4n + n gate rows, not 8n + 4n
     assert sizes["reencoder_base"] < sizes["reencoder_paper"]
     assert readouts["reencoder_base"] == "attn"
 
 
 def test_size_flags_override_the_architecture(tiny_bin):
     _, _, model = build_task_and_model(
-        tiny_bin / "bin", extra=["--grid-hidden-size", "8", "--grid-depth", "4", "--grid-shared-depth", "--grid-cell", "paper"]
+        tiny_bin / "bin", extra=["--grid-hidden-size", "8", "--grid-depth", "4", "--grid-tied-depth", "--grid-cell", "gate-then-tanh"]
     )
     grid = model.decoder.grid
     assert grid.hidden_size == 8 and grid.depth == 4 and len(grid.blocks) == 1
-    assert grid.blocks[0].cell == "paper"
-    # reencoder_base ties source and target and has a tanh depth; both can be undone by flags
+    assert grid.blocks[0].cell == engine_cell("gate-then-tanh")
+    # reencoder_base shares one weight matrix between source and target and has a tanh depth; flags undo both
     _, _, base = build_task_and_model(tiny_bin / "bin", arch="reencoder_base")
     assert base.decoder.grid.blocks[0].tied and base.decoder.grid.blocks[0].non_lstm_dims == (2,)
     _, _, lstm_cell = build_task_and_model(tiny_bin / "bin", arch="reencoder_base",
-                                           extra=["--grid-untied-dims", "--grid-depth-transform", "lstm"])
+                                           extra=["--grid-unshared-dims", "--grid-depth-transform", "lstm"])
     block = lstm_cell.decoder.grid.blocks[0]
     assert not block.tied and block.non_lstm_dims == () and block.priority_weight.shape[0] == 4 * 128
 
