@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ARCHIVED (superseded; kept to reproduce recipes/RESULTS.md, "The previous demo Reencoder (LSTM cell, n = 96): longer budgets").
+# ARCHIVED (superseded): reproduces recipes/RESULTS.md, "The previous demo Reencoder (LSTM cell, n = 96): longer budgets (2026-11-30)".
 # What budget the previous demo Reencoder needed, against the lstm at the same budget: both
 # systems (the then reencoder_base, the full LSTM block at 96 units, and fairseq's lstm, each with
 # its learning rate and linear decay to zero) trained from scratch for EPOCHS epochs (default 8),
