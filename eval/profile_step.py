@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from contextlib import contextmanager
@@ -184,15 +186,17 @@ def instrument(trainer, parts: Sequence[Tuple[str, str]], timer: StepTimer):
             u()
 
 
-def build_trainer(data: Path, arch_flags: List[str], max_tokens: int):
-    """fairseq's Trainer for one system, as fairseq-train builds it (the plugin loaded)."""
+def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: str):
+    """fairseq's Trainer for one system, as fairseq-train builds it (the plugin loaded);
+    ``save_dir`` only receives fairseq's crash.pt if a step fails."""
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
 
     from reencoder.loading import parse_training_args
 
     args = parse_training_args([data / "bin", "--task", "translation", "--source-lang", "zh", "--target-lang", "en",
-                                "--cpu", "--max-tokens", str(max_tokens), *TRAIN_FLAGS, *arch_flags])
+                                "--cpu", "--max-tokens", str(max_tokens), "--save-dir", save_dir, *TRAIN_FLAGS,
+                                *arch_flags])
     cfg = convert_namespace_to_omegaconf(args)
     from fairseq import tasks
 
@@ -242,8 +246,9 @@ def breakdown(timer: StepTimer, steps: int) -> Dict[str, Dict[str, float]]:
 def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: int) -> dict:
     """Interleaved rounds of plain and hooked steps per system; the best round of each counts."""
     trainers, samples, data_s = {}, None, None
+    crash_dir = tempfile.mkdtemp(prefix="profile_step_")  # not the repository's ./checkpoints
     for name in names:
-        trainers[name], task = build_trainer(data, SYSTEMS[name], max_tokens)
+        trainers[name], task = build_trainer(data, SYSTEMS[name], max_tokens, crash_dir)
         if samples is None:
             samples, data_s = batches(task, max_tokens, count)
         trainers[name].train_step([samples[0]])  # warm-up: optimizer state, kernels, workspace
@@ -259,6 +264,7 @@ def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: i
                 hooked[name] = (s, breakdown(timer, len(samples)))
             print(f"round {r + 1}/{rounds}: {name:22s} {plain[name]:.4f} s/step (hooked {hooked[name][0]:.4f})",
                   file=sys.stderr, flush=True)
+    shutil.rmtree(crash_dir, ignore_errors=True)
     return {"max_tokens": max_tokens, "batches": len(samples), "rounds": rounds, "threads": torch.get_num_threads(),
             "data_ms_per_batch": data_s * 1000,
             "systems": {n: {"s_per_step": plain[n], "s_per_step_hooked": hooked[n][0], "parts": hooked[n][1]}
