@@ -3,12 +3,12 @@
 counts of the dictionary.
 
 Why not ``fairseq-preprocess``: it re-reads the pieces as text and looks every token up in a
-Python loop (~8k lines/s per process; over four minutes for TVsub's 1.8M training pairs on a
-busy 2-core machine, most of the 10-minute budget). Here the ids come straight from
+Python loop, which on TVsub's 1.8M training pairs was most of the preparation's time (measured:
+``recipes/RESULTS.md``, "TVsub data preparation"). Here the ids come straight from
 sentencepiece's multi-threaded encoder and are mapped to fairseq's indices with one array
 lookup; the files are written with fairseq's own index writer in fairseq's ``mmap`` format,
 and are **byte-identical** to ``fairseq-preprocess --srcdict/--tgtdict`` output for the same
-pieces and dictionaries (``tests/e2e/test_tvsub_data.py`` checks it), at ~100k lines/s.
+pieces and dictionaries (``tests/e2e/test_tvsub_data.py`` checks it), in a fraction of the time.
 
 The fairseq dictionary (:func:`~data_prep.subwords.write_fairseq_dict_counts`) lists the
 model's pieces in id order without its control and unknown symbols, after fairseq's own

@@ -19,16 +19,15 @@ Choices for this corpus (short conversational lines, ~6 zh / ~8 en words):
 * **Trained on a seeded reservoir sample of 300,000 cleaned training pairs**
   (:data:`DEFAULT_SPM_SAMPLE`, 17 % of the 1.77M kept pairs; the same sample for both
   languages): plenty of text for the piece statistics of an 8k vocabulary, while training
-  time grows with the sample (200k Chinese lines took 28 s on two busy cores; 300k, ~75 s for
-  both models), so all lines would spend minutes of the 10-minute budget. Every training
-  line is then encoded with the model.
+  time grows with the sample (times: ``recipes/RESULTS.md``, "TVsub data preparation"), so all
+  lines would spend minutes of the preparation's budget. Every training line is then encoded
+  with the model.
 * ``tok/`` (jieba / Moses for the phrase-based baseline) is the slowest step; it runs on a
   pool of ``workers`` processes. ``tok_limit`` keeps only the first N training lines there
   (the baseline trains on a subsample, ``--max-train``, anyway); dev and test are always
   complete.
 
-Measured on 2 busy cores: 7 min, 0.94 GB peak RSS (``recipes/RESULTS.md``, "TVsub data
-preparation").
+Wall time and peak memory of a full run: ``recipes/RESULTS.md``, "TVsub data preparation".
 """
 from __future__ import annotations
 

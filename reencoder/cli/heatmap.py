@@ -4,6 +4,9 @@
         --quantity target_state_change --out grid.png
     reencoder-heatmap --model DIR --src ... --tgt ... --quantity depth_gate --gate input --depth 0 --out g.png
 
+``depth_gate`` needs a model whose depth dimension is an LSTM (``reencoder_paper``, ``reencoder``);
+``reencoder_base``'s tanh depth has no gates, and the tool says so.
+
 See :mod:`reencoder.visualize` for what the quantities measure.  ``--values FILE.json`` also
 writes the matrix and the labels.
 """
