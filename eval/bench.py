@@ -21,7 +21,6 @@ tests rather than kept twice.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import re
 import subprocess
@@ -149,13 +148,11 @@ def profile_train_step(model, sample, out: Path, rows: int = 15) -> str:
     return table
 
 
-def naive_runner() -> Callable:
+def naive_runner(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout=None, compute_dtype=None):
+    """The naive cell-by-cell loop as a grid runner (no dropout: the benchmark's models have none)."""
     from reencoder.grid.reference import naive_grid
 
-    def run(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout=None, observer=None):
-        return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=block_axis)
-
-    return run
+    return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=block_axis, compute_dtype=compute_dtype)
 
 
 def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs):
@@ -166,44 +163,45 @@ def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs
     return run_grid_fused(blocks, shape, materialize(boundary_h), boundary_m, **kwargs)
 
 
-@contextlib.contextmanager
-def variant(model, runner=None, bf16=False, workspace=True):
-    """Configure the model's grid for one benchmark variant, restoring the defaults after."""
-    from reencoder.grid.workspace import WORKSPACE
+def fused_without_workspace(*args, **kwargs):
+    """The fused wavefront with its large buffers allocated afresh on every call."""
+    from reencoder.grid.fused_wavefront import run_grid_fused
+    from reencoder.grid.workspace import Workspace
 
-    grid, keep = model.decoder.grid, WORKSPACE.keep
-    grid.runner, model.decoder.bf16 = runner, "always" if bf16 else "never"  # what --grid-bf16 does
-    if not workspace:
-        WORKSPACE.keep = 0
-        WORKSPACE.clear()
-    try:
-        yield
-    finally:
-        grid.runner, model.decoder.bf16, WORKSPACE.keep = None, "never", keep
+    return run_grid_fused(*args, workspace=Workspace(keep=0), **kwargs)
 
 
-def train_variants(model, samples, rounds: int) -> Dict[str, Tuple[List[float], str]]:
+def variant_model(data_bin: Path, arch: str, runner=None, bf16: bool = False, kernels: str = "fused"):
+    """A model for one benchmark variant, built with its options: the GEMM dtype through
+    ``--grid-bf16`` and the grid's ``runner`` and ``kernels`` as constructor options (a grid
+    built with them; the same seed, so every variant has the same parameters)."""
+    _, model = build(data_bin, arch, ["--grid-bf16", "always" if bf16 else "never"], DEVICE)
+    if runner is not None or kernels != "fused":
+        model.decoder.grid = model.decoder.grid.with_options(runner=runner, kernels=kernels)
+    return model
+
+
+def train_variants(data_bin: Path, arch: str, samples, rounds: int) -> Dict[str, Tuple[List[float], str]]:
     """Per-sample step times of every variant: the naive loop once on the first sample, the
     others in ``rounds`` interleaved rounds over all samples, best round per sample."""
     from reencoder.grid.wavefront import run_grid
 
-    with variant(model, runner=naive_runner()):
-        naive = time_per_sample(model, samples[:1])
+    naive = time_per_sample(variant_model(data_bin, arch, runner=naive_runner), samples[:1])
     configs = {
         "wavefront (autograd)": dict(runner=run_grid),
         "fused wavefront": dict(runner=fused_without_additive_input),
         "fused + additive input (default)": dict(),
-        "  same, workspace not reused": dict(workspace=False),
+        "  same, workspace not reused": dict(runner=fused_without_workspace),
         "fused + additive, bf16 GEMMs": dict(bf16=True),
     }
+    models = {name: variant_model(data_bin, arch, **cfg) for name, cfg in configs.items()}
     slow = matmul_peak(512, 384, 512, torch.bfloat16, 0.2) < matmul_peak(512, 384, 512, torch.float32, 0.2)
     best: Dict[str, List[float]] = {}
     for _ in range(rounds):
         for name, cfg in configs.items():
             # bf16 without hardware support (no AMX/AVX512-BF16) is emulated: one batch is enough
             batch = samples[:1] if cfg.get("bf16") and slow else samples
-            with variant(model, **cfg):
-                times = time_per_sample(model, batch)
+            times = time_per_sample(models[name], batch)
             best[name] = [min(a, b) for a, b in zip(best.get(name, times), times)]
     out = {"naive loop (test oracle)": (naive, "float32")}
     out.update({name: (t, "bfloat16" if configs[name].get("bf16") else "float32") for name, t in best.items()})
@@ -293,7 +291,8 @@ def main(argv=None) -> int:
         return 2
     res: Dict[str, object] = {"threads": torch.get_num_threads(), "torch": torch.__version__, "arch": args.arch,
                               "device": torch.cuda.get_device_name() if DEVICE.type == "cuda" else "cpu"}
-    task, model = build(data_bin, args.arch, [], DEVICE)
+    task, _ = build(data_bin, args.arch, [], DEVICE)
+    model = variant_model(data_bin, args.arch)  # the default variant, fp32 GEMMs
     grid = model.decoder.grid
     n, D = grid.hidden_size, grid.depth
     samples = real_batches(task, args.max_tokens, args.batches)
@@ -304,7 +303,7 @@ def main(argv=None) -> int:
     flops = sum(grid_flops(s, n, D) for s in samples) / len(samples)
     pairs = sum(s["nsentences"] for s in samples) / len(samples)
     toks = sum(s["ntokens"] for s in samples) / len(samples)
-    variants = train_variants(model, samples, args.rounds)
+    variants = train_variants(data_bin, args.arch, samples, args.rounds)
     if args.profile:
         print(profile_train_step(model, samples[0], Path(args.out).parent / "profile.txt"))
     size = matched_size(data_bin, lstm_of, params(model), range(64, 513, 16))

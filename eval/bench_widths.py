@@ -26,7 +26,6 @@ with a progress line per variant on stderr.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
 from pathlib import Path
@@ -62,7 +61,8 @@ def counted_flops(fn: Callable[[], None]) -> int:
 
 
 def grid_step(model, sample, bf16: bool) -> Callable[[], None]:
-    """Forward + backward of the model's grid alone, on random inputs of ``sample``'s shape."""
+    """Forward + backward of the model's grid alone, on random inputs of ``sample``'s shape,
+    its GEMMs in bf16 or fp32."""
     dec = model.decoder
     B, S = sample["net_input"]["src_tokens"].shape
     T, n = sample["target"].shape[1], dec.grid.hidden_size
@@ -72,8 +72,7 @@ def grid_step(model, sample, bf16: bool) -> Callable[[], None]:
     grad = torch.randn(B, T, S, n, generator=gen)
 
     def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            top, _ = dec.grid(src, tgt)
+        top, _ = dec.grid(src, tgt, compute_dtype=torch.bfloat16 if bf16 else torch.float32)
         top.float().backward(grad)
         src.grad = tgt.grad = None
         dec.grid.zero_grad(set_to_none=True)
@@ -162,8 +161,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     table = []
     models = {}
     for i, (opt, n, D, dt, flags, eager_gates) in enumerate(variants):
-        _, model = build(data_bin, args.arch, ["--grid-hidden-size", str(n), "--grid-depth", str(D), *flags])
-        model.decoder.bf16 = "always" if dt == "bfloat16" else "never"
+        _, model = build(data_bin, args.arch, ["--grid-hidden-size", str(n), "--grid-depth", str(D), *flags,
+                                               "--grid-bf16", "always" if dt == "bfloat16" else "never"])
+        if eager_gates:  # the same grid built with the eager gate math
+            model.decoder.grid = model.decoder.grid.with_options(kernels="eager")
         model.train()
         grid = grid_step(model, samples[0], dt == "bfloat16")
         row = {"option": opt + (", eager gates" if eager_gates else ""), "cell": opt, "gates": "eager" if eager_gates
@@ -187,10 +188,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                 continue  # emulated bf16: one batch, one round (it is ~10x slower than fp32)
             model, grid = models[i]
             batch = samples[:1] if i in slow else samples
-            with gate_kernels.disabled() if row["gates"] == "eager" else contextlib.nullcontext():
-                times = time_per_sample(model, batch)
-                best[i] = [min(a, b) for a, b in zip(best.get(i, times), times)]
-                grid_best[i] = min(grid_best.get(i, float("inf")), best_time(grid, 1 if i in slow else 2))
+            times = time_per_sample(model, batch)
+            best[i] = [min(a, b) for a, b in zip(best.get(i, times), times)]
+            grid_best[i] = min(grid_best.get(i, float("inf")), best_time(grid, 1 if i in slow else 2))
             s_step = sum(best[i]) / len(best[i])
             print(f"round {r + 1}/{args.rounds} [{i + 1}/{len(table)}] n={row['n']} D={row['depth']} "
                   f"{row['dtype']} {row['option']}: {s_step:.3f} s/step, grid alone {grid_best[i]:.3f} s",

@@ -11,8 +11,9 @@ target piece ``j``.  At one depth (default: the top) we collect, per cell ``(i, 
   forget``: how much of the memory coming from below is kept) or input gate (``--gate
   input``: how much new content is written) over the n units.
 
-Both come from :func:`reencoder.grid.wavefront.run_grid`'s observer, which sees every hyperplane
-of cells with their incoming and outgoing hidden vectors.  The gates are *recomputed* from
+Both come from the observer of :func:`reencoder.grid.wavefront.run_grid` (every grid given an
+observer runs through it: :meth:`reencoder.grid.grid_stack.DepthGridStack.run`), which sees every
+hyperplane of cells with their incoming and outgoing hidden vectors.  The gates are *recomputed* from
 those vectors with the block's own weights (the same ``linear`` the block applies), so the
 model code runs unchanged; :func:`depth_gate_preactivations` documents the exact inputs.
 """
@@ -61,28 +62,24 @@ class GridHeatmap:
 
 
 def depth_gate_preactivations(block, hs_in: Sequence[Tensor], hs_out: Sequence[Tensor]) -> Tensor:
-    """The depth transform's gate pre-activations ``[..., 4n]`` (layout ``u | f | o | c``).
+    """The depth transform's gate pre-activations ``[..., 4n]`` (layout ``u | f | o | c``), with
+    the rows of the block's matrices that its :attr:`~reencoder.grid.grid_lstm.GridLSTMBlock.layout`
+    names for the depth dimension (its own, a tied matrix, or its slice of the first GEMM's).
 
     With depth as the priority dimension (the default) the depth LSTM sees the *updated*
     source and target hidden vectors and the incoming depth vector,
-    ``H' = [h'_src; h'_tgt; h_depth]`` (paper §3.5); otherwise all three incoming vectors.
+    ``H' = [h'_src; h'_tgt; h_depth]`` (paper §3.5); otherwise all three incoming vectors
+    (eq. 4).
     """
-    n = block.hidden_size
-    if DEPTH in block.non_lstm_dims:
+    transform = block.layout.transform_of(DEPTH)
+    if not transform.lstm:
         raise ValueError("the depth dimension of this model has no gates (non-LSTM transform)")
-    if block.priority_dim == DEPTH:
-        weight, bias = block._priority_params()
+    if block.layout.priority_dim == DEPTH:
         H = torch.cat([hs_out[SRC], hs_out[TGT], hs_in[DEPTH]], dim=-1)
-        return F.linear(H, weight, bias)
-    H = torch.cat(list(hs_in), dim=-1)  # depth is one of the first (non-priority) transforms
-    if block.tied:
-        return F.linear(H, block.weight, block.bias)
-    offset = 0
-    for k, width in zip(block.first_dims, block.first_widths):
-        if k == DEPTH:
-            return F.linear(H, block.weight[offset : offset + 4 * n], block.bias[offset : offset + 4 * n])
-        offset += width
-    raise ValueError("no depth transform found in the block")
+    else:
+        H = torch.cat(list(hs_in), dim=-1)  # depth is one of the first (non-priority) transforms
+    weight, bias = block.transform_params(transform)
+    return F.linear(H, weight, bias)
 
 
 class _Collector:

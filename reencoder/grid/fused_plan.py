@@ -63,17 +63,27 @@ class FusedPlan:
         return [g for _, groups in self.steps for g in groups]
 
 
-def _runs(step, block_axis: Optional[int], shared: bool, additive_axis: Optional[int]):
-    """``(block, first cell, end cell, additive)`` runs of one schedule step, adjacent runs of
-    the same block merged (a shared block computes all depths of a step in one GEMM)."""
-    runs: List[List] = []
+@dataclass
+class _Run:
+    """Cells ``c0 .. c1 - 1`` of one schedule step, computed by one block in one GEMM."""
+
+    block: int
+    c0: int
+    c1: int
+    additive: bool  # on the additive face
+
+
+def _runs(step, block_axis: Optional[int], shared: bool, additive_axis: Optional[int]) -> List[_Run]:
+    """The runs of one schedule step, adjacent runs of the same block merged (a shared block
+    computes all depths of a step in one GEMM)."""
+    runs: List[_Run] = []
     for coord, c0, c1 in step.groups:
         block = 0 if shared or block_axis is None else coord
         additive = additive_axis is not None and coord == 0
-        if runs and runs[-1][0] == block and not additive and not runs[-1][3]:
-            runs[-1][2] = c1
+        if runs and runs[-1].block == block and not additive and not runs[-1].additive:
+            runs[-1].c1 = c1
         else:
-            runs.append([block, c0, c1, additive])
+            runs.append(_Run(block, c0, c1, additive))
     return runs
 
 
@@ -105,7 +115,8 @@ def fused_plan(shape: Shape, block_axis: Optional[int], shared: bool = False,
     for st in sched.steps:
         cells = [tuple(c) for c in st.coords.tolist()]
         groups = []
-        for blk, c0, c1, additive in _runs(st, block_axis, shared, additive_axis):
+        for run in _runs(st, block_axis, shared, additive_axis):
+            blk, c0, c1, additive = run.block, run.c0, run.c1, run.additive
             count = c1 - c0
             ins = []
             for c in cells[c0:c1]:

@@ -12,12 +12,13 @@ them once, so training and tests find them ready.
 
 ``REENCODER_GATE_KERNELS=0`` keeps the eager ops (also the fallback, with one warning, when no
 compiler is available); :func:`available` says which path runs.  GPU tensors and dtypes other
-than float32 / float64 always take the eager ops.
+than float32 / float64 always take the eager ops.  A caller chooses the eager ops for itself
+with ``kernels="eager"`` (:data:`CHOICES`), an option of the gate math and of
+:func:`reencoder.grid.fused_wavefront.run_grid_fused` (the benchmarks' comparison rows).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
@@ -58,23 +59,14 @@ def available() -> bool:
     return True
 
 
-_ENABLED = [True]
-
-
-@contextlib.contextmanager
-def disabled():
-    """The eager ops inside the block (the benchmark's comparison row)."""
-    _ENABLED.append(False)
-    try:
-        yield
-    finally:
-        _ENABLED.pop()
+#: The gate math's ``kernels`` option: these kernels where they apply, or the eager torch ops.
+CHOICES = ("fused", "eager")
 
 
 def usable(*tensors: torch.Tensor) -> bool:
     """Whether the kernels take these tensors: CPU, float32 / float64, unit inner stride."""
     t = tensors[0]
-    return (_ENABLED[-1] and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+    return (t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
             and all(x.stride(-1) == 1 for x in tensors) and available())
 
 

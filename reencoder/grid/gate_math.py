@@ -3,22 +3,22 @@
 The fused passes (:mod:`reencoder.grid.fused_wavefront`) keep the pre-activations of ``g`` gate
 sets *gate-major*, ``[(u, f, o) of every set | c of every set]``, so that one ``sigmoid_`` and
 one ``tanh_`` cover a whole GEMM output; :func:`gate_major` is the row permutation of a block's
-``[u, f, o, c]``-per-set weights into that layout.  Weights are cast to the GEMM dtype here
-(bf16 GEMMs with fp32 states and gate math).
+``[u, f, o, c]``-per-set weights into that layout (:mod:`reencoder.grid.fused_weights` applies
+it).  The gate math runs in the states' dtype (fp32 under bf16 GEMMs).
 
 :func:`gates_forward` and :func:`gates_backward` run the fused C++ kernels of
-:mod:`reencoder.grid.gate_kernels` where they apply (CPU, float32/64), and otherwise the eager
-torch ops of :func:`gates_forward_eager` / :func:`gates_backward_eager`, which are also the
-kernels' test oracle.
+:mod:`reencoder.grid.gate_kernels` where they apply (CPU, float32/64) and ``kernels="fused"``
+(the default) asks for them, and otherwise (``kernels="eager"``: a benchmark's comparison, the
+tests) the eager torch ops of :func:`gates_forward_eager` / :func:`gates_backward_eager`, which
+are also the kernels' test oracle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Sequence, Union
+from typing import NamedTuple, Optional, Union
 
 import torch
-import torch.nn as nn
 from torch import Tensor
 
 from . import gate_kernels
@@ -57,31 +57,50 @@ class BufferRows:
 Memory = Union[Tensor, BufferRows]
 
 
-def _kernel_args(m: Memory):
-    """``(tensor, index, N, k0)`` of the kernels' memory arguments."""
-    return (m.buf, m.idx, m.N, m.k0) if isinstance(m, BufferRows) else (m, None, 0, 0)
+class KernelMemory(NamedTuple):
+    """A memory argument as the kernels take it: a ``[R, F, n]`` tensor (``idx`` None), or a
+    ``[rows, n]`` buffer whose row ``idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
+
+    buf: Tensor
+    idx: Optional[Tensor]
+    N: int
+    k0: int
 
 
-def gates_forward(G: Tensor, m_in: Memory, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
-    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies; ``m_in`` may
-    be :class:`BufferRows`."""
-    m_args = _kernel_args(m_in)
-    if gate_kernels.usable(G, m_args[0], h_out, m_out, T):
-        gate_kernels.lstm_forward(G, *m_args, h_out, m_out, T, cell == "paper")
+def _kernel_memory(m: Memory) -> KernelMemory:
+    return KernelMemory(m.buf, m.idx, m.N, m.k0) if isinstance(m, BufferRows) else KernelMemory(m, None, 0, 0)
+
+
+def use_kernels(kernels: str, *tensors: Tensor) -> bool:
+    """Whether the fused kernels run on these tensors: asked for (``kernels``, one of
+    :data:`~reencoder.grid.gate_kernels.CHOICES`) and able to take them."""
+    if kernels not in gate_kernels.CHOICES:
+        raise ValueError(f"kernels must be one of {gate_kernels.CHOICES}, got {kernels!r}")
+    return kernels == "fused" and gate_kernels.usable(*tensors)
+
+
+def gates_forward(G: Tensor, m_in: Memory, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor,
+                  kernels: str = "fused") -> None:
+    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies (see
+    :func:`use_kernels`); ``m_in`` may be :class:`BufferRows`."""
+    m = _kernel_memory(m_in)
+    if use_kernels(kernels, G, m.buf, h_out, m_out, T):
+        gate_kernels.lstm_forward(G, m.buf, m.idx, m.N, m.k0, h_out, m_out, T, cell == "paper")
     else:
         gates_forward_eager(G, m_in.gather() if isinstance(m_in, BufferRows) else m_in, cell, h_out, m_out, T)
 
 
 def gates_backward(G: Tensor, T: Tensor, m_in: Memory, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                   dm_in: Memory, dG: Tensor = None) -> Tensor:
-    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies; ``m_in`` and
-    ``dm_in`` may be :class:`BufferRows` (both, with one index)."""
-    m_args, dm_args = _kernel_args(m_in), _kernel_args(dm_in)
-    if m_args[1] is not dm_args[1] or m_args[2:] != dm_args[2:]:
+                   dm_in: Memory, dG: Tensor = None, kernels: str = "fused") -> Tensor:
+    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies (see
+    :func:`use_kernels`); ``m_in`` and ``dm_in`` may be :class:`BufferRows` (both, with one
+    index)."""
+    m, dmem = _kernel_memory(m_in), _kernel_memory(dm_in)
+    if m.idx is not dmem.idx or (m.N, m.k0) != (dmem.N, dmem.k0):
         raise ValueError("gates_backward: m_in and dm_in must be tensors or rows picked by one index")
-    if gate_kernels.usable(G, T, m_args[0], m_new, dh, dm, dm_args[0]):
+    if use_kernels(kernels, G, T, m.buf, m_new, dh, dm, dmem.buf):
         dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device) if dG is None else dG
-        gate_kernels.lstm_backward(G, T, m_args[0], m_new, dh, dm, *m_args[1:], cell == "paper", dG, dm_args[0])
+        gate_kernels.lstm_backward(G, T, m.buf, m_new, dh, dm, m.idx, m.N, m.k0, cell == "paper", dG, dmem.buf)
         return dG
     if not isinstance(m_in, BufferRows):
         return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
@@ -167,84 +186,3 @@ def gate_major(num_sets: int, n: int) -> Tensor:
     rows = torch.arange(4 * num_sets * n).view(num_sets, 4, n)
     return torch.cat([rows[:, :3].reshape(-1), rows[:, 3].reshape(-1)])
 
-
-class BlockWeights:
-    """The matrices of one block as the fused passes use them: in the GEMM dtype, the first
-    transform's rows gate-major (``perm``; ``None`` when that is the identity).  Tied blocks use
-    one matrix for both transforms.  :meth:`columns` splits them at input column ``K``."""
-
-    def __init__(self, blk: nn.Module, params: Sequence[Tensor], dtype: torch.dtype):
-        self.tied, self.cell = blk.tied, blk.cell
-        self.prio = blk.priority_dim is not None
-        self.own_priority = blk.own_priority
-        # §3.6: a non-LSTM priority transform h' = α(V H') (no gates, no memory), or None
-        self.prio_act = blk.activation if blk.priority_dim in blk.non_lstm_dims else None
-        self.F = blk.num_dims - 1 if self.prio else blk.num_dims
-        n = blk.hidden_size
-        sets = 1 if self.tied else self.F
-        self.perm = gate_major(sets, n).to(params[0].device) if sets > 1 else None
-        W1, b1 = (params[0], params[1]) if self.perm is None else (params[0][self.perm], params[1][self.perm])
-        self.W1, self.b1 = W1.to(dtype), b1.to(dtype)
-        self.Wp = self.bp = None
-        if self.prio:
-            self.Wp, self.bp = (params[2].to(dtype), params[3].to(dtype)) if self.own_priority else (self.W1, self.b1)
-        # per cell and batch row: the first transform's activations and T, then the priority's
-        # (gates and T of an LSTM, or the activation h' alone of a non-LSTM transform)
-        prio_width = 0 if not self.prio else (n if self.prio_act else 5 * n)
-        self.acts_width = self.W1.shape[0] + self.F * n + prio_width
-        self._cols = {}
-
-    def columns(self, K: int):
-        """``(W1[:, :K], W1[:, K:], Wp[:, :K], Wp[:, K:])`` as contiguous matrices."""
-        if K not in self._cols:
-            split = lambda W: (W[:, :K].contiguous(), W[:, K:].contiguous())  # noqa: E731
-            self._cols[K] = split(self.W1) + (split(self.Wp) if self.prio else (None, None))
-        return self._cols[K]
-
-
-def block_params(blocks) -> List[Tensor]:
-    """Every block's parameters, flat, in the order :func:`split_block_params` undoes."""
-    out = []
-    for blk in blocks:
-        out += [blk.weight, blk.bias]
-        if blk.own_priority:
-            out += [blk.priority_weight, blk.priority_bias]
-    return out
-
-
-def split_block_params(blocks, flat: Sequence[Tensor]) -> List[List[Tensor]]:
-    out, i = [], 0
-    for blk in blocks:
-        k = 4 if blk.own_priority else 2
-        out.append(list(flat[i : i + k]))
-        i += k
-    return out
-
-
-def linear_into(out: Tensor, a: Tensor, weight: Tensor, bias: Tensor = None) -> Tensor:
-    """``out = bias + a @ weight.T``, or ``out += a @ weight.T`` without bias; operands in the
-    weight's (GEMM) dtype, ``out`` in its own."""
-    if weight.dtype == out.dtype:
-        if bias is None:
-            return out.addmm_(a, weight.t())
-        return torch.addmm(bias, a, weight.t(), out=out)
-    prod = torch.mm(a.to(weight.dtype), weight.t())
-    return out.add_(prod) if bias is None else out.copy_(prod).add_(bias)
-
-
-def mm_as(a: Tensor, b: Tensor, dtype: torch.dtype, out_dtype: torch.dtype, out: Tensor = None) -> Tensor:
-    """``a @ b`` with operands in the GEMM dtype, the result in ``out_dtype`` (in ``out`` when
-    given, a contiguous tensor of that dtype)."""
-    if out is None:
-        return torch.mm(a.to(dtype), b.to(dtype)).to(out_dtype)
-    if out.dtype == dtype:
-        return torch.mm(a.to(dtype), b.to(dtype), out=out)
-    return out.copy_(torch.mm(a.to(dtype), b.to(dtype)))
-
-
-def acc_mm(acc: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype) -> None:
-    """``acc += a @ b`` (a weight gradient) with operands in the GEMM dtype."""
-    if dtype == acc.dtype:
-        acc.addmm_(a, b)
-    else:
-        acc.add_(torch.mm(a.to(dtype), b.to(dtype)))

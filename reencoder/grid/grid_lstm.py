@@ -28,12 +28,15 @@ Options from the paper:
   a priority LSTM that receives a zero memory (the depth LSTM at the bottom of a grid) is, at
   initialisation, a gated feed-forward layer ``h' = σ(u)·tanh(σ(u')·tanh(c))`` whose gain is
   ``σ(b_u)·σ(b_o)`` = 1/4 with zero biases.  Its output feeds the softmax, so the first plateau
-  of training lasts ~10x longer than with a tanh depth.  ``priority_gate_bias`` initialises the
+  of training lasts far longer than with a tanh depth (measured there).  ``priority_gate_bias`` initialises the
   input and output gate biases of the priority LSTM open (2.0: gain σ(2)² ≈ 0.78).
 * **Non-LSTM dimensions** (§3.6): ``h'_k = α(V_k H)`` with no memory (``α`` = tanh or ReLU);
   their memory output is returned as zeros so every side keeps the same interface.
 
-All non-priority transforms are computed by **one** matmul ``H @ [W_1 | W_2 | ...]``; the
+A block's transforms, which dimensions each computes and where its rows lie in the parameters,
+are described once by its :attr:`GridLSTMBlock.layout` (:class:`BlockLayout`), which the fused
+runner and the visualisation read.  All non-priority transforms are computed by **one** matmul
+``H @ [W_1 | W_2 | ...]``; the
 priority transform is a second matmul, as it must wait for the others.  The block works on
 flat ``[M, n]`` tensors (any number of cells times batch), so a wavefront scheduler can feed a
 whole hyperplane of grid cells to it at once.
@@ -41,7 +44,8 @@ whole hyperplane of grid cells to it at once.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -67,6 +71,115 @@ def lstm_pointwise(gates: Tensor, m: Tensor, cell: str) -> Tuple[Tensor, Tensor]
     else:
         h_new = o * torch.tanh(m_new)
     return h_new, m_new
+
+
+@dataclass(frozen=True)
+class Transform:
+    """One transform of a block: which dimensions it computes and where its rows lie.
+
+    ``dims`` share it (one dimension, or every tied non-priority dimension of §3.4, which then
+    share one set of gates and differ only through their memories); ``lstm`` says whether it
+    is the LSTM of eq. 3 or §3.6's ``h' = α(V H)``; its rows are ``rows[0]:rows[1]`` of the
+    block's parameters named ``weight`` and ``bias`` (``[u | f | o | c]`` per LSTM, ``4n``
+    rows, or ``n`` rows of ``V``)."""
+
+    dims: Tuple[int, ...]
+    lstm: bool
+    weight: str
+    bias: str
+    rows: Tuple[int, int]
+
+
+@dataclass(frozen=True)
+class BlockLayout:
+    """What a :class:`GridLSTMBlock` computes, in one place: its first (non-priority)
+    transforms, computed by one GEMM on ``H`` (eq. 4), and the priority transform (§3.5),
+    computed after them on ``H'``; the fused runner, its gate math and the visualisation read
+    it instead of re-deriving it."""
+
+    num_dims: int
+    hidden_size: int
+    cell: str
+    activation: str
+    tied: bool
+    priority_dim: Optional[int]
+    first: Tuple[Transform, ...]
+    priority: Optional[Transform]
+
+    @property
+    def first_dims(self) -> Tuple[int, ...]:
+        return tuple(k for t in self.first for k in t.dims)
+
+    @property
+    def lstm_dims(self) -> Tuple[int, ...]:
+        return tuple(sorted(k for t in self.transforms for k in t.dims if t.lstm))
+
+    @property
+    def transforms(self) -> Tuple[Transform, ...]:
+        return self.first + ((self.priority,) if self.priority is not None else ())
+
+    @property
+    def own_priority(self) -> bool:
+        """Whether the priority transform has a matrix of its own (``priority_weight``)."""
+        return self.priority is not None and self.priority.weight == "priority_weight"
+
+    @property
+    def priority_activation(self) -> Optional[str]:
+        """``α`` of a non-LSTM priority transform (§3.6), or ``None``."""
+        return None if self.priority is None or self.priority.lstm else self.activation
+
+    @property
+    def param_names(self) -> Tuple[str, ...]:
+        """The block's parameters in the order the fused runner passes them."""
+        return ("weight", "bias") + (("priority_weight", "priority_bias") if self.own_priority else ())
+
+    def transform_of(self, k: int) -> Transform:
+        """The transform that computes dimension ``k``."""
+        return next(t for t in self.transforms if k in t.dims)
+
+
+def block_layout(num_dims: int, n: int, priority_dim: Optional[int], tied: bool, non_lstm: Sequence[int],
+                 cell: str, activation: str) -> BlockLayout:
+    """The transforms of a block with these options (see :class:`GridLSTMBlock`)."""
+    first_dims = [k for k in range(num_dims) if k != priority_dim]
+    width = lambda k: n if k in non_lstm else 4 * n  # noqa: E731
+    groups = [tuple(first_dims)] if tied and first_dims else [(k,) for k in first_dims]
+    first, off = [], 0
+    for dims in groups:
+        first.append(Transform(dims, dims[0] not in non_lstm, "weight", "bias", (off, off + width(dims[0]))))
+        off += width(dims[0])
+    priority = None
+    if priority_dim is not None:
+        lstm = priority_dim not in non_lstm
+        # its own matrix unless tied to first transforms of its kind (or there are none)
+        shared = tied and (not first or first[0].lstm == lstm)
+        names = ("weight", "bias") if shared else ("priority_weight", "priority_bias")
+        priority = Transform((priority_dim,), lstm, *names, (0, width(priority_dim)))
+    return BlockLayout(num_dims, n, cell, activation, tied, priority_dim, tuple(first), priority)
+
+
+class GemmOperands:
+    """The blocks' GEMMs with their operands in ``dtype`` (``None``: as they are), for one grid
+    run: each parameter is cast once and reused by every call, as ``torch.autocast``'s weight
+    cache did when the models wrapped the grid in it, so a parameter's gradient is summed over
+    its uses in ``dtype`` before it is cast back (the bf16 numerics of that path, kept)."""
+
+    def __init__(self, dtype: Optional[torch.dtype] = None):
+        self.dtype = dtype
+        self._cast: Dict[int, Tensor] = {}
+
+    def param(self, p: Tensor) -> Tensor:
+        if self.dtype is None or p.dtype == self.dtype:
+            return p
+        if id(p) not in self._cast:
+            self._cast[id(p)] = p.to(self.dtype)
+        return self._cast[id(p)]
+
+    def linear(self, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+        """``F.linear`` on the operands in ``dtype``: the result is in ``dtype`` too."""
+        if self.dtype is None:
+            return F.linear(x, weight, bias)
+        return F.linear(x.to(self.dtype), self.param(weight), self.param(bias))
 
 
 class GridLSTMBlock(nn.Module):
@@ -122,24 +235,15 @@ class GridLSTMBlock(nn.Module):
         self.forget_bias = forget_bias
         self.init_scale = init_scale
         self.priority_gate_bias = priority_gate_bias
-        self.first_dims = first_dims
-        width = lambda k: n if k in self.non_lstm_dims else 4 * n  # noqa: E731
-        kind = (first_dims[0] if first_dims else priority_dim) in self.non_lstm_dims
-        # the priority transform has its own weights unless tied to non-priority ones of its kind
-        self.own_priority = priority_dim is not None and (not tied or (priority_dim in self.non_lstm_dims) != kind)
-        if tied:
-            # one transform serves every dimension of a kind; tied non-priority dims share gates
-            w0 = width(first_dims[0] if first_dims else priority_dim)
-            self.weight = nn.Parameter(torch.empty(w0, num_dims * n))
-            self.bias = nn.Parameter(torch.empty(w0))
-            self.first_widths = [w0] if self.first_dims else []
-        else:
-            self.first_widths = [width(k) for k in self.first_dims]
-            self.weight = nn.Parameter(torch.empty(sum(self.first_widths), num_dims * n))
-            self.bias = nn.Parameter(torch.empty(sum(self.first_widths)))
-        if self.own_priority:
-            self.priority_weight = nn.Parameter(torch.empty(width(priority_dim), num_dims * n))
-            self.priority_bias = nn.Parameter(torch.empty(width(priority_dim)))
+        self.layout = block_layout(num_dims, n, priority_dim, tied, non_lstm, cell, activation)
+        self.first_dims = list(self.layout.first_dims)
+        self.first_widths = [t.rows[1] - t.rows[0] for t in self.layout.first]
+        self.own_priority = self.layout.own_priority
+        for name, bias in (("weight", "bias"), ("priority_weight", "priority_bias")):
+            rows = [t.rows[1] for t in self.layout.transforms if t.weight == name]
+            if rows or name == "weight":
+                setattr(self, name, nn.Parameter(torch.empty(max(rows, default=0), num_dims * n)))
+                setattr(self, bias, nn.Parameter(torch.empty(max(rows, default=0))))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -150,32 +254,23 @@ class GridLSTMBlock(nn.Module):
                 nn.init.zeros_(p)
         n = self.hidden_size
         with torch.no_grad():
-            for bias, dims in self._bias_layout():
-                for offset, k in dims:
-                    if k not in self.non_lstm_dims:
-                        bias[offset + n : offset + 2 * n].fill_(self.forget_bias)
-            if self.own_priority and self.priority_dim not in self.non_lstm_dims:
+            for t in self.layout.transforms:
+                if t.lstm:
+                    b = self.transform_params(t)[1]
+                    b[n : 2 * n].fill_(self.forget_bias)  # forget gate f
+            prio = self.layout.priority
+            if self.own_priority and prio.lstm:
                 self.priority_bias[:n].fill_(self.priority_gate_bias)  # input gate u
                 self.priority_bias[2 * n : 3 * n].fill_(self.priority_gate_bias)  # output gate o
 
-    def _bias_layout(self):
-        """(bias tensor, [(offset, dim), ...]) pairs, to locate each forget gate."""
-        if self.tied:
-            layout = [(self.bias, [(0, self.first_dims[0] if self.first_dims else self.priority_dim)])]
-        else:
-            offsets, off = [], 0
-            for k, w in zip(self.first_dims, self.first_widths):
-                offsets.append((off, k))
-                off += w
-            layout = [(self.bias, offsets)]
-        if self.own_priority:
-            layout.append((self.priority_bias, [(0, self.priority_dim)]))
-        return layout
+    def transform_params(self, t: Transform) -> Tuple[Tensor, Tensor]:
+        """The rows of ``weight`` and ``bias`` of transform ``t`` (views of the parameters)."""
+        a, b = t.rows
+        return getattr(self, t.weight)[a:b], getattr(self, t.bias)[a:b]
 
-    def _priority_params(self) -> Tuple[Tensor, Tensor]:
-        if self.own_priority:
-            return self.priority_weight, self.priority_bias
-        return self.weight, self.bias
+    def params(self) -> List[Tensor]:
+        """The parameters in :attr:`BlockLayout.param_names` order (the fused runner's)."""
+        return [getattr(self, name) for name in self.layout.param_names]
 
     def _transform(self, k: int, pre: Tensor, m: Tensor) -> Tuple[Tensor, Tensor]:
         """Apply dimension k's nonlinearity to its pre-activation ``pre``."""
@@ -183,25 +278,32 @@ class GridLSTMBlock(nn.Module):
             return ACTIVATIONS[self.activation](pre), torch.zeros_like(m)
         return lstm_pointwise(pre, m, self.cell)
 
-    def forward(self, hs: Sequence[Tensor], ms: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
+    def forward(self, hs: Sequence[Tensor], ms: Sequence[Tensor],
+                gemm: Optional[GemmOperands] = None) -> Tuple[List[Tensor], List[Tensor]]:
         """Compute one block for a batch of cells.
 
         Args:
             hs, ms: N tensors each, ``[M, n]``: the incoming hidden and memory vector of every
                 side, for M cells at once.
+            gemm: the GEMMs' operand dtype (default: the inputs'); see :meth:`forward_concat`.
         Returns:
             (hs', ms'): N tensors each, ``[M, n]``, the outgoing vectors of every side.
         """
         H = torch.cat(list(hs), dim=-1)
-        return self.forward_concat(H, ms)
+        return self.forward_concat(H, ms, gemm)
 
-    def forward_concat(self, H: Tensor, ms: Sequence[Tensor]) -> Tuple[List[Tensor], List[Tensor]]:
-        """``forward`` with the hidden vectors already concatenated: ``H = [h_1; ...; h_N]``."""
+    def forward_concat(self, H: Tensor, ms: Sequence[Tensor],
+                       gemm: Optional[GemmOperands] = None) -> Tuple[List[Tensor], List[Tensor]]:
+        """``forward`` with the hidden vectors already concatenated: ``H = [h_1; ...; h_N]``.
+        With ``gemm`` in bf16 the two GEMMs take their operands, bias included, in bf16 and
+        return bf16 pre-activations; the gate math then mixes them with the memories in their
+        own dtype (fp32) by type promotion."""
         n, N = self.hidden_size, self.num_dims
+        gemm = GemmOperands() if gemm is None else gemm
         h_out: List[Optional[Tensor]] = [None] * N
         m_out: List[Optional[Tensor]] = [None] * N
         if self.first_dims:
-            pre = F.linear(H, self.weight, self.bias)  # one matmul for all non-priority dims
+            pre = gemm.linear(H, self.weight, self.bias)  # one matmul for all non-priority dims
             if self.tied:
                 k0 = self.first_dims[0]
                 if k0 in self.non_lstm_dims:
@@ -222,8 +324,8 @@ class GridLSTMBlock(nn.Module):
             if self.first_dims:
                 parts = [h_out[k] if k != p else H[:, p * n : (p + 1) * n] for k in range(N)]
                 H = torch.cat(parts, dim=-1)
-            weight, bias = self._priority_params()
-            h_out[p], m_out[p] = self._transform(p, F.linear(H, weight, bias), ms[p])
+            prio = self.layout.priority  # its rows are the whole of its parameters
+            h_out[p], m_out[p] = self._transform(p, gemm.linear(H, getattr(self, prio.weight), getattr(self, prio.bias)), ms[p])
         return h_out, m_out  # type: ignore[return-value]
 
     def extra_repr(self) -> str:

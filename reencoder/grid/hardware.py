@@ -4,11 +4,13 @@
 * CUDA: ``torch.cuda.is_bf16_supported()`` (Ampere and later);
 * CPU: the ``amx_bf16`` flag of ``/proc/cpuinfo`` (Intel AMX, Sapphire Rapids and later) or
   ``avx512_bf16`` (bf16 dot products in AVX-512: AMD Zen 4 and later, Intel Cooper Lake), which
-  oneDNN's bf16 GEMMs use.  Measured (``make bench``, ``recipes/RESULTS.md``): on a 2-core AMX
-  Xeon the bf16 matmul peak at the grid's shapes is 8.1x the fp32 one and the n = 256 grid 1.8x
-  faster; on a 2-core AMD EPYC (Zen 5) with ``avx512_bf16`` and no AMX 4.5x and 2.2x, and the
-  demo's n = 128 grid at 512-token batches 1.6x.  CPUs with neither (AVX2 only) emulate bf16,
-  ~10-27x slower than fp32, and stay in fp32.
+  oneDNN's bf16 GEMMs use.  Measured with ``make bench`` on both kinds of CPU
+  (``recipes/RESULTS.md``, "Performance": the AMX Xeon and the AMD EPYC Zen 5 with
+  ``avx512_bf16``), bf16 GEMMs are faster than fp32 there; CPUs with neither (AVX2 only)
+  emulate bf16, many times slower than fp32, and stay in fp32.
+
+The model passes the chosen dtype to the grid explicitly (``compute_dtype``:
+:meth:`reencoder.models.grid_decoder.GridDecoderBase.run_grid`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ LSTM whose connections along depth are LSTM cells too, so every cell ``(t, d)`` 
 with one LSTM transform along time and one along depth.  The paper reports 1.47 bits per
 character for its best such model, which shares the weights along depth ("Tied 2-LSTM").
 
-Axis 0 is time, axis 1 is depth.  The grid runs through :func:`reencoder.grid.wavefront.run_grid`
+Axis 0 is time, axis 1 is depth.  The grid runs through
+:func:`reencoder.grid.fused_wavefront.run_grid_fused` (see :class:`~reencoder.grid.grid_stack.DepthGridStack`)
 with the block of :mod:`reencoder.grid.grid_lstm`:
 
 * along **depth** the near face receives the projection of the input character embedding as
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
+import torch
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
@@ -44,14 +46,17 @@ class LMGrid(DepthGridStack):
         super().__init__(2, hidden_size, depth, **kwargs)
 
     def forward(
-        self, x: Tensor, state: Optional[ColumnState] = None, observer: Optional[Observer] = None
+        self, x: Tensor, state: Optional[ColumnState] = None, observer: Optional[Observer] = None,
+        compute_dtype: Optional[torch.dtype] = None,
     ) -> Tuple[Tensor, ColumnState]:
         """Run ``T`` columns.
 
         Args:
             x: ``[B, T, n]`` projected input embeddings (the depth-axis input of row 0).
             state: time-axis state entering the first column (``None``: zeros).
-            observer: passed to :func:`reencoder.grid.wavefront.run_grid`.
+            observer: called per hyperplane (the grid then runs through
+                :func:`reencoder.grid.wavefront.run_grid`; see :meth:`DepthGridStack.run`).
+            compute_dtype: the dtype of the grid's GEMM operands (default: the inputs').
         Returns:
             ``[B, T, n]`` top-of-depth hidden vectors, and the state leaving the last column.
         """
@@ -59,7 +64,8 @@ class LMGrid(DepthGridStack):
         if state is None:
             zeros = x.new_zeros(self.depth, B, n)
             state = (zeros, zeros)
-        exit_h, exit_m = self.run((T, self.depth), [state[0], x.transpose(0, 1)], [state[1], None], observer)
+        exit_h, exit_m = self.run((T, self.depth), [state[0], x.transpose(0, 1)], [state[1], None], observer,
+                                  compute_dtype)
         return exit_h[DEPTH].transpose(0, 1), (exit_h[TIME], exit_m[TIME])
 
 

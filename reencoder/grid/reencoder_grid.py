@@ -49,6 +49,7 @@ class ReencoderGrid(DepthGridStack):
         tgt_in: Tensor,
         row_state: Optional[RowState] = None,
         observer: Optional[Observer] = None,
+        compute_dtype: Optional[torch.dtype] = None,
     ) -> Tuple[Tensor, RowState]:
         """Run the grid over ``T`` target rows.
 
@@ -56,7 +57,9 @@ class ReencoderGrid(DepthGridStack):
             src_in: ``[B, S, n]`` source half of the input projection (right-padded).
             tgt_in: ``[B, T, n]`` target half (bias included), for the rows to compute.
             row_state: target-axis state entering the first row (``None``: zeros, row 0).
-            observer: passed to :func:`reencoder.grid.wavefront.run_grid`.
+            observer: called per hyperplane (the grid then runs through
+                :func:`reencoder.grid.wavefront.run_grid`; see :meth:`DepthGridStack.run`).
+            compute_dtype: the dtype of the grid's GEMM operands (default: the inputs').
         Returns:
             ``[B, T, S, n]`` top-depth hidden vectors of every cell of the ``T`` rows (cells past
             a sentence's source length are padding), and the row state leaving the last row
@@ -69,7 +72,8 @@ class ReencoderGrid(DepthGridStack):
         x = OuterSum([src_in.transpose(0, 1), tgt_in.transpose(0, 1)])
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
-        exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer)
+        exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer,
+                                  compute_dtype)
         top = exit_h[DEPTH].view(S, T, B, n).permute(2, 1, 0, 3)  # face (i, j) -> [B, T, S, n]
         return top, (exit_h[TGT], exit_m[TGT])
 

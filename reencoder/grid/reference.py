@@ -11,10 +11,11 @@ import itertools
 
 import torch
 
+from .grid_lstm import GemmOperands
 from .schedule import face_index, materialize
 
 
-def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
+def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None, compute_dtype=None):
     """Exits ``(h, m)`` per axis, as :func:`reencoder.grid.wavefront.run_grid` returns them
     (same arguments; no dropout, no observer)."""
     ndim = len(shape)
@@ -22,6 +23,7 @@ def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
     template = next(t for t in boundary_h if t is not None)
     B, n = template.shape[1], template.shape[2]
     zeros = template.new_zeros(B, n)
+    gemm = GemmOperands(compute_dtype)
     out_h, out_m = {}, {}
     exit_h = [dict() for _ in range(ndim)]
     exit_m = [dict() for _ in range(ndim)]
@@ -37,7 +39,7 @@ def naive_grid(blocks, shape, boundary_h, boundary_m, block_axis=None):
                 hs.append(out_h[pred][k])
                 ms.append(out_m[pred][k])
         blk = blocks[c[block_axis]] if (block_axis is not None and len(blocks) > 1) else blocks[0]
-        h_new, m_new = blk(hs, ms)
+        h_new, m_new = blk(hs, ms, gemm)
         out_h[c], out_m[c] = h_new, m_new
         for k in range(ndim):
             if c[k] == shape[k] - 1:

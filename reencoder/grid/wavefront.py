@@ -7,7 +7,8 @@ before, so gathers are small and backward stays linear in the grid size.  It run
 (non-LSTM dimensions, any priority dimension) and is the fallback of
 :func:`reencoder.grid.fused_wavefront.run_grid_fused`, the fast path the models use, whose
 results it must equal.  The observer hook (:data:`~reencoder.grid.schedule.Observer`) sees
-every hyperplane, for inspection (:mod:`reencoder.visualize`).
+every hyperplane, for inspection (:mod:`reencoder.visualize`): a grid with an observer always
+runs here (:meth:`reencoder.grid.grid_stack.DepthGridStack.run`).
 
 Boundary and exit tensors are laid out as :mod:`reencoder.grid.schedule` describes.
 """
@@ -21,6 +22,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .grid_lstm import GemmOperands
 from .schedule import AxisGather, Observer, Shape, materialize, schedule
 
 
@@ -50,6 +52,7 @@ def run_grid(
     block_axis: Optional[int] = None,
     dropout: Optional[Sequence[float]] = None,
     observer: Optional[Observer] = None,
+    compute_dtype: Optional[torch.dtype] = None,
 ) -> Tuple[List[Tensor], List[Tensor]]:
     """Run a grid of blocks hyperplane by hyperplane.
 
@@ -64,6 +67,8 @@ def run_grid(
             (applied in training mode only).
         observer: called per step as ``observer(coords, hs_in, hs_out, ms_out)`` with the
             cells' coordinates and ``[N_t, B, n]`` tensors, for inspection.
+        compute_dtype: the dtype of the blocks' GEMM operands (default: the inputs'), as
+            :class:`~reencoder.grid.grid_lstm.GemmOperands` applies it.
     Returns:
         (exit_h, exit_m): per axis, ``[F_k, B, n]`` outgoing vectors of the far face.
     """
@@ -72,6 +77,7 @@ def run_grid(
     template = next(t for t in boundary_h if t is not None)
     B, n = template.shape[1], template.shape[2]
     sched = schedule(tuple(shape), block_axis if len(blocks) > 1 else None)
+    gemm = GemmOperands(compute_dtype)  # every parameter cast once per run
     prev_h: List[Optional[Tensor]] = [None] * ndim
     prev_m: List[Optional[Tensor]] = [None] * ndim
     exits_h: List[List[Tensor]] = [[] for _ in range(ndim)]
@@ -85,7 +91,7 @@ def run_grid(
         for blk, start, end in step.groups:
             rows = end - start
             h_o, m_o = blocks[blk].forward_concat(
-                H[start:end].reshape(rows * B, ndim * n), [m[start:end].reshape(rows * B, n) for m in ms]
+                H[start:end].reshape(rows * B, ndim * n), [m[start:end].reshape(rows * B, n) for m in ms], gemm
             )
             outs.append((h_o, m_o, rows))
         if len(outs) == 1:

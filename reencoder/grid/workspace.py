@@ -3,9 +3,11 @@
 A training step of the grid needs a few buffers of hundreds of MB (every hidden and memory
 vector of the grid, their gradients, the gate activations).  Freshly allocated memory is paged
 in by the kernel on first touch, and on the 2-core development VM that first touch cost more
-than the arithmetic done in the memory (~60 ms for 192 MB against ~10 ms to fill it again);
-glibc returns such large blocks to the system on free, so every step paid it again.  A
-:class:`Workspace` keeps released flat tensors and hands out views of them.
+than the arithmetic done in the memory; glibc returns such large blocks to the system on free,
+so every step paid it again (``make bench``'s row "same, workspace not reused",
+``recipes/RESULTS.md``, "Performance").  A :class:`Workspace` keeps released flat tensors and
+hands out views of them; :func:`reencoder.grid.fused_wavefront.run_grid_fused` takes one as an
+option (default :data:`WORKSPACE`).
 
 A tensor taken from the workspace belongs to the caller until it is given back; giving back
 a tensor that is still read elsewhere is a bug of the caller.  Views of a taken tensor must
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import atexit
 import math
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -75,13 +77,14 @@ WORKSPACE = Workspace()
 
 
 class Scratch:
-    """Named scratch buffers carved from one :data:`WORKSPACE` tensor, each as large as its
-    largest use: a loop that needs a fresh ``[R, W]`` temporary per iteration takes
-    ``scratch("name", R, W)`` instead, already paged in.  A view is valid until the next
-    call with the same name; :meth:`release` gives the memory back."""
+    """Named scratch buffers carved from one tensor of ``workspace`` (default :data:`WORKSPACE`),
+    each as large as its largest use: a loop that needs a fresh ``[R, W]`` temporary per
+    iteration takes ``scratch("name", R, W)`` instead, already paged in.  A view is valid until
+    the next call with the same name; :meth:`release` gives the memory back."""
 
-    def __init__(self, like: Tensor, **numels: int):
-        self.flat = WORKSPACE.take((sum(numels.values()),), like)
+    def __init__(self, like: Tensor, workspace: Optional[Workspace] = None, **numels: int):
+        self.workspace = WORKSPACE if workspace is None else workspace
+        self.flat = self.workspace.take((sum(numels.values()),), like)
         self.bufs, off = {}, 0
         for name, size in numels.items():
             self.bufs[name] = self.flat[off : off + size]
@@ -91,6 +94,6 @@ class Scratch:
         return self.bufs[name][: math.prod(shape)].view(shape)
 
     def release(self) -> None:
-        WORKSPACE.give(self.flat)
+        self.workspace.give(self.flat)
 # let go of the kept buffers before the interpreter (and CUDA) shut down
 atexit.register(WORKSPACE.clear)

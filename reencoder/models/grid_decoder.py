@@ -96,10 +96,11 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return self.proj(self.dropout(self.embed_tokens(tokens)))
 
     def run_grid(self, like: Tensor, *args, **kwargs):
-        """Call the grid, its GEMMs in bf16 as ``--grid-bf16`` says (``auto``: float32 models on
-        hardware with native bf16 matmuls); outputs in ``like``'s dtype."""
-        with torch.autocast(like.device.type, dtype=torch.bfloat16, enabled=self.grid_in_bf16(like)):
-            x, state = self.grid(*args, **kwargs)
+        """Call the grid with its GEMM dtype given explicitly (``compute_dtype``): bf16 as
+        ``--grid-bf16`` says (:meth:`grid_in_bf16`), else ``like``'s dtype; outputs in ``like``'s
+        dtype."""
+        dtype = torch.bfloat16 if self.grid_in_bf16(like) else like.dtype
+        x, state = self.grid(*args, compute_dtype=dtype, **kwargs)
         return x.to(like.dtype), state
 
     def grid_in_bf16(self, like: Tensor) -> bool:

@@ -71,7 +71,9 @@ def test_recomputed_gates_reproduce_the_blocks_output(translator):
         plain, _ = model.decoder(prev, encoder_out)
         observed, _ = model.decoder(prev, encoder_out, observer=observer)
     assert sum(checked) == src.shape[1] * prev.shape[1] * grid.depth
-    assert torch.equal(plain, observed)  # observing changes nothing
+    # observing changes nothing but the runner: an observed grid runs through the autograd
+    # runner (run_grid), which computes the same function as the fused one in another order
+    torch.testing.assert_close(observed, plain, rtol=1e-4, atol=1e-4)
 
 
 def test_heatmap_cli_writes_png_and_values(tiny, tmp_path, capsys):

@@ -4,14 +4,12 @@ tensors that are strided views of the row buffers, F gate sets or one set shared
 dimensions, standard and paper cell, float32 and float64), and the row gather / scatter of the
 additive input."""
 
-import contextlib
-
 import pytest
 import torch
 
 from reencoder.grid import gate_kernels
 from reencoder.grid.gate_math import (BufferRows, gates_backward, gates_backward_eager, gates_forward,
-                                      gates_forward_eager)
+                                      gates_forward_eager, use_kernels)
 
 pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
 
@@ -57,9 +55,9 @@ def test_kernels_take_only_what_they_implement():
     assert gate_kernels.usable(x, x)
     assert not gate_kernels.usable(x.half(), x.half())  # eager for other dtypes
     assert not gate_kernels.usable(x, x.transpose(1, 2))  # and for non-unit inner strides
-    with gate_kernels.disabled():
-        assert not gate_kernels.usable(x, x)
-    assert gate_kernels.usable(x, x)
+    assert use_kernels("fused", x, x) and not use_kernels("eager", x, x)  # the caller's choice
+    with pytest.raises(ValueError, match="kernels must be"):
+        use_kernels("fast", x, x)
 
 
 def test_switched_off_by_the_environment(monkeypatch):
@@ -125,15 +123,15 @@ def test_memory_rows_read_and_written_where_they_lie(F, g, k0, cell):
         G, h, m, T = pre.clone(), *(torch.empty(R, F, n, dtype=torch.float64) for _ in range(3))
         dbuf = torch.full_like(buf, 7.0)
         dmem = BufferRows(dbuf, idx, N).sides(k0, F)
-        with (gate_kernels.disabled() if name != "kernel" else contextlib.nullcontext()):
-            if name == "eager tensor":
-                gates_forward_eager(G, m_in, cell, h, m, T)
-                dm_in = torch.empty(R, F, n, dtype=torch.float64)
-                dG = gates_backward_eager(G, T, m_in, m, dh, dm, cell, dm_in)
-                dmem.write(dm_in)
-            else:
-                gates_forward(G, mem, cell, h, m, T)
-                dG = gates_backward(G, T, mem, m, dh, dm, cell, dmem)
+        if name == "eager tensor":
+            gates_forward_eager(G, m_in, cell, h, m, T)
+            dm_in = torch.empty(R, F, n, dtype=torch.float64)
+            dG = gates_backward_eager(G, T, m_in, m, dh, dm, cell, dm_in)
+            dmem.write(dm_in)
+        else:
+            kernels = "fused" if name == "kernel" else "eager"
+            gates_forward(G, mem, cell, h, m, T, kernels=kernels)
+            dG = gates_backward(G, T, mem, m, dh, dm, cell, dmem, kernels=kernels)
         results[name] = (G, h, m, T, dG, dbuf)
     untouched = torch.ones(rows, dtype=torch.bool)
     untouched[idx.view(R, N)[:, k0 : k0 + F].reshape(-1)] = False

@@ -171,3 +171,28 @@ def test_zero_memory_priority_lstm_gain_is_set_by_the_gate_bias(bias, gain):
         block.priority_bias[9:].fill_(eps)  # the candidate c's pre-activation
     h1 = block([H[:, :3], H[:, 3:]], [torch.zeros(1, 3)] * 2)[0][1]
     torch.testing.assert_close((h1 - h0) / eps, torch.full((1, 3), gain), rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw,first,priority", [
+    # untied: one 4n-row LSTM per first dimension, the priority LSTM in its own matrix
+    (dict(priority_dim=2), [((0,), True, (0, 16)), ((1,), True, (16, 32))], ("priority_weight", True, (0, 16))),
+    # tied (§3.4): one set of gates for both first dimensions, and the same matrix for depth
+    (dict(priority_dim=2, tied=True), [((0, 1), True, (0, 16))], ("weight", True, (0, 16))),
+    # a tanh depth (§3.6) next to tied LSTM dimensions keeps a V of its own, n rows
+    (dict(priority_dim=2, tied=True, non_lstm_dims=[2]), [((0, 1), True, (0, 16))], ("priority_weight", False, (0, 4))),
+    # no priority: every dimension in the first GEMM, a non-LSTM one with n rows
+    (dict(non_lstm_dims=[1]), [((0,), True, (0, 16)), ((1,), False, (16, 20)), ((2,), True, (20, 36))], None),
+])
+def test_layout_describes_every_transform_and_its_rows(kw, first, priority):
+    """The block's one description of its transforms: dimensions, kind and rows, which the
+    block's own forward pass, the fused runner and the visualisation all read."""
+    block = GridLSTMBlock(3, 4, **kw)
+    layout = block.layout
+    assert [(t.dims, t.lstm, t.rows) for t in layout.first] == first
+    assert (None if layout.priority is None else (layout.priority.weight, layout.priority.lstm, layout.priority.rows)) == priority
+    assert block.weight.shape[0] == first[-1][2][1] and layout.own_priority == hasattr(block, "priority_weight")
+    assert [p is q for p, q in zip(block.params(), block.parameters())] == [True] * len(list(block.parameters()))
+    for t in layout.transforms:  # a transform's rows are views of the parameters
+        weight, bias = block.transform_params(t)
+        assert weight.shape == (t.rows[1] - t.rows[0], 12) and weight.data_ptr() == getattr(block, t.weight)[t.rows[0]].data_ptr()
+        assert layout.transform_of(t.dims[-1]) == t

@@ -2,12 +2,12 @@
 autograd wavefront and the fused one with its hand-written backward (on CPU with the C++ kernels
 and with the eager torch ops they replace)."""
 
-import contextlib
+import functools
 
 import pytest
 import torch
 
-from reencoder.grid import gate_kernels
+from reencoder.grid.grid_stack import DepthGridStack
 from reencoder.grid.reference import naive_grid
 from reencoder.grid.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid.grid_lstm import GridLSTMBlock
@@ -54,21 +54,16 @@ CASES = [
     ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "tied": True, "activation": "relu"}),
     ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "tied": True, "cell": "paper"}),
 ]
-RUNNERS = {"autograd": run_grid, "fused": run_grid_fused, "fused-eager": run_grid_fused}
-
-
-def gates_for(runner):
-    """The fused runner with the eager gate ops (the fallback without a compiler) in this block,
-    forward and backward; the C++ kernels otherwise (where they are built)."""
-    return gate_kernels.disabled() if runner == "fused-eager" else contextlib.nullcontext()
+# the fused runner with the C++ kernels (where they are built) and with the eager gate ops they
+# replace (the fallback without a compiler), forward and backward
+RUNNERS = {"autograd": run_grid, "fused": run_grid_fused, "fused-eager": functools.partial(run_grid_fused, kernels="eager")}
 
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("runner", sorted(RUNNERS))
 @pytest.mark.parametrize("shape,n_blocks,block_axis,kw", CASES)
 def test_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
-    with gates_for(runner):
-        check_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device)
+    check_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device)
 
 
 def check_wavefront_matches_naive_loop(shape, n_blocks, block_axis, kw, runner, device):
@@ -129,11 +124,10 @@ def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device, runner):
     """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
     projects the S + T parts instead of the S·T cells; outputs and every gradient (parts
     included) equal the naive loop over the materialised face."""
-    with gates_for(runner):
-        check_additive_depth_input(n_blocks, kw, device)
+    check_additive_depth_input(n_blocks, kw, device, runner)
 
 
-def check_additive_depth_input(n_blocks, kw, device):
+def check_additive_depth_input(n_blocks, kw, device, runner):
     torch.manual_seed(3)
     S, T, D, B, n = 4, 5, 3, 2, 4
     blocks = torch.nn.ModuleList(GridLSTMBlock(3, n, priority_dim=2, **kw) for _ in range(n_blocks)).double().to(device)
@@ -142,7 +136,7 @@ def check_additive_depth_input(n_blocks, kw, device):
     rand = lambda *size: torch.randn(*size, dtype=torch.double, device=device, requires_grad=True)  # noqa: E731
     s, t, row_h, row_m = rand(S, B, n), rand(T, B, n), rand(S * D, B, n), rand(S * D, B, n)
     bh, bm = [None, row_h, OuterSum([s, t])], [None, row_m, None]
-    fused = run_grid_fused(blocks, (S, T, D), bh, bm, block_axis=2)
+    fused = RUNNERS[runner](blocks, (S, T, D), bh, bm, block_axis=2)
     naive = naive_grid(blocks, (S, T, D), bh, bm, block_axis=2)
     outs_f, outs_n = fused[0] + fused[1], naive[0] + naive[1]
     for a, b in zip(outs_f, outs_n):
@@ -177,17 +171,22 @@ def test_fused_dropout_gradients_match_finite_differences(kw):
     assert torch.count_nonzero(dropped == 0) > 0 and torch.count_nonzero(plain == 0) == 0
 
 
-@pytest.mark.parametrize("device", DEVICES)
-def test_fused_bf16_gemms_stay_close_to_fp32(device):
-    """Under autocast the fused pass runs its GEMMs in bf16 and keeps states in fp32."""
+def bf16_case(device):
     torch.manual_seed(0)
     blocks = torch.nn.ModuleList(GridLSTMBlock(3, 32, priority_dim=2) for _ in range(2)).to(device)
-    shape, B = (5, 6, 2), 4
+    B = 4
     bh = [None, torch.randn(10, B, 32, device=device), torch.randn(30, B, 32, device=device, requires_grad=True)]
     bm = [None, torch.randn(10, B, 32, device=device), None]
+    return blocks, (5, 6, 2), bh, bm
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_fused_bf16_gemms_stay_close_to_fp32(device):
+    """With compute_dtype=bf16 the fused pass runs its GEMMs in bf16 and keeps states in fp32;
+    the dtype is honoured as given (were it ignored, the outputs would equal fp32's)."""
+    blocks, shape, bh, bm = bf16_case(device)
     ref = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
-    with torch.autocast(device, dtype=torch.bfloat16):
-        low = run_grid_fused(blocks, shape, bh, bm, block_axis=2)[0]
+    low = run_grid_fused(blocks, shape, bh, bm, block_axis=2, compute_dtype=torch.bfloat16)[0]
     for a, b in zip(ref, low):
         assert b.dtype == torch.float32
         assert 0 < (a - b).abs().max() < 2e-2  # bf16 rounding shows, but stays small
@@ -196,18 +195,70 @@ def test_fused_bf16_gemms_stay_close_to_fp32(device):
     assert torch.nn.functional.cosine_similarity(g_ref.flatten(), g_low.flatten(), dim=0) > 0.999
 
 
-def test_fused_observer_sees_what_the_autograd_observer_sees():
-    blocks, bh, bm = make_case((3, 4, 2), 2, 2, priority_dim=2)
-    seen = {"autograd": [], "fused": []}
-    for name, runner in (("autograd", run_grid), ("fused", run_grid_fused)):
-        def observe(coords, hs_in, hs_out, ms_out, log=seen[name]):
-            log.append((coords.clone(), [t.detach().clone() for t in hs_in + hs_out + ms_out]))
-        runner(blocks, (3, 4, 2), bh, bm, block_axis=2, observer=observe)
-    assert len(seen["fused"]) == len(seen["autograd"]) == 3 + 4 + 2 - 2
-    for (ca, ta), (cf, tf) in zip(seen["autograd"], seen["fused"]):
-        assert torch.equal(ca, cf)
-        for a, b in zip(ta, tf):
-            torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("device", DEVICES)
+def test_explicit_bf16_is_what_autocast_gave(device):
+    """The explicit GEMM dtype replaces the models' former ``torch.autocast``: both runners
+    give what they gave under autocast (the autograd runner exactly: GEMM operands and
+    results in bf16, then its gate math; the fused one within its own bf16 rounding), and an
+    enclosing autocast is no longer read by the fused runner."""
+    blocks, shape, bh, bm = bf16_case(device)
+    bf16 = torch.bfloat16
+    with torch.autocast(device, dtype=bf16):
+        auto = run_grid(blocks, shape, bh, bm, block_axis=2)
+    explicit = run_grid(blocks, shape, bh, bm, block_axis=2, compute_dtype=bf16)
+    for a, b in zip(auto[0] + auto[1], explicit[0] + explicit[1]):
+        assert torch.equal(a, b)
+    fused = run_grid_fused(blocks, shape, bh, bm, block_axis=2, compute_dtype=bf16)
+    fp32 = run_grid_fused(blocks, shape, bh, bm, block_axis=2)
+    for a, b, c in zip(explicit[0], fused[0], fp32[0]):  # bf16 runners agree better than bf16 and fp32
+        assert (a.float() - b).abs().max() < 2e-2 and (b - c).abs().max() > 0
+
+
+def test_grids_with_an_observer_run_through_the_autograd_runner():
+    """The fused runner has no observer hook; a stack given an observer runs ``run_grid`` (the
+    same function), and the observer sees every hyperplane."""
+    torch.manual_seed(0)
+    grid = DepthGridStack(3, 5, 2).double()
+    assert isinstance(grid.runner, functools.partial) and grid.runner.func is run_grid_fused
+    bh = [None, torch.randn(6, 2, 5, dtype=torch.double), torch.randn(12, 2, 5, dtype=torch.double)]
+    bm = [None, torch.randn(6, 2, 5, dtype=torch.double), None]
+    seen = []
+    observed = grid.run((3, 4, 2), bh, bm, observer=lambda coords, *_: seen.append(coords))
+    plain = grid.run((3, 4, 2), bh, bm)
+    assert len(seen) == 3 + 4 + 2 - 2
+    for a, b in zip(observed[0] + observed[1], plain[0] + plain[1]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(TypeError):
+        run_grid_fused(grid.blocks, (3, 4, 2), bh, bm, block_axis=2, observer=print)
+
+
+def naive_runner(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout=None, compute_dtype=None):
+    return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis, compute_dtype)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(tied_dims=True, depth_transform="tanh"), dict(shared_depth=True, cell="paper")])
+def test_runner_and_kernels_are_constructor_options(kw):
+    """A stack built with ``runner``/``kernels`` (or a copy made with other options) computes
+    the same function as the default one, outputs and gradients."""
+    torch.manual_seed(1)
+    grid = DepthGridStack(3, 4, 2, depth_dropout=0.0, **kw).double()
+    variants = {"fused": grid, "autograd": grid.with_options(runner="autograd"),
+                "eager": grid.with_options(kernels="eager"), "naive": grid.with_options(runner=naive_runner)}
+    assert variants["autograd"].runner is run_grid and variants["eager"].runner.keywords == {"kernels": "eager"}
+    with pytest.raises(ValueError, match="runner must be"):
+        DepthGridStack(3, 4, 2, runner="fast")
+    S, T, B, n = 3, 4, 2, 4
+    s, t = (torch.randn(L, B, n, dtype=torch.double, requires_grad=True) for L in (S, T))
+    row = torch.randn(S * 2, B, n, dtype=torch.double, requires_grad=True)
+    results = {}
+    for name, g in variants.items():
+        h, m = g.run((S, T, 2), [None, row, OuterSum([s, t])], [None, row, None])
+        outs = h + m
+        loss = sum((o * (i + 1)).sum() for i, o in enumerate(outs))
+        results[name] = [o.detach() for o in outs] + list(torch.autograd.grad(loss, [s, t, row, *g.parameters()]))
+    for name in ("autograd", "eager", "naive"):
+        for a, b in zip(results["fused"], results[name]):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 def test_workspace_reuses_released_buffers():
