@@ -19,9 +19,9 @@ from typing import Sequence
 
 from . import wordseg
 from .cleaning import normalize
+from .foundation import write_lines
 from .references import reference_columns, write_items
 from .split import HeldOut, Item
-from .foundation import write_lines
 from .stages import write_json
 from .tvsub import EvalSet
 

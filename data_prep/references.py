@@ -52,7 +52,7 @@ def reference_files(folder: str | Path, prefix: str = "test", lang: str = "en") 
     indexed = sorted((int(m.group(1)), p) for p in folder.iterdir() if (m := pattern.match(p.name)))
     if not indexed:
         raise DataError(f"{folder}: no reference files {prefix}.{lang}.0, {prefix}.{lang}.1, ... found")
-    for expected, (index, path) in enumerate(indexed):
+    for expected, (index, _path) in enumerate(indexed):
         if index != expected:
             raise DataError(f"{folder}: reference {prefix}.{lang}.{expected} is missing "
                             f"(found {', '.join(p.name for _, p in indexed)})")

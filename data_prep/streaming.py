@@ -46,8 +46,8 @@ from .foundation import line_writer
 from .progress import StepTimer, step, tqdm_bar, track
 from .readers import Reader
 from .sampling import Reservoir
-from .spm_binarize import encode_and_binarize, piece_counts
 from .split import HeldOut
+from .spm_binarize import encode_and_binarize, piece_counts
 from .stages import fingerprint_or_skip, spm_record, write_json
 from .staging import staged_folder
 from .textio import read_lines

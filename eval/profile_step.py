@@ -38,6 +38,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 
 from data_prep.foundation import atomic_write_text
+
 from .bench_archs import SYSTEMS
 
 #: the demo's optimiser and loss (recipes/lib.sh DEMO_OPT) and a fixed learning rate

@@ -13,7 +13,6 @@ of a Thot model folder (its ``baseline.json``: train + tune wall time, training 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import sys

@@ -4,7 +4,8 @@
 
 reads ``reencoder-eval``'s results for systems named ``SYSTEM_tTOKENS_lrLR_wWARMUP[_fp32|_bf16]``
 (recipes/tune_demo.sh; the suffix pins the grid's GEMMs to ``--grid-bf16 never|always``) or
-``SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT`` (recipes/tune_full.sh) and prints, per system, every configuration ranked by dev BLEU (ties:
+``SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT`` (recipes/tune_full.sh) and prints, per system, every
+configuration ranked by dev BLEU (ties:
 chrF) and the winner as the ``DEMO_*`` line of recipes/lib.sh, or as the settings of
 recipes/tatoeba_full.sh.  ``--metric tok_bleu`` ranks by the tokenized, lowercased BLEU
 (``reencoder-eval --tok-bleu``: recipes/tvsub.sh); ``--winner SYSTEM`` prints only that

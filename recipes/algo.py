@@ -39,14 +39,12 @@ import os
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
 from lm_compare import PLUGIN, REPO, cli, count_params, lstm_args, matched_lstm_hidden  # this folder
+from tqdm import tqdm
 
 from data_prep.foundation import Parser  # bad arguments: one "error: ..." line
 from eval.fairseq_log import valid_curve
 from reencoder.tasks.algorithmic_data import check_config
-
 
 # chosen by `--tune` per model, task and depth (recipes/RESULTS.md, "Algorithmic tasks"): the
 # learning rate of each (task, depth) (a depth between tuned ones takes the nearer's), and the

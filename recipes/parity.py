@@ -28,7 +28,6 @@ from pathlib import Path
 
 import torch
 import torch.nn as nn
-
 from lm_compare import REPO, cli  # this folder
 
 from data_prep.foundation import Parser  # bad arguments: one "error: ..." line

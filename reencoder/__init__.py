@@ -14,6 +14,8 @@ logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 
 allow_fairseq_checkpoints()
 
-from . import models  # noqa: E402,F401  (registers --arch reencoder*)
-from . import tasks  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
-from . import optim  # noqa: E402,F401  (registers --lr-scheduler wallclock_linear)
+from . import (  # noqa: E402  (after the allow-list, which the models' import needs)
+    models,  # noqa: E402,F401  (registers --arch reencoder*)
+    optim,  # noqa: E402,F401  (registers --lr-scheduler wallclock_linear)
+    tasks,  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
+)

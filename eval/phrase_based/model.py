@@ -9,11 +9,13 @@ from machine.translation.thot import ThotSmtParameters, ThotWordAlignmentModelTy
 from machine.translation.thot.thot_utils import load_smt_decoder, load_smt_model, to_sentence, to_target_tokens
 from tqdm import tqdm
 
+from data_prep.cleaning import normalize
+from data_prep.wordseg import detokenize_en
+from data_prep.wordseg import zh_words as segment_zh
+
 from .casing import Truecaser
 from .config import CONFIG_NAME, read_info
 from .oov import back_off, load_vocab
-from data_prep.cleaning import normalize
-from data_prep.wordseg import detokenize_en, zh_words as segment_zh
 
 
 class PhraseBasedModel:

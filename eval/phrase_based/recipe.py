@@ -10,7 +10,8 @@ from typing import Optional
 from machine.translation.thot import ThotWordAlignmentModelType
 
 from data_prep import manifest
-from data_prep.foundation import read_lines as numbered_lines, write_lines
+from data_prep.foundation import read_lines as numbered_lines
+from data_prep.foundation import write_lines
 from data_prep.references import load_reference_streams
 
 from ..errors import EvalError

@@ -31,8 +31,9 @@ from fairseq.logging import metrics
 from fairseq.tasks import LegacyFairseqTask, register_task
 from torch import Tensor
 
-from .algorithmic_data import ADDITION_ORDERS, HELD_OUT_SEED, TASKS, AlgorithmicDataset, build_dictionary, check_config
 from data_prep.foundation import positive_int
+
+from .algorithmic_data import ADDITION_ORDERS, HELD_OUT_SEED, TASKS, AlgorithmicDataset, build_dictionary, check_config
 
 
 @register_task("algorithmic")

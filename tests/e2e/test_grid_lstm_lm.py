@@ -46,7 +46,8 @@ def first_batch(task, max_sentences=5):
     return next(iter(itr.next_epoch_itr(shuffle=False)))
 
 
-@pytest.mark.parametrize("flags", [[], ["--grid-depth", "3", "--grid-tied-depth"], ["--grid-shared-dims", "--grid-cell", "gate-then-tanh", "--share-decoder-input-output-embed"]])
+@pytest.mark.parametrize("flags", [[], ["--grid-depth", "3", "--grid-tied-depth"],
+                                   ["--grid-shared-dims", "--grid-cell", "gate-then-tanh", "--share-decoder-input-output-embed"]])
 def test_incremental_columns_equal_full_forward(char_bin, flags):
     task, model = build(char_bin[0] / "bin", flags)
     tokens = first_batch(task)["net_input"]["src_tokens"]

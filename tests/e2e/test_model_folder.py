@@ -14,7 +14,6 @@ from reencoder.translate import Translator, load_model_folder
 from tests.helpers import run_cli
 from tests.translate_fixtures import MAX_POSITIONS, TRAIN_UPDATES, train_args
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -6,8 +6,8 @@ import re
 import pytest
 import torch
 
-from tests.helpers import run_cli
 from reencoder.loading import PLUGIN_DIR
+from tests.helpers import run_cli
 from tests.model_helpers import build_task_and_model, mixed_batch
 
 

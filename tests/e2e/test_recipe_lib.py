@@ -40,7 +40,8 @@ def test_train_nmt_records_the_training(tiny_bin, tmp_path):
 
 
 def test_a_time_budget_stops_the_run_with_the_learning_rate_annealed(tiny_bin, tmp_path):
-    budget = "0 --lr 0.01 --stop-time-hours 0.002 --time-budget-hours 0.002 --lr-scheduler wallclock_linear --warmup-updates 2"  # 7.2 s
+    # 7.2 s
+    budget = "0 --lr 0.01 --stop-time-hours 0.002 --time-budget-hours 0.002 --lr-scheduler wallclock_linear --warmup-updates 2"
     proc = train_nmt(tiny_bin, tmp_path, budget)
     assert proc.returncode == 0, proc.stderr[-2000:]
     log = (tmp_path / "tiny" / "train.log").read_text(encoding="utf-8")
@@ -58,13 +59,15 @@ def test_a_time_budget_stops_the_run_with_the_learning_rate_annealed(tiny_bin, t
 def test_in_lanes_runs_every_entry_once_and_reports_a_failed_lane(tmp_path):
     script = ("source recipes/lib.sh; work() { sleep 0.$((RANDOM % 3)); echo \"$1 $BASHPID\" >> \"$OUT/$1\"; "
               "[ \"$1\" != bad ]; }; OUT=" + shlex.quote(str(tmp_path)) + "; in_lanes 2 \"$OUT\" work a b $EXTRA c d")
-    ok = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, env={"EXTRA": "", "PATH": "/usr/bin:/bin"})
+    ok = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
+                        env={"EXTRA": "", "PATH": "/usr/bin:/bin"})
     assert ok.returncode == 0, ok.stderr
     pids = {e: (tmp_path / e).read_text().split()[1] for e in "abcd"}  # each entry ran exactly once
     assert all(len((tmp_path / e).read_text().splitlines()) == 1 for e in "abcd")
     assert pids["a"] == pids["c"] and pids["b"] == pids["d"] and pids["a"] != pids["b"]  # two lanes, in order
     assert (tmp_path / "lane_0.log").exists() and (tmp_path / "lane_1.log").exists()
-    bad = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True, env={"EXTRA": "bad", "PATH": "/usr/bin:/bin"})
+    bad = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True,
+                         env={"EXTRA": "bad", "PATH": "/usr/bin:/bin"})
     assert bad.returncode == 1 and "a lane failed" in bad.stderr
     # lane 0 (a, bad, d) stopped at its failed entry; lane 1 (b, c) went on
     assert len((tmp_path / "d").read_text().splitlines()) == 1

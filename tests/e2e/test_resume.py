@@ -10,8 +10,8 @@ import time
 
 import torch
 
-from tests.helpers import BIN, run_cli
 from reencoder.loading import PLUGIN_DIR
+from tests.helpers import BIN, run_cli
 
 
 def train_cmd(data, save_dir, max_update):

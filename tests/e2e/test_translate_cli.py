@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import BIN, run_cli
 from reencoder.cli import translate as translate_cli
 from reencoder.translate import Translator, one_line
+from tests.helpers import BIN, run_cli
 from tests.translate_fixtures import MAX_POSITIONS
 
 # fairseq's text_to_speech module configures logging and logs this at import time, before any

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from tests.helpers import BIN
 from reencoder.cli import heatmap as heatmap_cli
 from reencoder.grid.reencoder_grid import DEPTH
 from reencoder.translate import Translator
 from reencoder.visualize import depth_gate_preactivations, grid_heatmap
+from tests.helpers import BIN
 
 SRC, TGT = "我们明天去北京吧。", "Let's go to Beijing tomorrow."
 

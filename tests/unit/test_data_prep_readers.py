@@ -152,7 +152,9 @@ def test_hf_reader_maps_translation_rows(tmp_path, monkeypatch, tatoeba_tsv):
 
 
 def _serve(folder: Path):
-    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)
+    def handler(*a, **k):
+        return http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.RequestHandlerClass.log_message = lambda *a: None
     threading.Thread(target=server.serve_forever, daemon=True).start()

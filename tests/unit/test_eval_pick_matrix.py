@@ -40,7 +40,8 @@ def test_matrix_rows_are_systems_columns_are_sets(tmp_path, capsys):
              "systems": [system("tvsub_lstm", 9.0, 25.0, 14.25), system("demo_lstm", 2.0, 15.0, 3.5)]}
     tatoeba = {"n_lines": 1000, "n_refs": 4, "systems": [system("tvsub_lstm", 8.5, 28.0)]}
     table = matrix_table({"tvsub test": tvsub, "tatoeba test": tatoeba})
-    assert "| system | tvsub test (1154 lines, 3 ref.; BLEU tok lc / chrF) | tatoeba test (1000 lines, 4 ref.; BLEU / chrF) |" in table
+    assert ("| system | tvsub test (1154 lines, 3 ref.; BLEU tok lc / chrF) "
+            "| tatoeba test (1000 lines, 4 ref.; BLEU / chrF) |") in table
     assert "| tvsub_lstm | 14.25 / 25.00 | 8.50 / 28.00 |" in table
     assert "| demo_lstm | 3.50 / 15.00 | – |" in table
     for name, results in (("tvsub", tvsub), ("tatoeba", tatoeba)):

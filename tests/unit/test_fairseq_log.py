@@ -6,7 +6,6 @@ import matplotlib.image
 from eval import plot_training_curves as curves
 from eval.fairseq_log import log_records, parameter_count, valid_curve
 
-
 SIMPLE_LOG = """\
 2026-11-22 05:36:08 | INFO | train_inner | epoch 001:      5 / 9 loss=9.747, ppl=107.4, wps=163.7, ups=0.25, wpb=649.9, bsz=68.8, num_updates=5, lr=0.03, gnorm=0.274, clip=0, train_wall=40, wall=66
 2026-11-22 05:36:14 | INFO | train | epoch 001 | loss 9.5 | ppl 104.53 | wps 574.5 | ups 0.92 | wpb 624.4 | bsz 66.7 | num_updates 9 | lr 0.03 | gnorm 0.215 | clip 0 | train_wall 10 | wall 71

@@ -127,7 +127,7 @@ def test_truncated_gzip_names_file_and_line(tvsub_dir, tmp_path):
     gz_head(tvsub_dir / "train.en.gz", folder / "train.en.gz", 200_000)
     reader, read = TvsubReader(folder), 0
     with pytest.raises(DataError) as caught:
-        for read, _ in enumerate(reader, start=1):
+        for read, _ in enumerate(reader, start=1):  # noqa: B007  (read is the count after the loop)
             pass
     assert read > 50_000  # a MB of gzip holds tens of thousands of short lines
     assert str(caught.value).startswith(f"{folder / 'train.zh.gz'}:{read + 1}: truncated or "
