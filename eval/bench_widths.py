@@ -3,8 +3,9 @@
     python -m eval.bench_widths --data work/data/tatoeba --out runs/bench/widths.json
 
 For every grid width ``n`` (default 128 and 256), depth ``D`` (1 and 2), GEMM precision (fp32,
-and bf16 with the reason it is native or emulated here) and cell option (paper §3.4 tied
-weights, §3.6 a non-LSTM depth dimension, both), on real Tatoeba batches of ``--max-tokens``:
+and bf16 with the reason it is native or emulated here) and cell option (the full LSTM block;
+paper §3.4 one weight matrix shared by source and target; §3.6 a non-LSTM depth dimension; both),
+on real Tatoeba batches of ``--max-tokens``:
 
 * **the grid alone** (forward + backward of :class:`~reencoder.grid.reencoder_grid.ReencoderGrid`
   on inputs of the batches' shapes): seconds, GFLOP/s and its share of this machine's matmul
@@ -39,12 +40,13 @@ from reencoder.grid.hardware import native_bf16
 
 from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
 
-# cell options (the grid's flags) benchmarked at every width and depth; the first is the paper's
+# cell options (the grid's flags) benchmarked at every width and depth; the first is the full LSTM
+# block of every dimension (the paper's eqs. 3-5), the last the cell of reencoder_base
 OPTIONS: Dict[str, List[str]] = {
-    "LSTM cell": ["--grid-untied-dims", "--grid-depth-transform", "lstm"],
-    "tied dims (§3.4)": ["--grid-tied-dims", "--grid-depth-transform", "lstm"],
-    "tanh depth (§3.6)": ["--grid-untied-dims", "--grid-depth-transform", "tanh"],
-    "tied + tanh (base)": ["--grid-tied-dims", "--grid-depth-transform", "tanh"],
+    "full LSTM block": ["--grid-unshared-dims", "--grid-depth-transform", "lstm"],
+    "shared dims (§3.4)": ["--grid-shared-dims", "--grid-depth-transform", "lstm"],
+    "tanh depth (§3.6)": ["--grid-unshared-dims", "--grid-depth-transform", "tanh"],
+    "shared dims + tanh (base)": ["--grid-shared-dims", "--grid-depth-transform", "tanh"],
 }
 
 

@@ -34,6 +34,7 @@ from data_prep import subwords
 from data_prep.cleaning import normalize
 from data_prep.foundation import atomic_path
 
+from .cjk_font import packaged_cjk_font
 from .grid.reencoder_grid import DEPTH, SRC, TGT
 
 QUANTITIES = ("target_state_change", "depth_gate")
@@ -64,7 +65,8 @@ class GridHeatmap:
 def depth_gate_preactivations(block, hs_in: Sequence[Tensor], hs_out: Sequence[Tensor]) -> Tensor:
     """The depth transform's gate pre-activations ``[..., 4n]`` (layout ``u | f | o | c``), with
     the rows of the block's matrices that its :attr:`~reencoder.grid.grid_lstm.GridLSTMBlock.layout`
-    names for the depth dimension (its own, a tied matrix, or its slice of the first GEMM's).
+    names for the depth dimension (its own, the first transforms' matrix it shares (§3.4), or its
+    slice of the first GEMM's).
 
     With depth as the priority dimension (the default) the depth LSTM sees the *updated*
     source and target hidden vectors and the incoming depth vector,
@@ -168,9 +170,10 @@ def grid_heatmap(translator, src: str, tgt: str, quantity: str = "target_state_c
 def find_cjk_font() -> Optional[str]:
     """The family name of an installed font with CJK glyphs, or None.
 
-    Looks at matplotlib's font list first, then at the system's font files (matplotlib caches
-    its list, so a font installed later, e.g. ``apt-get install fonts-noto-cjk``, is only
-    found there) and registers the first CJK file it finds.
+    Looks at matplotlib's font list first, then at the font ``make install`` brings
+    (:func:`reencoder.cjk_font.packaged_cjk_font`), then at the system's font files (matplotlib
+    caches its list, so a font installed later is only found there) and registers the first CJK
+    file it finds.
     """
     from matplotlib import font_manager
 
@@ -181,6 +184,9 @@ def find_cjk_font() -> Optional[str]:
     for name in sorted(installed):  # any other family that says it is CJK
         if "CJK" in name or "Hei" in name:
             return name
+    packaged = packaged_cjk_font()
+    if packaged is not None:
+        return packaged
     try:
         files = sorted(font_manager.findSystemFonts())
     except Exception:  # noqa: BLE001  (no fontconfig, unreadable folders: no CJK font then)
@@ -206,7 +212,7 @@ def axis_labels(heatmap: GridHeatmap, font: Optional[str]) -> Tuple[List[str], L
     without one (``None``) CJK characters become ``\\uXXXX`` escapes and the note says why."""
     if font is not None:
         return heatmap.src_labels, heatmap.tgt_labels, ""
-    note = "\n(no CJK font found: CJK shown as \\u escapes; e.g. apt-get install fonts-noto-cjk)"
+    note = "\n(no CJK font found: CJK shown as \\u escapes; make install brings one)"
     return [_escape(s) for s in heatmap.src_labels], [_escape(s) for s in heatmap.tgt_labels], note
 
 

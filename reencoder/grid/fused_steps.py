@@ -75,7 +75,7 @@ class GroupActs(NamedTuple):
     """What :func:`forward_group` saves for the backward of one group."""
 
     G1: Tensor  # [R, 4gn] first transforms' gate activations (gate-major)
-    T1: Tensor  # [R, F, n] tanh(m') or h' (paper cell) of the first transforms
+    T1: Tensor  # [R, F, n] tanh(m') or h' (gate-then-tanh cell) of the first transforms
     G2: Optional[Tensor]  # priority transform: [R, 4n] gate activations, or [R, n] h' of §3.6
     T2: Optional[Tensor]  # [R, 1, n] its T (LSTM), else None
     keep: List[Optional[Tensor]]  # per axis: the [R, n] dropout mask (scaled), or None

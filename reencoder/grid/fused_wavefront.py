@@ -26,8 +26,8 @@ function (same grid arguments, same exits, paper §4's hyperplanes) as one
   ``recipes/RESULTS.md``, "Performance", for what each of these buys.
 
 Supported: LSTM dimensions, except that the priority dimension may be a non-LSTM transform
-(§3.6, ``h' = α(V H')``); priority dimension last or none, tied or untied weights,
-standard or paper cell, dropout on the priority axis (or, without priority, on any axis).
+(§3.6, ``h' = α(V H')``); priority dimension last or none, shared dims (§3.4) or not,
+standard or gate-then-tanh cell, dropout on the priority axis (or, without priority, on any axis).
 :func:`fused_supported` says whether blocks qualify; :func:`reencoder.grid.wavefront.run_grid`
 runs the others, and every grid with an observer (the fused pass has no observer hook).  Index
 ops move whole rows of ``n`` values (plain ``memcpy``s).

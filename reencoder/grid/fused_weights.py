@@ -40,13 +40,13 @@ class BlockWeights:
     activations a cell saves per batch row; :meth:`columns` splits the matrices at column ``K``."""
 
     def __init__(self, layout: BlockLayout, params: Sequence[Tensor], dtype: torch.dtype):
-        self.tied, self.cell = layout.tied, layout.cell
+        self.shared_dims, self.cell = layout.shared_dims, layout.cell
         self.prio = layout.priority is not None
         self.own_priority = layout.own_priority
         self.prio_act = layout.priority_activation
         self.F = len(layout.first_dims)
         n = layout.hidden_size
-        sets = len(layout.first)  # gate sets of the first GEMM: one per dimension, or one if tied
+        sets = len(layout.first)  # gate sets of the first GEMM: one per dimension, or one if shared (§3.4)
         self.perm = gate_major(sets, n).to(params[0].device) if sets > 1 else None
         W1, b1 = (params[0], params[1]) if self.perm is None else (params[0][self.perm], params[1][self.perm])
         self.W1, self.b1 = W1.to(dtype), b1.to(dtype)

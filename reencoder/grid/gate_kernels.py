@@ -70,15 +70,15 @@ def usable(*tensors: torch.Tensor) -> bool:
             and all(x.stride(-1) == 1 for x in tensors) and available())
 
 
-def lstm_forward(G, m_in, m_idx, N: int, k0: int, h_out, m_out, T, paper: bool) -> None:
+def lstm_forward(G, m_in, m_idx, N: int, k0: int, h_out, m_out, T, gate_then_tanh: bool) -> None:
     """Eq. 3 in place (see ``gate_kernels.cpp``); ``m_in`` is ``[R, F, n]`` (``m_idx`` None) or
     a ``[rows, n]`` buffer whose row ``m_idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
-    torch.ops.reencoder_gates.lstm_forward(G, m_in, m_idx, N, k0, h_out, m_out, T, paper)
+    torch.ops.reencoder_gates.lstm_forward(G, m_in, m_idx, N, k0, h_out, m_out, T, gate_then_tanh)
 
 
-def lstm_backward(G, T, m_in, m_new, dh, dm, m_idx, N: int, k0: int, paper: bool, dG, dm_in) -> None:
+def lstm_backward(G, T, m_in, m_new, dh, dm, m_idx, N: int, k0: int, gate_then_tanh: bool, dG, dm_in) -> None:
     """The derivatives of eq. 3; ``m_in`` and ``dm_in`` as ``m_in`` of :func:`lstm_forward`."""
-    torch.ops.reencoder_gates.lstm_backward(G, T, m_in, m_new, dh, dm, m_idx, N, k0, paper, dG, dm_in)
+    torch.ops.reencoder_gates.lstm_backward(G, T, m_in, m_new, dh, dm, m_idx, N, k0, gate_then_tanh, dG, dm_in)
 
 
 def rows_usable(*tensors: torch.Tensor) -> bool:

@@ -85,7 +85,7 @@ def gates_forward(G: Tensor, m_in: Memory, cell: str, h_out: Tensor, m_out: Tens
     :func:`use_kernels`); ``m_in`` may be :class:`BufferRows`."""
     m = _kernel_memory(m_in)
     if use_kernels(kernels, G, m.buf, h_out, m_out, T):
-        gate_kernels.lstm_forward(G, m.buf, m.idx, m.N, m.k0, h_out, m_out, T, cell == "paper")
+        gate_kernels.lstm_forward(G, m.buf, m.idx, m.N, m.k0, h_out, m_out, T, cell == "gate-then-tanh")
     else:
         gates_forward_eager(G, m_in.gather() if isinstance(m_in, BufferRows) else m_in, cell, h_out, m_out, T)
 
@@ -100,7 +100,7 @@ def gates_backward(G: Tensor, T: Tensor, m_in: Memory, m_new: Tensor, dh: Tensor
         raise ValueError("gates_backward: m_in and dm_in must be tensors or rows picked by one index")
     if use_kernels(kernels, G, T, m.buf, m_new, dh, dm, dmem.buf):
         dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device) if dG is None else dG
-        gate_kernels.lstm_backward(G, T, m.buf, m_new, dh, dm, m.idx, m.N, m.k0, cell == "paper", dG, dmem.buf)
+        gate_kernels.lstm_backward(G, T, m.buf, m_new, dh, dm, m.idx, m.N, m.k0, cell == "gate-then-tanh", dG, dmem.buf)
         return dG
     if not isinstance(m_in, BufferRows):
         return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
@@ -113,10 +113,10 @@ def gates_backward(G: Tensor, T: Tensor, m_in: Memory, m_new: Tensor, dh: Tensor
 def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
     """Paper eq. 3 in place on the pre-activations ``G = [R, 4gn]`` of ``g`` gate sets laid out
     gate-major, ``[(u, f, o) of every set | c of every set]`` (``g = 1`` for a single transform
-    or gates shared by tied dimensions), so one ``sigmoid_`` and one ``tanh_`` cover them.
+    or the gates of §3.4's shared dims), so one ``sigmoid_`` and one ``tanh_`` cover them.
     ``G`` becomes the activations; ``(h', m')`` of ``m_in = [R, F, n]`` go to ``h_out`` and
-    ``m_out``, and ``T`` gets ``tanh(m')`` (standard cell) or ``h' = tanh(o m')`` (paper cell),
-    which the backward pass reuses."""
+    ``m_out``, and ``T`` gets ``tanh(m')`` (standard cell) or ``h' = tanh(o m')``
+    (gate-then-tanh cell), which the backward pass reuses."""
     R, F, n = m_in.shape
     g = G.shape[1] // (4 * n)
     G[:, : 3 * g * n].sigmoid_()
@@ -125,7 +125,7 @@ def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out
     c = G[:, 3 * g * n :].view(R, g, n)
     torch.mul(f, m_in, out=m_out)
     m_out.addcmul_(u, c)
-    if cell == "paper":
+    if cell == "gate-then-tanh":
         torch.mul(o, m_out, out=T).tanh_()
         h_out.copy_(T)
     else:
@@ -137,14 +137,14 @@ def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: 
                          dm_in: Tensor, dG: Tensor = None) -> Tensor:
     """Derivatives of eq. 3, with ``G`` the activations and ``T`` what :func:`gates_forward`
     returned: from ``dh'``, ``dm'`` (``[R, F, n]``) returns the gradient of the pre-activations
-    (``[R, 4gn]``, same layout; summed over tied dimensions; in ``dG`` when given) and writes
+    (``[R, 4gn]``, same layout; summed over shared dimensions; in ``dG`` when given) and writes
     that of ``m_in`` to ``dm_in``.  σ' = σ(1 − σ), tanh' = 1 − tanh²."""
     R, F, n = dm.shape
     g = G.shape[1] // (4 * n)
     S = G[:, : 3 * g * n].view(R, g, 3, n)
     u, f, o = S.unbind(2)
     c = G[:, 3 * g * n :].view(R, g, n)
-    if cell == "paper":  # h' = tanh(o m')
+    if cell == "gate-then-tanh":  # h' = tanh(o m')
         dpre = dh - dh * T * T
         dm = torch.addcmul(dm, dpre, o)
         do = dpre * m_new
@@ -153,7 +153,7 @@ def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: 
         do = dh * T
     dsig = S - S * S
     dG = torch.empty(R, 4 * g * n, dtype=dm.dtype, device=dm.device) if dG is None else dG
-    shared = g == 1 and F > 1  # tied: per-dimension gradients, summed below
+    shared = g == 1 and F > 1  # shared dims: per-dimension gradients, summed below
     dS = torch.empty(R, F, 3, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, : 3 * g * n].view(R, g, 3, n)
     dC = torch.empty(R, F, n, dtype=dm.dtype, device=dm.device) if shared else dG[:, 3 * g * n :].view(R, g, n)
     torch.mul(dm, c, out=dS[:, :, 0]).mul_(dsig[:, :, 0])

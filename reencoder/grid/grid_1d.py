@@ -27,7 +27,7 @@ class Grid1D(nn.Module):
         depth: the number of layers.
         tied: one block for every layer (the paper's tied 1D grid).
         memory_input: start the memory at ``P x`` too (otherwise zeros).
-        cell: the block's LSTM output (``"standard"`` or ``"paper"``).
+        cell: the block's LSTM output (``"standard"`` or ``"gate-then-tanh"``).
     """
 
     def __init__(self, in_features: int, hidden_size: int, depth: int, tied: bool = True,

@@ -13,15 +13,16 @@ with the LSTM of paper eq. 3 (``u`` input, ``f`` forget, ``o`` output, ``c`` can
 
     g^u = σ(W^u H)   g^f = σ(W^f H)   g^o = σ(W^o H)   g^c = tanh(W^c H)
     m' = g^f ⊙ m + g^u ⊙ g^c
-    h' = tanh(g^o ⊙ m')              (paper variant, ``cell="paper"``)
+    h' = tanh(g^o ⊙ m')              (output gate before the tanh, ``cell="gate-then-tanh"``)
     h' = g^o ⊙ tanh(m')              (standard LSTM, ``cell="standard"``)
 
 Options from the paper:
 
-* **Weight sharing** (§3.4): ``tied=True`` makes every dimension use the same ``W``.  Since
-  all non-priority dimensions see the same ``H``, tied non-priority dimensions share one set of
-  gates and differ only through their memory vectors; the block computes the gates once.  A
-  non-LSTM priority dimension next to tied LSTM dimensions keeps its own ``V``.
+* **Weight sharing** (§3.4): ``shared_dims=True`` makes every dimension use the same ``W``.
+  Since all non-priority dimensions see the same ``H``, non-priority dimensions sharing ``W``
+  share one set of gates and differ only through their memory vectors; the block computes the
+  gates once.  A non-LSTM priority dimension next to LSTM dimensions sharing ``W`` keeps its
+  own ``V``.
 * **Priority dimensions** (§3.5): the other dimensions are computed first; the priority
   dimension then sees their *updated* hidden vectors, ``H' = [h'_1; ...; h_p; ...; h'_N]``.
 * **Priority gate bias** (ours, a conditioning fix; see ``recipes/RESULTS.md``, "The LSTM depth"):
@@ -52,7 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-CELL_TYPES = ("standard", "paper")
+CELL_TYPES = ("standard", "gate-then-tanh")
 ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu}
 
 
@@ -66,7 +67,7 @@ def lstm_pointwise(gates: Tensor, m: Tensor, cell: str) -> Tuple[Tensor, Tensor]
     sig = torch.sigmoid(gates[..., : 3 * n])
     u, f, o = sig[..., :n], sig[..., n : 2 * n], sig[..., 2 * n :]
     m_new = torch.addcmul(f * m, u, torch.tanh(gates[..., 3 * n :]))
-    if cell == "paper":
+    if cell == "gate-then-tanh":
         h_new = torch.tanh(o * m_new)
     else:
         h_new = o * torch.tanh(m_new)
@@ -77,8 +78,8 @@ def lstm_pointwise(gates: Tensor, m: Tensor, cell: str) -> Tuple[Tensor, Tensor]
 class Transform:
     """One transform of a block: which dimensions it computes and where its rows lie.
 
-    ``dims`` share it (one dimension, or every tied non-priority dimension of §3.4, which then
-    share one set of gates and differ only through their memories); ``lstm`` says whether it
+    ``dims`` share it (one dimension, or every non-priority dimension of §3.4's shared dims, which
+    then share one set of gates and differ only through their memories); ``lstm`` says whether it
     is the LSTM of eq. 3 or §3.6's ``h' = α(V H)``; its rows are ``rows[0]:rows[1]`` of the
     block's parameters named ``weight`` and ``bias`` (``[u | f | o | c]`` per LSTM, ``4n``
     rows, or ``n`` rows of ``V``)."""
@@ -101,7 +102,7 @@ class BlockLayout:
     hidden_size: int
     cell: str
     activation: str
-    tied: bool
+    shared_dims: bool
     priority_dim: Optional[int]
     first: Tuple[Transform, ...]
     priority: Optional[Transform]
@@ -138,12 +139,12 @@ class BlockLayout:
         return next(t for t in self.transforms if k in t.dims)
 
 
-def block_layout(num_dims: int, n: int, priority_dim: Optional[int], tied: bool, non_lstm: Sequence[int],
+def block_layout(num_dims: int, n: int, priority_dim: Optional[int], shared_dims: bool, non_lstm: Sequence[int],
                  cell: str, activation: str) -> BlockLayout:
     """The transforms of a block with these options (see :class:`GridLSTMBlock`)."""
     first_dims = [k for k in range(num_dims) if k != priority_dim]
     width = lambda k: n if k in non_lstm else 4 * n  # noqa: E731
-    groups = [tuple(first_dims)] if tied and first_dims else [(k,) for k in first_dims]
+    groups = [tuple(first_dims)] if shared_dims and first_dims else [(k,) for k in first_dims]
     first, off = [], 0
     for dims in groups:
         first.append(Transform(dims, dims[0] not in non_lstm, "weight", "bias", (off, off + width(dims[0]))))
@@ -151,11 +152,11 @@ def block_layout(num_dims: int, n: int, priority_dim: Optional[int], tied: bool,
     priority = None
     if priority_dim is not None:
         lstm = priority_dim not in non_lstm
-        # its own matrix unless tied to first transforms of its kind (or there are none)
-        shared = tied and (not first or first[0].lstm == lstm)
+        # its own matrix unless it shares the first transforms' (of its kind, or there are none)
+        shared = shared_dims and (not first or first[0].lstm == lstm)
         names = ("weight", "bias") if shared else ("priority_weight", "priority_bias")
         priority = Transform((priority_dim,), lstm, *names, (0, width(priority_dim)))
-    return BlockLayout(num_dims, n, cell, activation, tied, priority_dim, tuple(first), priority)
+    return BlockLayout(num_dims, n, cell, activation, shared_dims, priority_dim, tuple(first), priority)
 
 
 class GemmOperands:
@@ -189,9 +190,9 @@ class GridLSTMBlock(nn.Module):
         num_dims: N, the number of sides of the block.
         hidden_size: n, the size of every hidden and memory vector.
         priority_dim: index of the priority dimension, or ``None``.
-        tied: share one weight matrix across all dimensions (§3.4).
+        shared_dims: share one weight matrix across all dimensions (§3.4).
         non_lstm_dims: dimensions that use ``h' = α(V H)`` instead of an LSTM (§3.6).
-        cell: ``"standard"`` (``o ⊙ tanh(m)``) or ``"paper"`` (``tanh(o ⊙ m)``).
+        cell: ``"standard"`` (``o ⊙ tanh(m)``) or ``"gate-then-tanh"`` (``tanh(o ⊙ m)``).
         activation: ``α`` for non-LSTM dimensions, ``"tanh"`` or ``"relu"``.
         forget_bias: initial forget-gate bias (1.0 helps long grids train).
         init_scale: weights are drawn from U(-init_scale, init_scale).
@@ -204,7 +205,7 @@ class GridLSTMBlock(nn.Module):
         num_dims: int,
         hidden_size: int,
         priority_dim: Optional[int] = None,
-        tied: bool = False,
+        shared_dims: bool = False,
         non_lstm_dims: Sequence[int] = (),
         cell: str = "standard",
         activation: str = "tanh",
@@ -223,19 +224,19 @@ class GridLSTMBlock(nn.Module):
         if any(not 0 <= k < num_dims for k in non_lstm):
             raise ValueError(f"non_lstm_dims {non_lstm} out of range for {num_dims} dims")
         first_dims = [k for k in range(num_dims) if k != priority_dim]
-        if tied and len({k in non_lstm for k in first_dims}) > 1:
-            raise ValueError("tied weights need every non-priority dimension to be of the same kind")
+        if shared_dims and len({k in non_lstm for k in first_dims}) > 1:
+            raise ValueError("shared dims need every non-priority dimension to be of the same kind")
         self.num_dims = num_dims
         self.hidden_size = n = hidden_size
         self.priority_dim = priority_dim
-        self.tied = tied
+        self.shared_dims = shared_dims
         self.non_lstm_dims = tuple(non_lstm)
         self.cell = cell
         self.activation = activation
         self.forget_bias = forget_bias
         self.init_scale = init_scale
         self.priority_gate_bias = priority_gate_bias
-        self.layout = block_layout(num_dims, n, priority_dim, tied, non_lstm, cell, activation)
+        self.layout = block_layout(num_dims, n, priority_dim, shared_dims, non_lstm, cell, activation)
         self.first_dims = list(self.layout.first_dims)
         self.first_widths = [t.rows[1] - t.rows[0] for t in self.layout.first]
         self.own_priority = self.layout.own_priority
@@ -304,7 +305,7 @@ class GridLSTMBlock(nn.Module):
         m_out: List[Optional[Tensor]] = [None] * N
         if self.first_dims:
             pre = gemm.linear(H, self.weight, self.bias)  # one matmul for all non-priority dims
-            if self.tied:
+            if self.shared_dims:
                 k0 = self.first_dims[0]
                 if k0 in self.non_lstm_dims:
                     h_shared = ACTIVATIONS[self.activation](pre)
@@ -331,6 +332,6 @@ class GridLSTMBlock(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"num_dims={self.num_dims}, hidden_size={self.hidden_size}, priority_dim={self.priority_dim}, "
-            f"tied={self.tied}, non_lstm_dims={self.non_lstm_dims}, cell={self.cell!r}, "
+            f"shared_dims={self.shared_dims}, non_lstm_dims={self.non_lstm_dims}, cell={self.cell!r}, "
             f"priority_gate_bias={self.priority_gate_bias}"
         )

@@ -2,8 +2,8 @@
 grid (:mod:`reencoder.grid.reencoder_grid`) and the language model's 2D grid (:mod:`reencoder.grid.lm_grid`).
 
 Depth is the priority dimension by default (paper §3.5).  Weights are one block per depth layer
-(like a stacked LSTM) or one block for every layer (``shared_depth``, the paper's "tied" grids);
-``tied_dims`` shares one weight matrix among a block's dimensions (§3.4).
+(like a stacked LSTM) or one block for every layer (``tied_depth``, the paper's "tied" grids);
+``shared_dims`` shares one weight matrix among a block's dimensions (§3.4).
 
 Which function runs the grid is fixed when the stack is built (``runner``, ``kernels``): by
 default :func:`reencoder.grid.fused_wavefront.run_grid_fused` with the C++ gate kernels, or
@@ -55,9 +55,9 @@ class DepthGridStack(nn.Module):
         hidden_size: n, the size of every hidden and memory vector.
         depth: D, the number of layers along the depth axis.
         priority: make depth the priority dimension.
-        tied_dims: share the block's weights across its dimensions.
-        shared_depth: one block for every depth layer (otherwise one block per layer).
-        cell: ``"standard"`` or ``"paper"`` LSTM output (see :mod:`reencoder.grid.grid_lstm`).
+        shared_dims: share the block's weights across its dimensions (§3.4).
+        tied_depth: one block for every depth layer (otherwise one block per layer).
+        cell: ``"standard"`` or ``"gate-then-tanh"`` LSTM output (see :mod:`reencoder.grid.grid_lstm`).
         depth_dropout: dropout on hidden vectors passed up the depth axis (and out of the top).
         depth_transform: ``"lstm"``, or ``"tanh"`` / ``"relu"`` for a non-LSTM depth dimension
             (§3.6: ``h' = α(V H')``, no gates and no memory; with one depth layer the depth
@@ -75,8 +75,8 @@ class DepthGridStack(nn.Module):
         hidden_size: int,
         depth: int,
         priority: bool = True,
-        tied_dims: bool = False,
-        shared_depth: bool = False,
+        shared_dims: bool = False,
+        tied_depth: bool = False,
         cell: str = "standard",
         depth_dropout: float = 0.0,
         depth_transform: str = "lstm",
@@ -86,8 +86,8 @@ class DepthGridStack(nn.Module):
     ):
         super().__init__()
         self._config = dict(
-            num_dims=num_dims, hidden_size=hidden_size, depth=depth, priority=priority, tied_dims=tied_dims,
-            shared_depth=shared_depth, cell=cell, depth_dropout=depth_dropout, depth_transform=depth_transform,
+            num_dims=num_dims, hidden_size=hidden_size, depth=depth, priority=priority, shared_dims=shared_dims,
+            tied_depth=tied_depth, cell=cell, depth_dropout=depth_dropout, depth_transform=depth_transform,
             depth_gate_bias=depth_gate_bias, runner=runner, kernels=kernels)
         if hidden_size < 1 or depth < 1:
             raise ValueError(f"hidden_size and depth must be positive, got {hidden_size}, {depth}")
@@ -99,9 +99,9 @@ class DepthGridStack(nn.Module):
         activation = "tanh" if depth_transform == "lstm" else depth_transform
         self.blocks = nn.ModuleList(
             GridLSTMBlock(num_dims, hidden_size, priority_dim=self.depth_axis if priority else None,
-                          tied=tied_dims, cell=cell, non_lstm_dims=non_lstm, activation=activation,
+                          shared_dims=shared_dims, cell=cell, non_lstm_dims=non_lstm, activation=activation,
                           priority_gate_bias=depth_gate_bias)
-            for _ in range(1 if shared_depth else depth)
+            for _ in range(1 if tied_depth else depth)
         )
         self._runner = resolve_runner(runner, kernels, self.blocks, self.dropout)
 

@@ -39,7 +39,7 @@ ColumnState = Tuple[Tensor, Tensor]  # (h, m), each [D, B, n]: the time-axis sta
 
 class LMGrid(DepthGridStack):
     """``depth`` layers of 2D Grid LSTM blocks over (time, depth); see
-    :class:`reencoder.grid.grid_stack.DepthGridStack` for the arguments (``shared_depth`` is the
+    :class:`reencoder.grid.grid_stack.DepthGridStack` for the arguments (``tied_depth`` is the
     paper's "Tied 2-LSTM")."""
 
     def __init__(self, hidden_size: int, depth: int, **kwargs):

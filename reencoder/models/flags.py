@@ -26,8 +26,6 @@ DEPTH_GATE_BIAS = 0.0
 
 #: ``--grid-cell`` values: ``h = o*tanh(m)`` (the usual LSTM) or ``h = tanh(o*m)`` (the paper's eq. 2)
 CELLS = ("standard", "gate-then-tanh")
-#: the grid engine's older name of a cell (:mod:`reencoder.grid.grid_lstm` ``CELL_TYPES``)
-ENGINE_CELL_NAMES = {"gate-then-tanh": "paper"}
 
 #: renamed flags, old dest -> new dest (the old spelling is a deprecated alias for one release)
 RENAMED_FLAGS = {"grid_tied_dims": "grid_shared_dims", "grid_shared_depth": "grid_tied_depth"}
@@ -148,17 +146,10 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto")
 
 
-def engine_cell(cell: str) -> str:
-    """The grid engine's name of a ``--grid-cell`` value (the engine may still use the old one)."""
-    from ..grid.grid_lstm import CELL_TYPES
-
-    return cell if cell in CELL_TYPES else ENGINE_CELL_NAMES.get(cell, cell)
-
-
 def grid_kwargs(args) -> dict:
     """The grid's constructor options (:class:`reencoder.grid.grid_stack.DepthGridStack`) from the flags."""
-    return dict(priority=not args.grid_no_priority, tied_dims=args.grid_shared_dims,
-                shared_depth=args.grid_tied_depth, cell=engine_cell(args.grid_cell),
+    return dict(priority=not args.grid_no_priority, shared_dims=args.grid_shared_dims,
+                tied_depth=args.grid_tied_depth, cell=args.grid_cell,
                 depth_dropout=args.grid_depth_dropout, depth_transform=args.grid_depth_transform,
                 depth_gate_bias=args.grid_depth_gate_bias)
 

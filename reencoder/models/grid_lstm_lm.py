@@ -13,9 +13,10 @@ The seed experiment of the Grid LSTM paper (Kalchbrenner, Danihelka & Graves, IC
 * with ``incremental_state`` (fairseq's SequenceGenerator, ``fairseq-interactive``) each new
   token adds one column, continuing from the cached time-axis state of the last column.
 
-Weights: one block per depth layer by default; ``--grid-shared-depth`` shares one block across
-depth (the paper's "Tied 2-LSTM"), ``--grid-tied-dims`` shares the weights of the time and the
-depth transform inside a block.  Depth is the priority dimension unless ``--grid-no-priority``.
+Weights: one block per depth layer by default; ``--grid-tied-depth`` ties one block across
+depth (the paper's "Tied 2-LSTM"), ``--grid-shared-dims`` shares the weights of the time and the
+depth transform inside a block (§3.4).  Depth is the priority dimension unless
+``--grid-no-priority``.
 """
 
 from __future__ import annotations
@@ -87,6 +88,6 @@ def grid_lstm_lm_tiny(args):
 
 @register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tied")
 def grid_lstm_lm_tied(args):
-    """The paper's best character model shape, "Tied 2-LSTM": one block shared across depth."""
-    set_defaults(args, grid_shared_depth=True, grid_depth=3)
+    """The paper's best character model shape, "Tied 2-LSTM": one block tied across depth."""
+    set_defaults(args, grid_tied_depth=True, grid_depth=3)
     base_architecture(args)

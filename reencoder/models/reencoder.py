@@ -182,14 +182,15 @@ def reencoder_paper(args):
 def reencoder_base(args):
     """The CPU demo's Reencoder: the paper's grid with one depth layer at 128 units, attention
     pooling over each row (:mod:`reencoder.models.readout`) projected straight to 512-unit tied
-    embeddings, and the paper's two cheaper cell options: tied source and target dimensions
-    (§3.4, one set of gates per cell) and a non-LSTM depth dimension (§3.6, ``h' = tanh(V H')``).
+    embeddings, and the paper's two cheaper cell options: source and target sharing one weight
+    matrix (§3.4, one set of gates per cell) and a non-LSTM depth dimension (§3.6,
+    ``h' = tanh(V H')``).
     Chosen on dev (see ``recipes/RESULTS.md``): the readout and the embedding size lowered the
     dev loss far more than grid width with the LSTM cell; the cheaper cell then learned faster
     per update *and* per second, which paid for the wider grid."""
     set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512)
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
-                 grid_tied_dims=True, grid_depth_transform="tanh")
+                 grid_shared_dims=True, grid_depth_transform="tanh")
     reencoder_paper(args)
 
 

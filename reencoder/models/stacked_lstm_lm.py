@@ -22,14 +22,14 @@ FAIRSEQ_OUTPUT_INIT = 0.1
 
 @register_model("stacked_lstm_lm")
 class StackedLSTMLanguageModel(LSTMLanguageModel):
-    """fairseq's LSTM language model; its untied output layer starts in U(-S, S)."""
+    """fairseq's LSTM language model; its output layer, not shared with the embeddings, starts in U(-S, S)."""
 
     @staticmethod
     def add_args(parser):
         """fairseq's ``lstm_lm`` flags and ``--decoder-output-init``."""
         LSTMLanguageModel.add_args(parser)
         parser.add_argument('--decoder-output-init', type=non_negative_float, metavar='S',
-                            help="an untied output layer's weights start in U(-S, S) (fairseq's 0.1)")
+                            help="an output layer not shared with the embeddings starts in U(-S, S) (fairseq's 0.1)")
 
     @classmethod
     def build_model(cls, args, task):

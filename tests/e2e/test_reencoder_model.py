@@ -4,7 +4,6 @@ import pytest
 import torch
 from fairseq.sequence_generator import SequenceGenerator
 
-from reencoder.models.flags import engine_cell
 from tests.model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
 
 
@@ -135,14 +134,14 @@ def test_size_flags_override_the_architecture(tiny_bin):
     )
     grid = model.decoder.grid
     assert grid.hidden_size == 8 and grid.depth == 4 and len(grid.blocks) == 1
-    assert grid.blocks[0].cell == engine_cell("gate-then-tanh")
+    assert grid.blocks[0].cell == "gate-then-tanh"
     # reencoder_base shares one weight matrix between source and target and has a tanh depth; flags undo both
     _, _, base = build_task_and_model(tiny_bin / "bin", arch="reencoder_base")
-    assert base.decoder.grid.blocks[0].tied and base.decoder.grid.blocks[0].non_lstm_dims == (2,)
+    assert base.decoder.grid.blocks[0].shared_dims and base.decoder.grid.blocks[0].non_lstm_dims == (2,)
     _, _, lstm_cell = build_task_and_model(tiny_bin / "bin", arch="reencoder_base",
                                            extra=["--grid-unshared-dims", "--grid-depth-transform", "lstm"])
     block = lstm_cell.decoder.grid.blocks[0]
-    assert not block.tied and block.non_lstm_dims == () and block.priority_weight.shape[0] == 4 * 128
+    assert not block.shared_dims and block.non_lstm_dims == () and block.priority_weight.shape[0] == 4 * 128
 
 
 def test_reversed_source_order_is_the_forward_model_on_reversed_sentences(tiny_bin, tiny, tiny_flags):

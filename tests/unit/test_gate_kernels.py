@@ -1,7 +1,7 @@
 """The fused C++ kernels against the eager torch ops they replace: the gate math (paper eq. 3 and
 its derivatives) on the layouts the fused wavefront passes (gate-major pre-activations, state
-tensors that are strided views of the row buffers, F gate sets or one set shared by tied
-dimensions, standard and paper cell, float32 and float64), and the row gather / scatter of the
+tensors that are strided views of the row buffers, F gate sets or one set shared by the
+dimensions of §3.4's shared dims, standard and gate-then-tanh cell, float32 and float64), and the row gather / scatter of the
 additive input."""
 
 import pytest
@@ -24,7 +24,7 @@ def strided(R, F, n, N, gen, dtype, layout="rows"):
 
 @pytest.mark.parametrize("layout", ["rows", "axis-major"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("cell", ["standard", "paper"])
+@pytest.mark.parametrize("cell", ["standard", "gate-then-tanh"])
 @pytest.mark.parametrize("F,g", [(2, 2), (2, 1), (1, 1), (3, 3)])
 def test_kernels_match_eager(F, g, cell, dtype, layout):
     gen = torch.Generator().manual_seed(F * 10 + g)
@@ -103,7 +103,7 @@ def test_row_kernels_reject_out_of_range_indices():
     assert acc.abs().sum() == 0  # checked before anything is written
 
 
-@pytest.mark.parametrize("cell", ["standard", "paper"])
+@pytest.mark.parametrize("cell", ["standard", "gate-then-tanh"])
 @pytest.mark.parametrize("F,g,k0", [(2, 2, 0), (2, 1, 0), (1, 1, 2)])
 def test_memory_rows_read_and_written_where_they_lie(F, g, k0, cell):
     """m_in / dm_in given as rows of a buffer picked by an index (the fused wavefront's memory

@@ -16,7 +16,7 @@ def lstm_by_hand(H, m, W, b, cell="standard"):
     gu, gf, go = sig(H @ Wu.T + bu), sig(H @ Wf.T + bf), sig(H @ Wo.T + bo)
     gc = tanh(H @ Wc.T + bc)
     m_new = gf * m + gu * gc
-    h_new = tanh(go * m_new) if cell == "paper" else go * tanh(m_new)
+    h_new = tanh(go * m_new) if cell == "gate-then-tanh" else go * tanh(m_new)
     return h_new, m_new
 
 
@@ -35,9 +35,9 @@ def randomize(block, seed=1):
     return block
 
 
-@pytest.mark.parametrize("cell", ["standard", "paper"])
+@pytest.mark.parametrize("cell", ["standard", "gate-then-tanh"])
 @pytest.mark.parametrize("N", [1, 2, 3])
-def test_untied_block_matches_equations(N, cell):
+def test_unshared_block_matches_equations(N, cell):
     n = 5
     block = randomize(GridLSTMBlock(N, n, cell=cell).double())
     hs, ms = random_inputs(N, n)
@@ -83,9 +83,9 @@ def test_priority_changes_the_block_output():
     assert (a[0][1] - b[0][1]).abs().max() > 1e-3  # the priority side is not
 
 
-def test_tied_weights_use_one_matrix_for_every_dimension():
+def test_shared_dims_use_one_matrix_for_every_dimension():
     n = 3
-    block = randomize(GridLSTMBlock(3, n, tied=True, priority_dim=2).double())
+    block = randomize(GridLSTMBlock(3, n, shared_dims=True, priority_dim=2).double())
     assert not hasattr(block, "priority_weight")
     assert block.weight.shape == (4 * n, 3 * n)
     hs, ms = random_inputs(3, n)
@@ -145,8 +145,8 @@ def test_bad_options_are_rejected():
         GridLSTMBlock(2, 4, cell="gru")
     with pytest.raises(ValueError, match="priority_dim"):
         GridLSTMBlock(2, 4, priority_dim=2)
-    with pytest.raises(ValueError, match="tied"):
-        GridLSTMBlock(2, 4, tied=True, non_lstm_dims=[0])
+    with pytest.raises(ValueError, match="shared dims"):
+        GridLSTMBlock(2, 4, shared_dims=True, non_lstm_dims=[0])
 
 
 def test_priority_gate_bias_opens_only_the_priority_input_and_output_gates():
@@ -174,12 +174,12 @@ def test_zero_memory_priority_lstm_gain_is_set_by_the_gate_bias(bias, gain):
 
 
 @pytest.mark.parametrize("kw,first,priority", [
-    # untied: one 4n-row LSTM per first dimension, the priority LSTM in its own matrix
+    # unshared: one 4n-row LSTM per first dimension, the priority LSTM in its own matrix
     (dict(priority_dim=2), [((0,), True, (0, 16)), ((1,), True, (16, 32))], ("priority_weight", True, (0, 16))),
-    # tied (§3.4): one set of gates for both first dimensions, and the same matrix for depth
-    (dict(priority_dim=2, tied=True), [((0, 1), True, (0, 16))], ("weight", True, (0, 16))),
-    # a tanh depth (§3.6) next to tied LSTM dimensions keeps a V of its own, n rows
-    (dict(priority_dim=2, tied=True, non_lstm_dims=[2]), [((0, 1), True, (0, 16))], ("priority_weight", False, (0, 4))),
+    # shared dims (§3.4): one set of gates for both first dimensions, and the same matrix for depth
+    (dict(priority_dim=2, shared_dims=True), [((0, 1), True, (0, 16))], ("weight", True, (0, 16))),
+    # a tanh depth (§3.6) next to LSTM dimensions sharing one matrix keeps a V of its own, n rows
+    (dict(priority_dim=2, shared_dims=True, non_lstm_dims=[2]), [((0, 1), True, (0, 16))], ("priority_weight", False, (0, 4))),
     # no priority: every dimension in the first GEMM, a non-LSTM one with n rows
     (dict(non_lstm_dims=[1]), [((0,), True, (0, 16)), ((1,), False, (16, 20)), ((2,), True, (20, 36))], None),
 ])

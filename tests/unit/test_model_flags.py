@@ -11,7 +11,7 @@ import torch
 from fairseq.data import Dictionary
 
 from reencoder.models import grid_lstm_lm, reencoder
-from reencoder.models.flags import add_grid_args, engine_cell, set_defaults
+from reencoder.models.flags import add_grid_args, set_defaults
 
 # arch: (grid hidden size, depth, encoder/decoder embedding, tied output, readout, dropout)
 NAMED = {
@@ -157,7 +157,7 @@ def test_stored_old_names_and_values_build_the_identical_model():
     assert [(k, v.shape) for k, v in a.state_dict().items()] == [(k, v.shape) for k, v in b.state_dict().items()]
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     grid = a.decoder.grid
-    assert len(grid.blocks) == 1 and grid.blocks[0].cell == engine_cell("gate-then-tanh") != "standard"
+    assert len(grid.blocks) == 1 and grid.blocks[0].cell == "gate-then-tanh"
     # the old names really change the model: a block per depth layer and per-dimension weights have more parameters
     plain = built(tiny_args())
     assert sum(p.numel() for p in plain.parameters()) > sum(p.numel() for p in a.parameters())

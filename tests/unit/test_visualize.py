@@ -29,6 +29,7 @@ def test_find_cjk_font_prefers_known_families_and_says_none(monkeypatch):
     assert find_cjk_font() == "Noto Sans CJK JP"
     monkeypatch.setattr(font_manager.fontManager, "ttflist", fonts("DejaVu Sans"))
     monkeypatch.setattr(font_manager, "findSystemFonts", lambda: ["/usr/share/fonts/DejaVuSans.ttf"])
+    monkeypatch.setattr("reencoder.visualize.packaged_cjk_font", lambda: None)
     assert find_cjk_font() is None
 
 

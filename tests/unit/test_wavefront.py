@@ -40,19 +40,19 @@ def make_case(shape, n_blocks, block_axis, seed=0, B=3, n=5, device="cpu", **blo
 CASES = [
     ((7,), 1, None, {}),
     ((4, 3), 1, None, {"priority_dim": 1}),
-    ((5, 2), 2, 1, {"priority_dim": 1, "tied": True}),
+    ((5, 2), 2, 1, {"priority_dim": 1, "shared_dims": True}),
     ((4, 3, 2), 2, 2, {"priority_dim": 2}),
-    ((3, 4, 3), 1, None, {"priority_dim": 2, "cell": "paper"}),
+    ((3, 4, 3), 1, None, {"priority_dim": 2, "cell": "gate-then-tanh"}),
     ((2, 1, 3), 3, 2, {}),
     ((1, 1, 1), 1, None, {"priority_dim": 2}),
     ((3, 2, 2), 2, 2, {"priority_dim": 2, "non_lstm_dims": [0]}),
-    ((3, 4, 2), 2, 2, {"tied": True}),
-    ((4, 3, 3), 3, 2, {"tied": True, "priority_dim": 2, "cell": "paper"}),
-    ((6, 5, 2), 1, None, {"priority_dim": 2, "cell": "paper"}),
-    # §3.6: a non-LSTM (tanh / relu) priority dimension, alone or next to tied LSTM dimensions
+    ((3, 4, 2), 2, 2, {"shared_dims": True}),
+    ((4, 3, 3), 3, 2, {"shared_dims": True, "priority_dim": 2, "cell": "gate-then-tanh"}),
+    ((6, 5, 2), 1, None, {"priority_dim": 2, "cell": "gate-then-tanh"}),
+    # §3.6: a non-LSTM (tanh / relu) priority dimension, alone or next to LSTM dimensions sharing one matrix (§3.4)
     ((3, 4, 2), 2, 2, {"priority_dim": 2, "non_lstm_dims": [2]}),
-    ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "tied": True, "activation": "relu"}),
-    ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "tied": True, "cell": "paper"}),
+    ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "shared_dims": True, "activation": "relu"}),
+    ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "shared_dims": True, "cell": "gate-then-tanh"}),
 ]
 # the fused runner with the C++ kernels (where they are built) and with the eager gate ops they
 # replace (the fallback without a compiler), forward and backward
@@ -117,8 +117,8 @@ def test_blocks_see_contiguous_slices_per_block_axis():
 
 
 @pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"tied": True}), (3, {"cell": "paper"}), (1, {}),
-                                         (3, {"non_lstm_dims": [2]}), (1, {"non_lstm_dims": [2], "tied": True})])
+@pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"shared_dims": True}), (3, {"cell": "gate-then-tanh"}), (1, {}),
+                                         (3, {"non_lstm_dims": [2]}), (1, {"non_lstm_dims": [2], "shared_dims": True})])
 @pytest.mark.parametrize("runner", ["fused", "fused-eager"])
 def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device, runner):
     """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
@@ -236,7 +236,7 @@ def naive_runner(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout
     return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis, compute_dtype)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(tied_dims=True, depth_transform="tanh"), dict(shared_depth=True, cell="paper")])
+@pytest.mark.parametrize("kw", [dict(), dict(shared_dims=True, depth_transform="tanh"), dict(tied_depth=True, cell="gate-then-tanh")])
 def test_runner_and_kernels_are_constructor_options(kw):
     """A stack built with ``runner``/``kernels`` (or a copy made with other options) computes
     the same function as the default one, outputs and gradients."""
