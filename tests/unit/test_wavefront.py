@@ -236,7 +236,8 @@ def naive_runner(blocks, shape, boundary_h, boundary_m, block_axis=None, dropout
     return naive_grid(blocks, shape, boundary_h, boundary_m, block_axis, compute_dtype)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(shared_dims=True, depth_transform="tanh"), dict(tied_depth=True, cell="gate-then-tanh")])
+@pytest.mark.parametrize("kw", [dict(), dict(shared_dims=True, depth_transform="tanh"),
+                                dict(tied_depth=True, cell="gate-then-tanh")])
 def test_runner_and_kernels_are_constructor_options(kw):
     """A stack built with ``runner``/``kernels`` (or a copy made with other options) computes
     the same function as the default one, outputs and gradients."""
