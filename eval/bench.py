@@ -68,7 +68,10 @@ def matmul_peak(m: int, k: int, n: int, dtype: torch.dtype, seconds: float = 1.0
     return best
 
 
-def build(data_bin: Path, arch: str, extra: List[str], device: torch.device = torch.device("cpu")):
+CPU = torch.device("cpu")
+
+
+def build(data_bin: Path, arch: str, extra: List[str], device: torch.device = CPU):
     """A real fairseq task + model (the plugin imported via --user-dir) on ``device``."""
     from reencoder.loading import build_model
 
@@ -342,7 +345,8 @@ def print_table(res) -> None:
     b = res["batch"]
     print(f"{res['arch']} ({res['params']:,} params), real Tatoeba batches of {b['max_tokens']} tokens: "
           f"{b['pairs']:.0f} pairs, {b['tgt_tokens']:.0f} target tokens, {b['grid_gflop_per_step']:.1f} GFLOP per step")
-    print(f"{'variant':48s} {'s/step':>8s} {'pairs/s':>8s} {'tok/s':>8s} {'GFLOP/s':>8s} {'%peak':>6s} {'%best':>6s} {'x naive':>8s}")
+    print(f"{'variant':48s} {'s/step':>8s} {'pairs/s':>8s} {'tok/s':>8s} {'GFLOP/s':>8s} {'%peak':>6s} {'%best':>6s} "
+          f"{'x naive':>8s}")
     for r in res["train"]:
         extra = "" if "gflops" not in r else (f" {r['gflops']:8.1f} {100 * r['of_own_peak']:5.0f}% "
                                              f"{100 * r['of_best_peak']:5.0f}% {r['x_naive']:8.1f}")

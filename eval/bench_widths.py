@@ -175,7 +175,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if same is not None:  # bf16 and the eager gate math run the same matmuls: counted once
             row.update(step_flops=same["step_flops"], grid_flops=same["grid_flops"])
         else:
-            row.update(step_flops=sum(counted_flops(lambda: train_step(model, s)) for s in samples) / len(samples),
+            row.update(step_flops=sum(counted_flops(lambda m=model, s=s: train_step(m, s)) for s in samples) / len(samples),
                        grid_flops=counted_flops(grid))
         models[i] = (model, grid)
         table.append(row)
@@ -217,7 +217,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             _, m = build(data_bin, of(size)[1], of(size)[2:])
             sec = min(sum(time_per_sample(m, samples)) for _ in range(args.rounds))
             toks = sum(s["ntokens"] for s in samples)
-            flops = sum(counted_flops(lambda: train_step(m, s)) for s in samples)
+            flops = sum(counted_flops(lambda m=m, s=s: train_step(m, s)) for s in samples)
             baselines.append({"system": f"fairseq {name} {size}", "matched_to_n": n, "params": params(m),
                               "s_per_step": sec / len(samples), "tgt_tokens_per_s": toks / sec,
                               "flops_per_tgt_token": flops / toks, "step_gflops": flops / sec / 1e9,
@@ -247,7 +247,8 @@ def print_table(res) -> None:
         fused = next((f for f in res["variants"] if r.get("gates") == "eager" and f.get("gates") == "fused" and
                       (f["cell"], f["n"], f["depth"], f["dtype"]) == (r["cell"], r["n"], r["depth"], r["dtype"])), None)
         if fused is not None:
-            print(f"fused gate kernels, n = {r['n']}, D = {r['depth']}, {r['cell']}: the grid {r['grid_s'] / fused['grid_s']:.2f}x "
+            print(f"fused gate kernels, n = {r['n']}, D = {r['depth']}, {r['cell']}: "
+                  f"the grid {r['grid_s'] / fused['grid_s']:.2f}x "
                   f"and the step {r['s_per_step'] / fused['s_per_step']:.2f}x faster than with the eager gate math")
     for b in res["baselines"]:
         print(f"{'':4s} {'':2s} {'float32':8s} {b['system']:32s} {b['params']:10,d} {b['s_per_step']:7.3f} "

@@ -54,7 +54,7 @@ def available() -> bool:
     except Exception as e:  # no compiler / ninja: eager ops, said once
         last = (str(e).strip().splitlines() or [""])[-1]  # a build error's last line names the cause
         warnings.warn(f"reencoder: the fused gate kernels could not be built ({type(e).__name__}: {last}); "
-                      "using eager torch ops")
+                      "using eager torch ops", stacklevel=2)
         return False
     return True
 

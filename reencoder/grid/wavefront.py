@@ -61,8 +61,8 @@ def run_grid(
             along ``block_axis``.
         shape: grid shape ``(L_0, ..., L_{N-1})``.
         boundary_h, boundary_m: per axis, ``[F_k, B, n]`` incoming vectors of the near face, or
-            ``None`` for zeros (hidden vectors may be an :class:`OuterSum`).  At least one ``boundary_h`` must be a tensor (it fixes B, n,
-            dtype and device).
+            ``None`` for zeros (hidden vectors may be an :class:`OuterSum`).  At least one
+            ``boundary_h`` must be a tensor (it fixes B, n, dtype and device).
         dropout: per axis, dropout probability on hidden vectors passed along that axis
             (applied in training mode only).
         observer: called per step as ``observer(coords, hs_in, hs_out, ms_out)`` with the

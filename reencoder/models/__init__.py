@@ -1,5 +1,7 @@
 """fairseq models built on the Grid LSTM (importing registers them)."""
 
-from . import grid_lstm_lm  # noqa: F401
-from . import reencoder  # noqa: F401
-from . import stacked_lstm_lm  # noqa: F401
+from . import (
+    grid_lstm_lm,  # noqa: F401
+    reencoder,  # noqa: F401
+    stacked_lstm_lm,  # noqa: F401
+)

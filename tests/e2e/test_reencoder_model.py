@@ -6,7 +6,6 @@ from fairseq.sequence_generator import SequenceGenerator
 
 from tests.model_helpers import batches, build_task_and_model, mixed_batch, target_log_probs
 
-
 # every readout and source input the model offers: the equivalence tests below run on each
 VARIANTS = {
     "paper": [],
@@ -130,7 +129,8 @@ def test_every_named_architecture_builds(tiny_bin):
 
 def test_size_flags_override_the_architecture(tiny_bin):
     _, _, model = build_task_and_model(
-        tiny_bin / "bin", extra=["--grid-hidden-size", "8", "--grid-depth", "4", "--grid-tied-depth", "--grid-cell", "gate-then-tanh"]
+        tiny_bin / "bin",
+        extra=["--grid-hidden-size", "8", "--grid-depth", "4", "--grid-tied-depth", "--grid-cell", "gate-then-tanh"],
     )
     grid = model.decoder.grid
     assert grid.hidden_size == 8 and grid.depth == 4 and len(grid.blocks) == 1

@@ -5,7 +5,6 @@ import io
 import warnings
 
 import matplotlib
-import pytest
 
 matplotlib.use("Agg")
 

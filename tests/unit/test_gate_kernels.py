@@ -8,8 +8,14 @@ import pytest
 import torch
 
 from reencoder.grid import gate_kernels
-from reencoder.grid.gate_math import (BufferRows, gates_backward, gates_backward_eager, gates_forward,
-                                      gates_forward_eager, use_kernels)
+from reencoder.grid.gate_math import (
+    BufferRows,
+    gates_backward,
+    gates_backward_eager,
+    gates_forward,
+    gates_forward_eager,
+    use_kernels,
+)
 
 pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
 
@@ -47,7 +53,7 @@ def test_kernels_match_eager(F, g, cell, dtype, layout):
         outs[name] = (G, h, m, T, dG, dm_in)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
     for k, e, what in zip(outs["kernel"], outs["eager"], ("activations", "h'", "m'", "T", "dG", "dm_in")):
-        torch.testing.assert_close(k, e, **tol, msg=lambda s: f"{what}: {s}")
+        torch.testing.assert_close(k, e, **tol, msg=lambda s, what=what: f"{what}: {s}")
 
 
 def test_kernels_take_only_what_they_implement():
