@@ -172,7 +172,7 @@ def reencoder_tiny(args):
 def reencoder_paper(args):
     """The paper's layout at the CPU demo's size: each row read out at its last source cell,
     raw embeddings as the cells' input; one layer of depth, 128 units (on a 2-core CPU one depth
-    layer reached a lower dev loss in the same time than two, which cost 1.7x per update)."""
+    layer reached a lower dev loss in the same time than two: recipes/RESULTS.md, "Ablation")."""
     set_defaults(args, encoder_embed_dim=128, decoder_embed_dim=128, grid_hidden_size=128, grid_depth=1, dropout=0.1,
                  share_decoder_input_output_embed=True, grid_readout="last", grid_source_input="embed")
     base_architecture(args)
