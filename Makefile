@@ -28,7 +28,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 # Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow):
-# ~8 min on 2 cores (7 min 58 s from a fresh clone, install included).
+# ~9 min on 2 cores (8 min 39 s from a fresh clone, install and lint included).
 test: install lint
 	$(BIN)/python -m pytest -q tests
 
