@@ -81,7 +81,9 @@ def build(data_bin: Path, arch: str, extra: List[str], device: torch.device = CP
 
 
 def real_batches(task, max_tokens: int, count: int):
-    task.load_dataset("train")
+    """The first ``count`` batches of a shuffled training epoch (the train split loaded once)."""
+    if "train" not in task.datasets:
+        task.load_dataset("train")
     itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1, ignore_invalid_inputs=True)
     out = []
     for sample in itr.next_epoch_itr(shuffle=True):

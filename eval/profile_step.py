@@ -25,7 +25,6 @@ the best round counts, as in :mod:`eval.bench_archs`.  Results: recipes/RESULTS.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -37,8 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from data_prep.foundation import atomic_write_text
-
+from .bench import real_batches, write_json
 from .bench_archs import SYSTEMS
 
 #: the demo's optimiser and loss (recipes/lib.sh DEMO_OPT) and a fixed learning rate
@@ -190,6 +188,7 @@ def instrument(trainer, parts: Sequence[Tuple[str, str]], timer: StepTimer):
 def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: str):
     """fairseq's Trainer for one system, as fairseq-train builds it (the plugin loaded);
     ``save_dir`` only receives fairseq's crash.pt if a step fails."""
+    from fairseq import tasks
     from fairseq.dataclass.utils import convert_namespace_to_omegaconf
     from fairseq.trainer import Trainer
 
@@ -199,24 +198,17 @@ def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: 
                                 "--cpu", "--max-tokens", str(max_tokens), "--save-dir", save_dir, *TRAIN_FLAGS,
                                 *arch_flags])
     cfg = convert_namespace_to_omegaconf(args)
-    from fairseq import tasks
-
     torch.manual_seed(1)
     task = tasks.setup_task(cfg.task)
-    model, criterion = task.build_model(cfg.model), None
-    criterion = task.build_criterion(cfg.criterion)
-    return Trainer(cfg, task, model, criterion), task
+    return Trainer(cfg, task, task.build_model(cfg.model), task.build_criterion(cfg.criterion)), task
 
 
 def batches(task, max_tokens: int, count: int) -> Tuple[list, float]:
-    """``count`` real training batches and the seconds fairseq's iterator took per batch."""
+    """``count`` real training batches and the seconds fairseq's iterator took per batch (the
+    split loaded before the clock starts)."""
     task.load_dataset("train")
-    itr = task.get_batch_iterator(task.dataset("train"), max_tokens=max_tokens, seed=1, ignore_invalid_inputs=True)
-    out, t = [], time.perf_counter()
-    for sample in itr.next_epoch_itr(shuffle=True):
-        out.append(sample)
-        if len(out) == count:
-            break
+    t = time.perf_counter()
+    out = real_batches(task, max_tokens, count)
     return out, (time.perf_counter() - t) / len(out)
 
 
@@ -309,9 +301,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     torch.set_num_threads(args.threads)
     res = profile(names, data, args.max_tokens, args.batches, args.rounds)
     print_report(res)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(args.out, json.dumps(res, indent=2) + "\n")
-    print(f"\nwrote {args.out}")
+    write_json(args.out, res)
     return 0
 
 
