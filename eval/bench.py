@@ -113,15 +113,29 @@ def train_step(model, sample) -> None:
     model.zero_grad(set_to_none=True)
 
 
+#: a benchmark says it is alive at least this often (seconds), even inside one long timing
+HEARTBEAT_S = 25.0
+_last_beat = [time.perf_counter()]
+
+
+def heartbeat(what: str, done: int, total: int) -> None:
+    """A progress line on stderr if none was printed for :data:`HEARTBEAT_S` seconds."""
+    now = time.perf_counter()
+    if now - _last_beat[0] >= HEARTBEAT_S:
+        print(f"  ... {what}: {done}/{total} steps timed", file=sys.stderr, flush=True)
+        _last_beat[0] = now
+
+
 def time_train_step(model, samples, repeats: int = 1) -> float:
     """Seconds per training step (forward + loss + backward), averaged over the samples."""
     model.train()
     train_step(model, samples[0])  # warm-up (schedule caches, workspace)
     sync()
     t = time.perf_counter()
-    for _ in range(repeats):
-        for s in samples:
+    for r in range(repeats):
+        for k, s in enumerate(samples):
             train_step(model, s)
+            heartbeat(type(model).__name__, r * len(samples) + k + 1, repeats * len(samples))
     sync()
     return (time.perf_counter() - t) / (repeats * len(samples))
 
@@ -131,12 +145,13 @@ def time_per_sample(model, samples) -> List[float]:
     model.train()
     train_step(model, samples[0])
     times = []
-    for s in samples:
+    for k, s in enumerate(samples):
         sync()
         t = time.perf_counter()
         train_step(model, s)
         sync()
         times.append(time.perf_counter() - t)
+        heartbeat(type(model).__name__, k + 1, len(samples))
     return times
 
 

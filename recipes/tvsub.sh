@@ -20,7 +20,8 @@
 #      bootstrap against Thot, training time, updates, sentences, parameters, commands
 #   5. the cross-domain matrix ($RUNS/cross/matrix.md): these models, and the demo's if
 #      $DEMO/NAME/model exist, on the Tatoeba test set, the TVsub test set and TED tst2010
-#      (CROSS_LINES > 0: the first N lines of each; CROSS=0 skips it)
+#      (CROSS_LINES > 0: the first N lines of each; CROSS=0 skips it), and the demo's sentences
+#      (recipes/demo_sentences.zh) by every neural model, side by side ($RUNS/cross/sentences.md)
 # Re-running skips finished stages.  DEVICE_FLAGS= (empty) trains and decodes on CUDA.
 # BUDGET_MIN < 10 is a quick check: smaller defaults for TUNE_GRID, THOT_MAX_TRAIN and CROSS_LINES,
 # e.g. `BUDGET_MIN=3 TVSUB_LIMIT=200000 RUNS=runs/tvsub_check bash recipes/tvsub.sh` (15 min on 2 idle cores).
@@ -193,6 +194,12 @@ if [ "$CROSS" = 1 ]; then source recipes/tvsub_cross.sh; fi
              "$([ "$CROSS_LINES" -gt 0 ] && echo "the first $CROSS_LINES" || echo all) lines of each set):"
         echo
         cat "$RUNS/cross/matrix.md"
+    fi
+    if [ -s "$RUNS/cross/sentences.md" ]; then
+        echo
+        echo "The demo's sentences (recipes/demo_sentences.zh), every neural model:"
+        echo
+        cat "$RUNS/cross/sentences.md"
     fi
     echo
     echo "Wall time per stage (s, summed over the recipe's invocations; two lanes side by side):"

@@ -79,3 +79,24 @@ for set in "${CROSS_SETS[@]}"; do
     matrix+=(--set "$set test=$RUNS/cross/$set/eval/results.json")
 done
 "$BIN/python" -m eval.matrix "${matrix[@]}" --out "$RUNS/cross/matrix.md" > /dev/null
+
+# the demo's sentences (recipes/demo_sentences.zh: the README's examples and a few lines of
+# dialogue) translated by every neural model folder above, side by side: $RUNS/cross/sentences.md
+sentence_models=()
+for key in "${cross_models[@]}"; do [ "${key#*_}" != phrase_based ] && sentence_models+=("$key"); done
+mkdir -p "$RUNS/cross/sentences"
+for key in "${sentence_models[@]}"; do
+    out=$RUNS/cross/sentences/$key.txt
+    newer "$out" recipes/demo_sentences.zh && newer "$out" "$(model_home "$key")/model/model.pt" && continue
+    # shellcheck disable=SC2046
+    "$BIN/reencoder-translate" --model "$(model_home "$key")/model" --input recipes/demo_sentences.zh \
+        --output "$out.tmp" $(cat "$(model_home "$key")/decoding.txt" 2> /dev/null || echo "--beam 5") --quiet
+    mv "$out.tmp" "$out"
+done
+files=()
+for key in "${sentence_models[@]}"; do files+=("$RUNS/cross/sentences/$key.txt"); done
+{
+    printf '| Chinese |'; printf ' %s |' "${sentence_models[@]}"; echo
+    printf '|---|'; printf -- '---|%.0s' "${sentence_models[@]}"; echo
+    paste recipes/demo_sentences.zh "${files[@]}" | awk -F'\t' '{ printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; print "" }'
+} > "$RUNS/cross/sentences.md"

@@ -19,6 +19,8 @@ import warnings
 
 from data_prep.foundation import non_negative_float, positive_int, probability
 
+from .low_precision import BF16_CHOICES
+
 #: the LSTM depth's input/output gate bias where an architecture does not set it: the block's
 #: original 0 for the translation models (not yet measured there); the language models use 2.0
 #: (a conditioning fix, see :mod:`reencoder.grid.grid_lstm`)
@@ -113,9 +115,13 @@ def add_grid_args(parser) -> None:
                         help='dropout on hidden vectors passed up the depth axis')
     parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                         help='one matrix for the (target) embedding and the output layer')
-    parser.add_argument('--grid-bf16', choices=['auto', 'always', 'never'],
+    parser.add_argument('--grid-bf16', choices=BF16_CHOICES,
                         help="the grid's GEMMs in bf16 (states and gate math stay fp32): auto = where bf16 "
                              "matmuls are native (GPUs with bf16, CPUs with AMX or AVX512-BF16), fp32 elsewhere")
+    parser.add_argument('--output-layer-bf16', choices=BF16_CHOICES,
+                        help="the GEMMs after the grid (the row readout and the output layer over the vocabulary) in "
+                             "bf16, logits back in fp32 before the softmax: auto = where bf16 matmuls are native "
+                             "(default: never; reencoder_base: auto)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
@@ -143,7 +149,8 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
     set_defaults(args, dropout=dropout, decoder_embed_dim=embed_dim, grid_hidden_size=hidden, grid_depth=depth,
                  grid_cell="standard", grid_no_priority=False, grid_shared_dims=False, grid_tied_depth=False,
                  grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1)
-    set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto")
+    set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto",
+                 output_layer_bf16="never")
 
 
 def grid_kwargs(args) -> dict:

@@ -4,21 +4,17 @@ state for incremental decoding and beam search).  Their flags are in :mod:`.flag
 
 from __future__ import annotations
 
-import logging
 from typing import Dict, Optional, Tuple
 
-import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor
 
 from ..grid.grid_stack import GridState, reorder_state
-from ..grid.hardware import native_bf16
+from .low_precision import Bf16Choice, WeightCopies, linear
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
-logger = logging.getLogger(__name__)
 
 
 def Embedding(num_embeddings: int, embedding_dim: int, padding_idx: int) -> nn.Embedding:
@@ -65,13 +61,13 @@ class GridDecoderBase(FairseqIncrementalDecoder):
             # its init bounds how fast the first plateau is left (RESULTS, "The LSTM depth")
             self.fc_out = Linear(out_dim, len(dictionary), init=getattr(args, "decoder_output_init", 0.1))
         self.max_target_positions = args.max_target_positions
-        self.bf16 = args.grid_bf16
-        self._said = set()  # the (device, input dtype) pairs whose GEMM precision is already logged
+        self.grid_bf16 = Bf16Choice(args.grid_bf16, "--grid-bf16", "grid")
+        self.output_bf16 = Bf16Choice(args.output_layer_bf16, "--output-layer-bf16", "output layer")
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, observer)
-        return self.output_layer(x), extra
+        return self.output_layer(x, copies=self.weight_copies(incremental_state)), extra
 
     def extract_features(self, prev_output_tokens: Tensor, encoder_out=None,
                          incremental_state: Optional[IncrementalState] = None, observer=None):
@@ -81,14 +77,15 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         if state is not None:  # later steps: only the newest token's row (column)
             prev_output_tokens = prev_output_tokens[:, -1:]
         x = self.embed(prev_output_tokens)  # [B, T, n]
-        features, new_state = self.grid_features(x, encoder_out, state, observer)
+        features, new_state = self.grid_features(x, encoder_out, state, observer, self.weight_copies(incremental_state))
         self.store_state(incremental_state, new_state)
         return features, {"attn": [None], "inner_states": [features]}
 
-    def grid_features(self, x: Tensor, encoder_out, state: Optional[GridState],
-                      observer=None) -> Tuple[Tensor, GridState]:
+    def grid_features(self, x: Tensor, encoder_out, state: Optional[GridState], observer=None,
+                      copies: Optional[WeightCopies] = None) -> Tuple[Tensor, GridState]:
         """The subclass's grid over the ``[B, T, n]`` grid inputs ``x``, from ``state``
-        (``None``: the start): ``[B, T, F]`` features and the state after the last token."""
+        (``None``: the start): ``[B, T, F]`` features and the state after the last token
+        (``copies``: see :meth:`weight_copies`)."""
         raise NotImplementedError
 
     def embed(self, tokens: Tensor) -> Tensor:
@@ -97,25 +94,10 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     def run_grid(self, like: Tensor, *args, **kwargs):
         """Call the grid with its GEMM dtype given explicitly (``compute_dtype``): bf16 as
-        ``--grid-bf16`` says (:meth:`grid_in_bf16`), else ``like``'s dtype; outputs in ``like``'s
+        ``--grid-bf16`` says (:mod:`.low_precision`), else ``like``'s dtype; outputs in ``like``'s
         dtype."""
-        dtype = torch.bfloat16 if self.grid_in_bf16(like) else like.dtype
-        x, state = self.grid(*args, compute_dtype=dtype, **kwargs)
+        x, state = self.grid(*args, compute_dtype=self.grid_bf16.dtype(like), **kwargs)
         return x.to(like.dtype), state
-
-    def grid_in_bf16(self, like: Tensor) -> bool:
-        """Whether the grid's GEMMs run in bf16 for inputs like ``like``; the first decision per
-        device and dtype is logged with its reason (the training log says which path ran)."""
-        if self.bf16 == "auto":
-            native, why = native_bf16(like.device)
-            use = like.dtype == torch.float32 and native
-        else:
-            use, why = self.bf16 == "always", "as asked"
-        if (like.device, like.dtype) not in self._said:
-            self._said.add((like.device, like.dtype))
-            logger.info(f"grid GEMMs in {'bf16' if use else str(like.dtype).split('.')[-1]} on {like.device} "
-                        f"(--grid-bf16 {self.bf16}: {why})")
-        return use
 
     def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
         if incremental_state is None:
@@ -127,13 +109,25 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         if incremental_state is not None:
             self.set_incremental_state(incremental_state, self.state_key, {"h": state[0], "m": state[1]})
 
-    def output_layer(self, x: Tensor) -> Tensor:
+    def weight_copies(self, incremental_state: Optional[IncrementalState]) -> Optional[WeightCopies]:
+        """Low-precision weight copies for one decoding run (:mod:`.low_precision`), kept in its
+        incremental state; ``None`` outside decoding (training and validation cast every time)."""
+        if incremental_state is None:
+            return None
+        copies = self.get_incremental_state(incremental_state, "weight_copies")
+        if copies is None:
+            copies = {}
+            self.set_incremental_state(incremental_state, "weight_copies", copies)
+        return copies
+
+    def output_layer(self, x: Tensor, copies: Optional[WeightCopies] = None) -> Tensor:
+        """Features → logits (in ``x``'s dtype), the GEMMs in bf16 as ``--output-layer-bf16`` says."""
+        dtype = self.output_bf16.dtype(x)
         if self.out_proj is not None:
-            x = self.out_proj(x)
+            x = linear(x, self.out_proj.weight, None, dtype, copies, "out_proj")
         x = self.dropout(x)
-        if self.fc_out is None:
-            return F.linear(x, self.embed_tokens.weight)
-        return self.fc_out(x)
+        layer = self.embed_tokens if self.fc_out is None else self.fc_out
+        return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out")
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
         state = self.cached_state(incremental_state)

@@ -46,7 +46,7 @@ class GridLSTMLMDecoder(GridDecoderBase):
         grid = LMGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         super().__init__(dictionary, args, grid)
 
-    def grid_features(self, x: Tensor, encoder_out, state, observer=None):
+    def grid_features(self, x: Tensor, encoder_out, state, observer=None, copies=None):
         """The grid's columns for the ``[B, T, n]`` inputs: the tops of the columns."""
         return self.run_grid(x, x, state, observer=observer)
 

@@ -32,6 +32,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .low_precision import WeightCopies, linear
+
 READOUTS: Tuple[str, ...] = ("last", "max", "attn")
 
 
@@ -71,18 +73,25 @@ class RowReadout(nn.Module):
             self.query = _uniform_linear(n, n, bias=False)
             self.out = _uniform_linear(2 * n, self.output_size, bias=True)
 
-    def forward(self, top: Tensor, src_lengths: Tensor) -> Tensor:
+    def forward(self, top: Tensor, src_lengths: Tensor, compute_dtype: Optional[torch.dtype] = None,
+                copies: Optional[WeightCopies] = None) -> Tensor:
+        """``compute_dtype`` (default ``top``'s): the dtype of the attention readout's GEMM
+        operands (the softmax and the results stay in ``top``'s dtype); ``copies``: its weights
+        in that dtype while decoding (:mod:`.low_precision`)."""
         if self.kind == "max":
             mask = padding_mask(src_lengths, top.shape[2]).unsqueeze(-1)  # [B, 1, S, 1]
             return top.masked_fill(mask, float("-inf")).amax(dim=2)
         last = last_cell(top, src_lengths)
         if self.kind == "last":
             return last
-        q = self.query(last)  # [B, T, n]
-        scores = torch.einsum("btsn,btn->bts", top, q) / math.sqrt(self.hidden_size)
+        dtype = compute_dtype or top.dtype
+        low = top.to(dtype)
+        q = linear(last, self.query.weight, None, dtype, copies, "readout.query")  # [B, T, n]
+        scores = torch.einsum("btsn,btn->bts", low, q.to(dtype)).to(top.dtype) / math.sqrt(self.hidden_size)
         alpha = scores.masked_fill(padding_mask(src_lengths, top.shape[2]), float("-inf")).softmax(dim=-1)
-        context = torch.einsum("bts,btsn->btn", alpha, top)
-        return torch.tanh(self.out(torch.cat([context, last], dim=-1)))
+        context = torch.einsum("bts,btsn->btn", alpha.to(dtype), low).to(top.dtype)
+        return torch.tanh(linear(torch.cat([context, last], dim=-1), self.out.weight, self.out.bias, dtype, copies,
+                                 "readout.out"))
 
     def extra_repr(self) -> str:
         return f"kind={self.kind!r}, hidden_size={self.hidden_size}, output_size={self.output_size}"

@@ -98,12 +98,12 @@ class ReencoderGridDecoder(GridDecoderBase):
         super().__init__(dictionary, args, grid, feature_size=readout.output_size)
         self.readout = readout
 
-    def grid_features(self, tgt_in, encoder_out, row_state, observer=None):
+    def grid_features(self, tgt_in, encoder_out, row_state, observer=None, copies=None):
         """The grid's rows for the ``[B, T, n]`` target inputs, read out per row."""
         assert encoder_out is not None, "the Reencoder needs the source"
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer)
-        return self.readout(top, src_lengths), new_state
+        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies), new_state
 
 
 @register_model("reencoder")
@@ -190,7 +190,7 @@ def reencoder_base(args):
     per update *and* per second, which paid for the wider grid."""
     set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512)
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
-                 grid_shared_dims=True, grid_depth_transform="tanh")
+                 grid_shared_dims=True, grid_depth_transform="tanh", output_layer_bf16="auto")
     reencoder_paper(args)
 
 

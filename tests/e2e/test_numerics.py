@@ -1,5 +1,7 @@
-"""NaN/inf during training is reported with the batch that caused it (fp32 and bf16 paths),
-and the grid with bf16 GEMMs (``--grid-bf16 always``) trains like fp32."""
+"""NaN/inf during training is reported with the batch that caused it (fp32 and bf16 paths);
+the grid's and the output layer's bf16 GEMMs (``--grid-bf16``, ``--output-layer-bf16``) stay
+close to fp32, follow the hardware under ``auto``, and decode with cached bf16 weights that never
+go stale."""
 
 import re
 
@@ -8,7 +10,7 @@ import torch
 
 from reencoder.loading import PLUGIN_DIR
 from tests.helpers import run_cli
-from tests.model_helpers import build_task_and_model, mixed_batch
+from tests.model_helpers import batches, build_task_and_model, mixed_batch
 
 
 def diverging_run(tiny_bin, save_dir, extra):
@@ -33,9 +35,15 @@ def test_divergence_names_the_batch(tiny_bin, tmp_path, bf16):
     assert (tmp_path / "ckpt" / "crash.pt").exists()  # fairseq's crash checkpoint for post-mortem
 
 
-def test_bf16_grid_matches_fp32_to_bf16_precision(tiny_bin):
-    _, task, model = build_task_and_model(tiny_bin / "bin")
-    _, _, model_bf16 = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "always"])
+#: each bf16 flag, on a model whose every GEMM it covers runs (the attention readout included)
+BF16_FLAGS = {"grid": "--grid-bf16", "output-layer": "--output-layer-bf16"}
+ATTN = ["--grid-readout", "attn", "--decoder-out-embed-dim", "24"]  # readout, projection, fc_out with bias
+
+
+@pytest.mark.parametrize("flag", list(BF16_FLAGS.values()), ids=list(BF16_FLAGS))
+def test_bf16_gemms_match_fp32_to_bf16_precision(tiny_bin, flag):
+    _, task, model = build_task_and_model(tiny_bin / "bin", extra=ATTN)
+    _, _, model_bf16 = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, flag, "always"])
     model_bf16.load_state_dict(model.state_dict())
     sample = mixed_batch(task, "valid", [0, 4, 9, 13])
     with torch.no_grad():
@@ -46,17 +54,18 @@ def test_bf16_grid_matches_fp32_to_bf16_precision(tiny_bin):
     assert not torch.equal(a, b)  # the flag really changes the arithmetic
 
 
+@pytest.mark.parametrize("flag", list(BF16_FLAGS.values()), ids=list(BF16_FLAGS))
 @pytest.mark.parametrize("flags,native", [({"avx2"}, False), ({"avx2", "avx512f", "avx512_bf16"}, True),
                                           ({"avx2", "avx512f", "amx_bf16"}, True)], ids=["avx2", "avx512_bf16", "amx"])
-def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, native):
-    """--grid-bf16 auto: bf16 GEMMs for float32 models exactly where the CPU has AMX or
-    AVX512-BF16; float64 models and --grid-bf16 never stay exact."""
+def test_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, native, flag):
+    """``auto``: bf16 GEMMs for float32 models exactly where the CPU has AMX or AVX512-BF16;
+    float64 models and ``never`` stay exact."""
     from reencoder.grid import hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     assert hardware.native_bf16(torch.device("cpu"))[0] == native
-    _, task, exact = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "never"])
-    _, _, auto = build_task_and_model(tiny_bin / "bin", extra=["--grid-bf16", "auto"])
+    _, task, exact = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, flag, "never"])
+    _, _, auto = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, flag, "auto"])
     auto.load_state_dict(exact.state_dict())
     sample = mixed_batch(task, "valid", [0, 4, 9, 13])
     with torch.no_grad():
@@ -66,3 +75,51 @@ def test_grid_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, nativ
         b64, _ = auto.double()(**sample["net_input"])
     assert torch.equal(a, b) != native
     assert torch.equal(a64, b64)
+
+
+def decode_rows(model, net, copies=True):
+    """The decoder's logits one row at a time (fairseq's incremental decoding); ``copies=False``:
+    the bf16 weights cast afresh at every step instead of once per decoding run."""
+    enc = model.encoder(net["src_tokens"], net["src_lengths"])
+    state, steps, prev = {}, [], net["prev_output_tokens"]
+    if not copies:
+        model.decoder.weight_copies = lambda incremental_state: None
+    try:
+        for t in range(prev.shape[1]):
+            steps.append(model.decoder(prev[:, : t + 1], encoder_out=enc, incremental_state=state)[0])
+    finally:
+        model.decoder.__dict__.pop("weight_copies", None)
+    return torch.cat(steps, dim=1), state
+
+
+#: decoder layouts whose bf16 weights are copied: the attention readout, and a projection before the output layer
+COPIED = {"attn": (ATTN, {"readout.query.weight", "readout.out.weight", "readout.out.bias", "fc_out.weight",
+                          "fc_out.bias"}),
+          "projection": (["--decoder-out-embed-dim", "24"], {"out_proj.weight", "fc_out.weight", "fc_out.bias"})}
+
+
+@pytest.mark.parametrize("layout", list(COPIED))
+def test_decoding_reuses_bf16_weights_within_one_run_and_never_a_stale_copy(tiny_bin, layout):
+    """The output layer's and readout's bf16 weights are cast once per decoding run (kept in its
+    incremental state) and give exactly the logits of casting at every step; after the weights
+    change in place (an optimizer step writes through ``p.data``, which no version counter
+    sees), the next decoding run uses the new weights."""
+    extra, names = COPIED[layout]
+    _, task, model = build_task_and_model(tiny_bin / "bin", extra=[*extra, "--output-layer-bf16", "always"])
+    model.eval()
+    net = batches(task, "valid", max_sentences=6)[1]["net_input"]
+    with torch.no_grad():
+        cached, state = decode_rows(model, net)
+        fresh, _ = decode_rows(model, net, copies=False)
+        full, _ = model(**net)
+        copies = next(v for k, v in state.items() if k.endswith("weight_copies"))
+        assert set(copies) == names
+        assert all(c.dtype == torch.bfloat16 for c in copies.values())
+        torch.testing.assert_close(cached, fresh, rtol=0, atol=0)
+        assert (cached - full).abs().max() < 0.05 * full.abs().max()  # row by row = whole grid, to bf16
+        for p in model.parameters():
+            p.data.mul_(1.5)
+        after, _ = decode_rows(model, net)
+        after_fresh, _ = decode_rows(model, net, copies=False)
+        torch.testing.assert_close(after, after_fresh, rtol=0, atol=0)
+        assert not torch.equal(after, cached)
