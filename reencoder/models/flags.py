@@ -121,7 +121,7 @@ def add_grid_args(parser) -> None:
     parser.add_argument('--output-layer-bf16', choices=BF16_CHOICES,
                         help="the GEMMs after the grid (the row readout and the output layer over the vocabulary) in "
                              "bf16, logits back in fp32 before the softmax: auto = where bf16 matmuls are native "
-                             "(default: never; reencoder_base: auto)")
+                             "(default: never)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on

@@ -190,7 +190,7 @@ def reencoder_base(args):
     per update *and* per second, which paid for the wider grid."""
     set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512)
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
-                 grid_shared_dims=True, grid_depth_transform="tanh", output_layer_bf16="auto")
+                 grid_shared_dims=True, grid_depth_transform="tanh")
     reencoder_paper(args)
 
 
