@@ -9,7 +9,7 @@ def test_decoding_benchmark_times_every_model_on_the_same_lines(tiny, tmp_path, 
     src = tmp_path / "in.zh"
     src.write_text("".join(line + "\n" for line in tiny.test_zh[:6]), encoding="utf-8")
     out = tmp_path / "decode.json"
-    assert bench_decode.main(["--models", f"a={tiny.model}", f"b={tiny.model}", "--input", str(src), "--lines", "5",
+    assert bench_decode.main(["--models", f"a={tiny.folder}", f"b={tiny.folder}", "--input", str(src), "--lines", "5",
                               "--rounds", "1", "--headline-only", "--out", str(out)]) == 0
     res = json.loads(out.read_text())
     assert res["lines"] == 5 and res["headline"] == "beam 5, batch 32, 1 thread"
