@@ -47,7 +47,7 @@ demo: install
 
 # TVsub zh-en (2.15M subtitle pairs) end to end: data, dev tuning, Thot, the Reencoder, fairseq lstm +
 # transformer for BUDGET_MIN (60) minutes each in two lanes, the paper's BLEU and sacrebleu's, the
-# cross-domain matrix, the demo's sentences (~3 h 45 min on 2 cores, 2026-12-04; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 15 min check).
+# cross-domain matrix, the demo's sentences (~3 h 40 min on 2 cores, 2026-12-04; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 15 min check).
 tvsub: install
 	SHARED=$(SHARED) bash recipes/tvsub.sh
 
