@@ -31,6 +31,11 @@ model_home() {
     esac
 }
 
+# decoding_flags HOME: the beam search flags a model folder's run chose on dev (the demo's: beam 5)
+decoding_flags() {
+    cat "$1/decoding.txt" 2> /dev/null || echo "--beam 5 --lenpen 1.0"
+}
+
 # cross_decode KEY:SET: the model's output on SET into $RUNS/cross/SET/KEY.hyp
 cross_decode() {
     local key=${1%%:*} set=${1#*:} home own flags
@@ -43,7 +48,7 @@ cross_decode() {
     elif [ "${key#*_}" = phrase_based ]; then
         stage "cross_${key}_$set" "$BIN/reencoder-baseline" translate --model "$home/model" --input "$src" --output "$out"
     else
-        flags=$(cat "$home/decoding.txt" 2> /dev/null || echo "--beam 5 --lenpen 1.0")
+        flags=$(decoding_flags "$home")
         # shellcheck disable=SC2086
         stage "cross_${key}_$set" "$BIN/reencoder-translate" --model "$home/model" --input "$src" \
             --output "$out.tmp" $flags --quiet
@@ -85,16 +90,16 @@ done
 sentence_models=()
 for key in "${cross_models[@]}"; do [ "${key#*_}" != phrase_based ] && sentence_models+=("$key"); done
 mkdir -p "$RUNS/cross/sentences"
+files=()
 for key in "${sentence_models[@]}"; do
-    out=$RUNS/cross/sentences/$key.txt
-    newer "$out" recipes/demo_sentences.zh && newer "$out" "$(model_home "$key")/model/model.pt" && continue
+    out=$RUNS/cross/sentences/$key.txt home=$(model_home "$key")
+    files+=("$out")
+    newer "$out" recipes/demo_sentences.zh && newer "$out" "$home/model/model.pt" && continue
     # shellcheck disable=SC2046
-    "$BIN/reencoder-translate" --model "$(model_home "$key")/model" --input recipes/demo_sentences.zh \
-        --output "$out.tmp" $(cat "$(model_home "$key")/decoding.txt" 2> /dev/null || echo "--beam 5") --quiet
+    "$BIN/reencoder-translate" --model "$home/model" --input recipes/demo_sentences.zh \
+        --output "$out.tmp" $(decoding_flags "$home") --quiet
     mv "$out.tmp" "$out"
 done
-files=()
-for key in "${sentence_models[@]}"; do files+=("$RUNS/cross/sentences/$key.txt"); done
 {
     printf '| Chinese |'; printf ' %s |' "${sentence_models[@]}"; echo
     printf '|---|'; printf -- '---|%.0s' "${sentence_models[@]}"; echo
