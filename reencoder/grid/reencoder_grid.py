@@ -14,7 +14,9 @@ equal coordinates, so padding cells (``i ≥ |x|`` or ``j ≥ |y|``) never influ
 a padded batch gives the same outputs as each sentence alone.
 
 The row state — the target-axis ``(h, m)`` leaving row ``j`` at every ``(i, d)`` — is all that
-row ``j + 1`` needs, which makes incremental decoding one row per token.
+row ``j + 1`` needs, which makes incremental decoding one row per token; outside autograd a
+single row runs by :mod:`reencoder.grid.row_step` (the row's known inputs in batched GEMMs, only
+the source recurrence cell by cell) instead of the wavefront.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import torch
 from torch import Tensor
 
 from .grid_stack import DepthGridStack
+from .row_step import row_step_applies, run_row
 from .schedule import Observer, OuterSum
 
 SRC, TGT, DEPTH = 0, 1, 2
@@ -34,6 +37,10 @@ RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
 class ReencoderGrid(DepthGridStack):
     """A stack of ``depth`` layers of 3D Grid LSTM blocks over (source, target, depth); see
     :class:`reencoder.grid.grid_stack.DepthGridStack` for the arguments."""
+
+    #: decode one row at a time by :mod:`reencoder.grid.row_step` where it applies (a benchmark
+    #: or test sets it False on an instance to compare with the wavefront)
+    row_step = True
 
     def __init__(self, hidden_size: int, depth: int, **kwargs):
         super().__init__(3, hidden_size, depth, **kwargs)
@@ -68,10 +75,12 @@ class ReencoderGrid(DepthGridStack):
         B, S, n = src_in.shape
         T = tgt_in.shape[1]
         D = self.depth
-        # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})] = s_i + t_j, face (i, j)
-        x = OuterSum([src_in.transpose(0, 1), tgt_in.transpose(0, 1)])
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
+        if T == 1 and observer is None and self.row_step and row_step_applies(self.blocks, self.depth_dropout):
+            return run_row(self.blocks, src_in, tgt_in, row_state, compute_dtype, self._config["kernels"])
+        # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})] = s_i + t_j, face (i, j)
+        x = OuterSum([src_in.transpose(0, 1), tgt_in.transpose(0, 1)])
         exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer,
                                   compute_dtype)
         top = exit_h[DEPTH].view(S, T, B, n).permute(2, 1, 0, 3)  # face (i, j) -> [B, T, S, n]

@@ -1,0 +1,110 @@
+"""One target row of the Reencoder's grid from the row before it: the incremental decoding step.
+
+In row ``j`` of the 3D grid (:mod:`reencoder.grid.reencoder_grid`) the block of cell
+``(i, j, d)`` reads ``H = [h_src; h_tgt; h_dep]`` (paper eq. 4): ``h_src`` from ``(i-1, j, d)``,
+``h_tgt`` from ``(i, j-1, d)`` (the carried row state) and ``h_dep`` from below, the input
+``x_ij = s_i + t_j`` at ``d = 0`` or the depth output of ``(i, j, d-1)``.  Only ``h_src`` is made
+in the row itself, so with the first transforms' matrix split by the sides it reads,
+``W = [W_src | W_tgt | W_dep]``:
+
+* ``W_tgt h_tgt + W_dep h_dep + b`` runs for all ``S`` cells of a layer as one GEMM;
+* the source recurrence is left with ``W_src h_src`` (a third of the columns) and the gates of
+  eq. 3 per cell;
+* the priority (depth) transform of a cell (§3.5, an LSTM or §3.6's ``h' = α(V H')``) is read by
+  no other cell of its layer, so it too runs once for all cells after the layer's row.
+
+The wavefront runners (:mod:`reencoder.grid.fused_wavefront`) instead walk the row's
+``S + D - 1`` hyperplanes of one cell each, with a full gather, GEMM and priority GEMM per cell.
+The function is the same (tested against them: ``tests/unit/test_row_step.py``); GEMM operands
+are in ``compute_dtype`` as there, states and gate math in the inputs' dtype.  No autograd and
+no dropout: :func:`row_step_applies` says when a grid may take this path.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from .fused_weights import BlockWeights, linear_into
+from .gate_math import activation_forward, gates_forward
+
+RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
+
+
+def row_step_applies(blocks: Sequence[nn.Module], depth_dropout: float) -> bool:
+    """Whether :func:`run_row` computes these blocks now: 3D blocks whose priority dimension is
+    depth (last) and whose first transforms are LSTMs, outside autograd, with no dropout in
+    effect (evaluation, or none configured)."""
+    if torch.is_grad_enabled() and any(p.requires_grad for blk in blocks for p in blk.parameters()):
+        return False
+    if depth_dropout > 0 and any(blk.training for blk in blocks):
+        return False
+    return all(blk.layout.num_dims == 3 and blk.layout.priority_dim == 2 and all(t.lstm for t in blk.layout.first)
+               for blk in blocks)
+
+
+@torch.no_grad()
+def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_state: RowState,
+            compute_dtype: Optional[torch.dtype] = None, kernels: str = "fused") -> Tuple[Tensor, RowState]:
+    """One row: ``src_in`` ``[B, S, n]`` (the source half of the input projection), ``tgt_in``
+    ``[B, 1, n]`` (this row's target half), ``row_state`` entering the row.  Returns the top
+    depth's hidden vectors ``[B, 1, S, n]`` and the row state leaving it (as
+    :meth:`reencoder.grid.reencoder_grid.ReencoderGrid.forward` for ``T = 1``)."""
+    B, S, n = src_in.shape
+    D = row_state[0].shape[0] // S
+    dtype = compute_dtype or src_in.dtype
+    h_row, m_row = (t.view(S, D, B, n) for t in row_state)
+    new_h, new_m = torch.empty_like(h_row), torch.empty_like(m_row)
+    dep_h = src_in.transpose(0, 1) + tgt_in.transpose(0, 1)  # [S, B, n]: x_ij = s_i + t_j
+    dep_m = None  # the depth memory entering layer 0: zeros
+    for d in range(D):
+        blk = blocks[min(d, len(blocks) - 1)]  # one block per layer, or one for all (tied depth)
+        w = BlockWeights(blk.layout, blk.params(), dtype)
+        H, M = _first_transforms(w, blk.layout.cell, h_row[:, d], m_row[:, d], dep_h, kernels)
+        new_h[:, d], new_m[:, d] = H[:, :, 1], M[:, :, 1]  # the target side: the next row's state
+        dep_h, dep_m = _priority_transform(w, blk.layout.cell, H, dep_h, dep_m, kernels)
+    top = dep_h.view(S, B, n).permute(1, 0, 2).unsqueeze(1)  # [B, 1, S, n]
+    return top, (new_h.view(S * D, B, n), new_m.view(S * D, B, n))
+
+
+def _first_transforms(w: BlockWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,
+                      kernels: str) -> Tuple[Tensor, Tensor]:
+    """The LSTM sides (source, target) of one layer's ``S`` cells: ``[S, B, 2, n]`` hidden and
+    memory vectors, ``[..., 0, :]`` the source side, ``[..., 1, :]`` the target side."""
+    S, B, n = dep_h.shape
+    fdt = dep_h.dtype
+    known = torch.cat([h_tgt, dep_h], dim=-1).view(S * B, 2 * n)  # [h_tgt; h_dep] of every cell
+    pre = torch.empty(S * B, w.W1.shape[0], dtype=fdt, device=dep_h.device)
+    linear_into(pre, known, w.W1[:, n:].contiguous(), w.b1)
+    pre = pre.view(S, B, -1)
+    w_src = w.W1[:, :n].contiguous()
+    H = torch.empty(S, B, 2, n, dtype=fdt, device=dep_h.device)
+    M = torch.empty_like(H)
+    m_in = torch.zeros(B, 2, n, dtype=fdt, device=dep_h.device)  # source side: zeros at i = 0
+    T = torch.empty(B, 2, n, dtype=fdt, device=dep_h.device)
+    for i in range(S):
+        if i > 0:  # the source recurrence: h_src, m_src from cell i - 1
+            linear_into(pre[i], H[i - 1, :, 0], w_src)
+            m_in[:, 0] = M[i - 1, :, 0]
+        m_in[:, 1] = m_tgt[i]
+        gates_forward(pre[i], m_in, cell, H[i], M[i], T, kernels)
+    return H, M
+
+
+def _priority_transform(w: BlockWeights, cell: str, H: Tensor, dep_h: Tensor, dep_m: Optional[Tensor],
+                        kernels: str) -> Tuple[Tensor, Optional[Tensor]]:
+    """The depth outputs of one layer's cells on ``H' = [h'_src; h'_tgt; h_dep]`` (§3.5):
+    ``[S, B, n]`` hidden vectors and memories (``None`` for §3.6's memoryless transform)."""
+    S, B, _, n = H.shape
+    pre = torch.empty(S * B, w.Wp.shape[0], dtype=H.dtype, device=H.device)
+    linear_into(pre, H.view(S * B, 2 * n), w.Wp[:, : 2 * n], w.bp)
+    linear_into(pre, dep_h.reshape(S * B, n), w.Wp[:, 2 * n :])
+    if w.prio_act:
+        return activation_forward(pre, w.prio_act).view(S, B, n), None
+    m_in = torch.zeros(S * B, 1, n, dtype=H.dtype, device=H.device) if dep_m is None else dep_m.view(S * B, 1, n)
+    h_out, m_out, T = (torch.empty(S * B, 1, n, dtype=H.dtype, device=H.device) for _ in range(3))
+    gates_forward(pre, m_in, cell, h_out, m_out, T, kernels)
+    return h_out.view(S, B, n), m_out.view(S, B, n)
