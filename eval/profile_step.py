@@ -284,7 +284,7 @@ def print_report(res: dict) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="work/data/tatoeba", help="data_prep folder (uses DATA/bin)")
-    ap.add_argument("--systems", default="reencoder_base,reencoder_base_bf16,lstm",
+    ap.add_argument("--systems", default="reencoder_base,reencoder_base_bf16_grid,reencoder_base_bf16_grads,lstm",
                     help=f"comma-separated, of {','.join(SYSTEMS)}")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--batches", type=int, default=20, help="real batches per round")

@@ -63,6 +63,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         self.max_target_positions = args.max_target_positions
         self.grid_bf16 = Bf16Choice(args.grid_bf16, "--grid-bf16", "grid")
         self.output_bf16 = Bf16Choice(args.output_layer_bf16, "--output-layer-bf16", "output layer")
+        self.output_grads_bf16 = Bf16Choice(args.output_layer_bf16_grads, "--output-layer-bf16-grads",
+                                            "output layer's backward")
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
@@ -121,13 +123,15 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return copies
 
     def output_layer(self, x: Tensor, copies: Optional[WeightCopies] = None) -> Tensor:
-        """Features → logits (in ``x``'s dtype), the GEMMs in bf16 as ``--output-layer-bf16`` says."""
+        """Features → logits (in ``x``'s dtype), the GEMMs in bf16 as ``--output-layer-bf16`` says
+        (the layer over the vocabulary: its backward's as ``--output-layer-bf16-grads`` says)."""
         dtype = self.output_bf16.dtype(x)
         if self.out_proj is not None:
             x = linear(x, self.out_proj.weight, None, dtype, copies, "out_proj")
         x = self.dropout(x)
         layer = self.embed_tokens if self.fc_out is None else self.fc_out
-        return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out")
+        grads = self.output_grads_bf16.dtype(x) if self.training and dtype == x.dtype else None
+        return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out", grads)
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
         state = self.cached_state(incremental_state)

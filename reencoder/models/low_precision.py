@@ -1,9 +1,12 @@
 """Which of a model's GEMMs run in bf16, and bf16 linear layers with fp32 results.
 
-Two flags choose, each ``auto`` / ``always`` / ``never``: ``--grid-bf16`` for the grid's GEMMs
-and ``--output-layer-bf16`` for the layers after the grid (the row readout and the output
-layer over the vocabulary).  ``auto`` is bf16 where bf16 matmuls are native
-(:func:`reencoder.grid.hardware.native_bf16`) and the model runs in fp32.
+Three flags choose, each ``auto`` / ``always`` / ``never``: ``--grid-bf16`` for the grid's GEMMs,
+``--output-layer-bf16`` for the layers after the grid (the row readout and the output layer
+over the vocabulary), and ``--output-layer-bf16-grads`` for the output layer's backward alone
+(:func:`linear`'s ``grad_dtype``: its forward, and so the logits, stay in fp32).  ``auto`` is bf16
+where bf16 matmuls are native (:func:`reencoder.grid.hardware.native_bf16`) and the model runs
+in fp32.  At equal wall clock a bf16 forward of the output layer cost dev loss and a bf16
+backward did not (``recipes/RESULTS.md``, "Single changes at equal wall clock").
 
 Only the GEMM operands are bf16: parameters, their gradients and the optimizer stay fp32, and
 every result comes back in the input's dtype, so the softmax and the loss see fp32 logits (as
@@ -61,11 +64,14 @@ WeightCopies = Dict[str, Tensor]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,
-           copies: Optional[WeightCopies] = None, name: str = "") -> Tensor:
+           copies: Optional[WeightCopies] = None, name: str = "", grad_dtype: Optional[torch.dtype] = None) -> Tensor:
     """``F.linear(x, weight, bias)`` with its operands in ``dtype`` and the result in ``x``'s dtype
     (plain ``F.linear`` when ``dtype`` is ``x``'s).  With ``copies`` (decoding), the weights'
-    ``dtype`` copies are made once, under ``name``, and reused."""
+    ``dtype`` copies are made once, under ``name``, and reused.  ``grad_dtype`` (only with
+    ``dtype`` = ``x``'s): the operand dtype of the backward's two GEMMs (:class:`GradCastLinear`)."""
     if dtype == x.dtype:
+        if grad_dtype is not None and grad_dtype != x.dtype and torch.is_grad_enabled():
+            return GradCastLinear.apply(x, weight, bias, grad_dtype)
         return F.linear(x, weight, bias)
 
     def cast(t: Optional[Tensor], key: str) -> Optional[Tensor]:
@@ -76,3 +82,29 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype
         return copies[key]
 
     return F.linear(x.to(dtype), cast(weight, name + ".weight"), cast(bias, name + ".bias")).to(x.dtype)
+
+
+class GradCastLinear(torch.autograd.Function):
+    """``F.linear`` whose backward GEMMs take their operands in another dtype: the forward (and so
+    every logit) is exactly ``F.linear``'s; the input's gradient ``dY W`` and the weight's ``dYᵀ X``
+    are bf16 GEMMs with results cast back to the parameters' dtype, the bias's gradient a sum."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], grad_dtype: torch.dtype) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.grad_dtype, ctx.has_bias = grad_dtype, bias is not None
+        return F.linear(x, weight, bias)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, weight = ctx.saved_tensors
+        g = grad.reshape(-1, grad.shape[-1])
+        low = g.to(ctx.grad_dtype)
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = torch.mm(low, weight.to(ctx.grad_dtype)).to(x.dtype).view(x.shape)
+        if ctx.needs_input_grad[1]:
+            dw = torch.mm(low.t(), x.reshape(-1, x.shape[-1]).to(ctx.grad_dtype)).to(weight.dtype)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = g.sum(0)
+        return dx, dw, db, None

@@ -123,3 +123,24 @@ def test_decoding_reuses_bf16_weights_within_one_run_and_never_a_stale_copy(tiny
         after_fresh, _ = decode_rows(model, net, copies=False)
         torch.testing.assert_close(after, after_fresh, rtol=0, atol=0)
         assert not torch.equal(after, cached)
+
+
+def test_bf16_output_grads_keep_the_logits_and_change_only_the_backward(tiny_bin):
+    """``--output-layer-bf16-grads always``: a training forward gives exactly the fp32 logits and
+    loss; the gradients (the tied embedding's, which the output layer's backward writes) are the
+    fp32 ones to bf16 precision."""
+    _, task, exact = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, "--output-layer-bf16-grads", "never"])
+    _, _, cast = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, "--output-layer-bf16-grads", "always"])
+    cast.load_state_dict(exact.state_dict())
+    sample = mixed_batch(task, "valid", [0, 4, 9, 13])
+    results = []
+    for model in (exact, cast):
+        model.train()
+        torch.manual_seed(0)  # the same dropout masks
+        logits, _ = model(**sample["net_input"])
+        logits.logsumexp(-1).sum().backward()
+        results.append((logits.detach(), model.decoder.fc_out.weight.grad.clone()))
+    (a, ga), (b, gb) = results
+    assert torch.equal(a, b)
+    assert not torch.equal(ga, gb)
+    assert (ga - gb).abs().max() < 0.02 * ga.abs().max()
