@@ -125,7 +125,7 @@ def add_grid_args(parser) -> None:
     parser.add_argument('--output-layer-bf16-grads', choices=BF16_CHOICES,
                         help="the backward GEMMs of the output layer over the vocabulary in bf16 (the gradients of "
                              "its input and weights; the forward and the logits stay as --output-layer-bf16 says): "
-                             "auto = where bf16 matmuls are native")
+                             "auto = where bf16 matmuls are native (default: never; reencoder_base: auto)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
