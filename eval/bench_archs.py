@@ -26,16 +26,19 @@ from .bench import build, params, real_batches, time_train_step, write_json
 SYSTEMS: Dict[str, List[str]] = {
     "reencoder_paper": ["--arch", "reencoder_paper"],
     "reencoder_base": ["--arch", "reencoder_base", "--grid-bf16", "never", "--output-layer-bf16", "never",
-                       "--output-layer-bf16-grads", "never"],
+                       "--output-layer-bf16-grads", "never", "--output-layer-bf16-inputs", "never"],
     # the demo's Reencoder where bf16 is native (what its `auto` defaults pick there): the grid's GEMMs
-    # and the output layer's backward in bf16
+    # and the output layer's backward in bf16, its forward on bf16 inputs with fp32 sums
+    "reencoder_base_bf16_inputs": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "never",
+                                   "--output-layer-bf16-grads", "always", "--output-layer-bf16-inputs", "always"],
+    # the same with the output layer's forward in fp32 (the demo's Reencoder before --output-layer-bf16-inputs)
     "reencoder_base_bf16_grads": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "never",
-                                  "--output-layer-bf16-grads", "always"],
+                                  "--output-layer-bf16-grads", "always", "--output-layer-bf16-inputs", "never"],
     # the grid's and the output layer's GEMMs in bf16, forward and backward
     "reencoder_base_bf16": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "always"],
     # bf16 in the grid only (the demo's Reencoder before --output-layer-bf16-grads)
     "reencoder_base_bf16_grid": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "never",
-                                 "--output-layer-bf16-grads", "never"],
+                                 "--output-layer-bf16-grads", "never", "--output-layer-bf16-inputs", "never"],
     # the previous demo Reencoder: the full LSTM block (unshared dims, LSTM depth) at 96 units
     "base_lstm_cell_n96": ["--arch", "reencoder_base", "--grid-hidden-size", "96", "--grid-unshared-dims",
                            "--grid-depth-transform", "lstm"],

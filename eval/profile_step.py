@@ -13,8 +13,9 @@ real Tatoeba batches at the demo's batch size, with one thread.  The step is spl
   output layer's weight gradient counts under the target embedding);
 * **loss** (the criterion's own ops), **model glue** (ops of the model outside the parts);
 * **backward (engine)**: the backward's wall time not spent inside any node;
-* **optimizer** (Adam's step), **clip** (gradient norm and clipping), **zero grad**, and
-  **trainer bookkeeping** (the rest of ``train_step``: logging, metrics);
+* **optimizer** (Adam's step: the demo's ``fused_adam`` unless ``--optimizer adam``), **clip**
+  (gradient norm and clipping), **zero grad**, and **trainer bookkeeping** (the rest of
+  ``train_step``: logging, metrics);
 * **data**: building one batch (fairseq's collation, as ``--num-workers 0`` does every step).
 
 Steps are timed in interleaved rounds, with and without the hooks (their overhead is printed);
@@ -39,8 +40,10 @@ import torch
 from .bench import real_batches, write_json
 from .bench_archs import SYSTEMS
 
-#: the demo's optimiser and loss (recipes/lib.sh DEMO_OPT) and a fixed learning rate
-TRAIN_FLAGS = ["--optimizer", "adam", "--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
+#: the demo's optimiser (recipes/lib.sh DEMO_OPT; ``--optimizer`` below picks another) and loss,
+#: and a fixed learning rate
+OPTIMIZERS = ("fused_adam", "adam")
+TRAIN_FLAGS = ["--adam-betas", "(0.9,0.98)", "--clip-norm", "1.0",
                "--criterion", "label_smoothed_cross_entropy", "--label-smoothing", "0.1",
                "--lr", "0.005", "--lr-scheduler", "fixed", "--dropout", "0.1", "--seed", "1"]
 
@@ -185,7 +188,8 @@ def instrument(trainer, parts: Sequence[Tuple[str, str]], timer: StepTimer):
             u()
 
 
-def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: str):
+def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: str,
+                  optimizer: str = OPTIMIZERS[0]):
     """fairseq's Trainer for one system, as fairseq-train builds it (the plugin loaded);
     ``save_dir`` only receives fairseq's crash.pt if a step fails."""
     from fairseq import tasks
@@ -195,8 +199,8 @@ def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: 
     from reencoder.loading import parse_training_args
 
     args = parse_training_args([data / "bin", "--task", "translation", "--source-lang", "zh", "--target-lang", "en",
-                                "--cpu", "--max-tokens", str(max_tokens), "--save-dir", save_dir, *TRAIN_FLAGS,
-                                *arch_flags])
+                                "--cpu", "--max-tokens", str(max_tokens), "--save-dir", save_dir,
+                                "--optimizer", optimizer, *TRAIN_FLAGS, *arch_flags])
     cfg = convert_namespace_to_omegaconf(args)
     torch.manual_seed(1)
     task = tasks.setup_task(cfg.task)
@@ -236,15 +240,17 @@ def breakdown(timer: StepTimer, steps: int) -> Dict[str, Dict[str, float]]:
                     "total_ms": (timer.fwd.get(label, 0.0) + bwd.get(label, 0.0)) * ms} for label in labels}
 
 
-def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: int) -> dict:
+def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: int,
+            optimizer: str = OPTIMIZERS[0]) -> dict:
     """Interleaved rounds of plain and hooked steps per system; the best round of each counts."""
     trainers, samples, data_s = {}, None, None
     crash_dir = tempfile.mkdtemp(prefix="profile_step_")  # not the repository's ./checkpoints
     for name in names:
-        trainers[name], task = build_trainer(data, SYSTEMS[name], max_tokens, crash_dir)
+        trainers[name], task = build_trainer(data, SYSTEMS[name], max_tokens, crash_dir, optimizer)
         if samples is None:
             samples, data_s = batches(task, max_tokens, count)
-        trainers[name].train_step([samples[0]])  # warm-up: optimizer state, kernels, workspace
+    for name in names:  # warm-up on every batch: optimizer state, kernels, workspaces and allocations of every shape
+        run_steps(trainers[name], samples)
     plain = {n: float("inf") for n in names}
     hooked: Dict[str, Tuple[float, dict]] = {n: (float("inf"), {}) for n in names}
     for r in range(rounds):
@@ -259,6 +265,7 @@ def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: i
                   file=sys.stderr, flush=True)
     shutil.rmtree(crash_dir, ignore_errors=True)
     return {"max_tokens": max_tokens, "batches": len(samples), "rounds": rounds, "threads": torch.get_num_threads(),
+            "optimizer": optimizer,
             "data_ms_per_batch": data_s * 1000,
             "systems": {n: {"s_per_step": plain[n], "s_per_step_hooked": hooked[n][0], "parts": hooked[n][1]}
                         for n in names}}
@@ -268,7 +275,8 @@ def print_report(res: dict) -> None:
     names = list(res["systems"])
     ref = res["systems"].get("lstm", {}).get("s_per_step")
     print(f"whole training step (fairseq Trainer.train_step) at {res['max_tokens']} tokens per batch, "
-          f"{res['batches']} real batches, {res['threads']} thread(s), best of {res['rounds']} rounds; "
+          f"{res['batches']} real batches, {res['threads']} thread(s), --optimizer {res['optimizer']}, "
+          f"best of {res['rounds']} rounds; "
           f"building a batch: {res['data_ms_per_batch']:.1f} ms")
     for n in names:
         s = res["systems"][n]
@@ -284,12 +292,14 @@ def print_report(res: dict) -> None:
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", default="work/data/tatoeba", help="data_prep folder (uses DATA/bin)")
-    ap.add_argument("--systems", default="reencoder_base,reencoder_base_bf16_grid,reencoder_base_bf16_grads,lstm",
+    ap.add_argument("--systems", default="reencoder_base,reencoder_base_bf16_grads,reencoder_base_bf16_inputs,lstm",
                     help=f"comma-separated, of {','.join(SYSTEMS)}")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--batches", type=int, default=20, help="real batches per round")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
+                    help="every system's optimizer (default: the demo's)")
     ap.add_argument("--out", default="runs/bench/profile_step.json")
     args = ap.parse_args(argv)
     data, names = Path(args.data), args.systems.split(",")
@@ -299,7 +309,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               " (run `make data`)", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    res = profile(names, data, args.max_tokens, args.batches, args.rounds)
+    res = profile(names, data, args.max_tokens, args.batches, args.rounds, args.optimizer)
     print_report(res)
     write_json(args.out, res)
     return 0

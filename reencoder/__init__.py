@@ -16,6 +16,6 @@ allow_fairseq_checkpoints()
 
 from . import (  # noqa: E402  (after the allow-list, which the models' import needs)
     models,  # noqa: E402,F401  (registers --arch reencoder*)
-    optim,  # noqa: E402,F401  (registers --lr-scheduler wallclock_linear)
+    optim,  # noqa: E402,F401  (registers --optimizer fused_adam, --lr-scheduler wallclock_linear)
     tasks,  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
 )

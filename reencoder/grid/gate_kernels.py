@@ -1,5 +1,7 @@
-"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``) and the fused wavefront's
-row gather/scatter (``row_kernels.cpp``), built into one extension on first use.
+"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``), the fused wavefront's
+row gather/scatter (``row_kernels.cpp``) and a GEMM on bf16 operands with fp32 results
+(``bf16_gemm.cpp``, used by :mod:`reencoder.models.low_precision`), built into one extension on
+first use.
 
 :func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as separate torch
 ops (eager: ~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-SOURCES = [Path(__file__).with_name(f) for f in ("gate_kernels.cpp", "row_kernels.cpp")]
+SOURCES = [Path(__file__).with_name(f) for f in ("gate_kernels.cpp", "row_kernels.cpp", "bf16_gemm.cpp")]
 FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fopenmp"]
 
 

@@ -16,7 +16,9 @@ in the row itself, so with the first transforms' matrix split by the sides it re
 The wavefront runners (:mod:`reencoder.grid.fused_wavefront`) instead walk the row's
 ``S + D - 1`` hyperplanes of one cell each, with a full gather, GEMM and priority GEMM per cell.
 The function is the same (tested against them: ``tests/unit/test_row_step.py``); GEMM operands
-are in ``compute_dtype`` as there, states and gate math in the inputs' dtype.  No autograd and
+are in ``compute_dtype`` as there, states and gate math in the inputs' dtype.  With bf16 operands
+on a CPU with bf16 dot products the row's GEMMs run in :mod:`.bf16_gemm`'s kernel (fp32 sums;
+torch's bf16 GEMM, slow at these small shapes, rounds its sums to bf16).  No autograd and
 no dropout: :func:`row_step_applies` says when a grid may take this path.
 """
 
@@ -28,6 +30,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .bf16_gemm import addmm_, kernel_runs, pack_bf16
 from .fused_weights import BlockWeights, linear_into
 from .gate_math import activation_forward, gates_forward
 
@@ -70,6 +73,27 @@ def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_sta
     return top, (new_h.view(S * D, B, n), new_m.view(S * D, B, n))
 
 
+class _Weight:
+    """A GEMM's matrix for ``out``-like results: bf16 on a CPU with bf16 dot products also packed
+    for :mod:`.bf16_gemm`'s kernel (fp32 sums; torch's bf16 GEMM, slow at the row's small shapes,
+    rounds its sums to bf16)."""
+
+    def __init__(self, matrix: Tensor, out: Tensor):
+        self.matrix = matrix
+        low = matrix.dtype == torch.bfloat16 and kernel_runs(out)
+        self.packed = pack_bf16(matrix) if low else None
+
+
+def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> None:
+    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as :func:`linear_into`)."""
+    if w.packed is None:
+        linear_into(out, a, w.matrix, bias)
+        return
+    if bias is not None:
+        out.copy_(bias.expand_as(out))
+    addmm_(out, a, w.packed)
+
+
 def _first_transforms(w: BlockWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,
                       kernels: str) -> Tuple[Tensor, Tensor]:
     """The LSTM sides (source, target) of one layer's ``S`` cells: ``[S, B, 2, n]`` hidden and
@@ -78,16 +102,16 @@ def _first_transforms(w: BlockWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, 
     fdt = dep_h.dtype
     known = torch.cat([h_tgt, dep_h], dim=-1).view(S * B, 2 * n)  # [h_tgt; h_dep] of every cell
     pre = torch.empty(S * B, w.W1.shape[0], dtype=fdt, device=dep_h.device)
-    linear_into(pre, known, w.W1[:, n:].contiguous(), w.b1)
+    _gemm(pre, known, _Weight(w.W1[:, n:].contiguous(), pre), w.b1)
     pre = pre.view(S, B, -1)
-    w_src = w.W1[:, :n].contiguous()
+    w_src = _Weight(w.W1[:, :n].contiguous(), pre)
     H = torch.empty(S, B, 2, n, dtype=fdt, device=dep_h.device)
     M = torch.empty_like(H)
     m_in = torch.zeros(B, 2, n, dtype=fdt, device=dep_h.device)  # source side: zeros at i = 0
     T = torch.empty(B, 2, n, dtype=fdt, device=dep_h.device)
     for i in range(S):
         if i > 0:  # the source recurrence: h_src, m_src from cell i - 1
-            linear_into(pre[i], H[i - 1, :, 0], w_src)
+            _gemm(pre[i], H[i - 1, :, 0], w_src)
             m_in[:, 0] = M[i - 1, :, 0]
         m_in[:, 1] = m_tgt[i]
         gates_forward(pre[i], m_in, cell, H[i], M[i], T, kernels)
@@ -100,8 +124,8 @@ def _priority_transform(w: BlockWeights, cell: str, H: Tensor, dep_h: Tensor, de
     ``[S, B, n]`` hidden vectors and memories (``None`` for §3.6's memoryless transform)."""
     S, B, _, n = H.shape
     pre = torch.empty(S * B, w.Wp.shape[0], dtype=H.dtype, device=H.device)
-    linear_into(pre, H.view(S * B, 2 * n), w.Wp[:, : 2 * n], w.bp)
-    linear_into(pre, dep_h.reshape(S * B, n), w.Wp[:, 2 * n :])
+    _gemm(pre, H.view(S * B, 2 * n), _Weight(w.Wp[:, : 2 * n], pre), w.bp)
+    _gemm(pre, dep_h.reshape(S * B, n), _Weight(w.Wp[:, 2 * n :], pre))
     if w.prio_act:
         return activation_forward(pre, w.prio_act).view(S, B, n), None
     m_in = torch.zeros(S * B, 1, n, dtype=H.dtype, device=H.device) if dep_m is None else dep_m.view(S * B, 1, n)

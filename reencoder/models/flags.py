@@ -126,6 +126,11 @@ def add_grid_args(parser) -> None:
                         help="the backward GEMMs of the output layer over the vocabulary in bf16 (the gradients of "
                              "its input and weights; the forward and the logits stay as --output-layer-bf16 says): "
                              "auto = where bf16 matmuls are native (default: never; reencoder_base: auto)")
+    parser.add_argument('--output-layer-bf16-inputs', choices=BF16_CHOICES,
+                        help="the forward GEMM of the output layer over the vocabulary on bf16-rounded inputs and "
+                             "weights, its sums and the logits in fp32 (a kernel for CPUs with AVX512-BF16 or AMX; "
+                             "elsewhere the same arithmetic at fp32 cost): auto = where bf16 matmuls are native "
+                             "(default: never)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
@@ -154,7 +159,7 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
                  grid_cell="standard", grid_no_priority=False, grid_shared_dims=False, grid_tied_depth=False,
                  grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1)
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto",
-                 output_layer_bf16="never", output_layer_bf16_grads="never")
+                 output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never")
 
 
 def grid_kwargs(args) -> dict:

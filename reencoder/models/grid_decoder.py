@@ -65,6 +65,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         self.output_bf16 = Bf16Choice(args.output_layer_bf16, "--output-layer-bf16", "output layer")
         self.output_grads_bf16 = Bf16Choice(args.output_layer_bf16_grads, "--output-layer-bf16-grads",
                                             "output layer's backward")
+        self.output_inputs_bf16 = Bf16Choice(args.output_layer_bf16_inputs,
+                                             "--output-layer-bf16-inputs", "output layer's forward (fp32 sums)")
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
@@ -124,14 +126,17 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     def output_layer(self, x: Tensor, copies: Optional[WeightCopies] = None) -> Tensor:
         """Features → logits (in ``x``'s dtype), the GEMMs in bf16 as ``--output-layer-bf16`` says
-        (the layer over the vocabulary: its backward's as ``--output-layer-bf16-grads`` says)."""
+        (the layer over the vocabulary: its forward's inputs as ``--output-layer-bf16-inputs`` says,
+        its backward's as ``--output-layer-bf16-grads`` says)."""
         dtype = self.output_bf16.dtype(x)
         if self.out_proj is not None:
             x = linear(x, self.out_proj.weight, None, dtype, copies, "out_proj")
         x = self.dropout(x)
         layer = self.embed_tokens if self.fc_out is None else self.fc_out
-        grads = self.output_grads_bf16.dtype(x) if self.training and dtype == x.dtype else None
-        return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out", grads)
+        exact = dtype == x.dtype  # fp32 results: the forward's inputs and the backward may still be bf16
+        grads = self.output_grads_bf16.dtype(x) if self.training and exact else None
+        sums_fp32 = exact and self.output_inputs_bf16.use(x)
+        return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out", grads, sums_fp32)
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
         state = self.cached_state(incremental_state)

@@ -1,19 +1,21 @@
 """Which of a model's GEMMs run in bf16, and bf16 linear layers with fp32 results.
 
-Three flags choose, each ``auto`` / ``always`` / ``never``: ``--grid-bf16`` for the grid's GEMMs,
+Four flags choose, each ``auto`` / ``always`` / ``never``: ``--grid-bf16`` for the grid's GEMMs,
 ``--output-layer-bf16`` for the layers after the grid (the row readout and the output layer
-over the vocabulary), and ``--output-layer-bf16-grads`` for the output layer's backward alone
-(:func:`linear`'s ``grad_dtype``: its forward, and so the logits, stay in fp32).  ``auto`` is bf16
+over the vocabulary), ``--output-layer-bf16-grads`` for the output layer's backward alone
+(:func:`linear`'s ``grad_dtype``: its forward, and so the logits, stay in fp32) and
+``--output-layer-bf16-inputs`` for its forward on bf16 inputs with fp32 sums (``sums_fp32``:
+:func:`reencoder.grid.bf16_gemm.linear_bf16_operands`).  ``auto`` is bf16
 where bf16 matmuls are native (:func:`reencoder.grid.hardware.native_bf16`) and the model runs
-in fp32.  At equal wall clock a bf16 forward of the output layer cost dev loss and a bf16
-backward did not (``recipes/RESULTS.md``, "Single changes at equal wall clock").
+in fp32.  At equal wall clock torch's bf16 forward of the output layer, whose logits come out
+rounded to bf16, cost dev loss; a bf16 backward, and a forward with fp32 sums, did not
+(``recipes/RESULTS.md``, "Single changes at equal wall clock").
 
 Only the GEMM operands are bf16: parameters, their gradients and the optimizer stay fp32, and
 every result comes back in the input's dtype, so the softmax and the loss see fp32 logits (as
 mixed-precision training does on GPUs).  On a CPU with AVX512-BF16 the 512-wide output layer
 over 4,001 pieces costs about a third of its fp32 time (``recipes/RESULTS.md``, "Performance").
 """
-
 from __future__ import annotations
 
 import logging
@@ -23,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..grid.bf16_gemm import linear_bf16_operands, pack_bf16
 from ..grid.hardware import native_bf16
 
 BF16_CHOICES = ("auto", "always", "never")
@@ -64,12 +67,24 @@ WeightCopies = Dict[str, Tensor]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,
-           copies: Optional[WeightCopies] = None, name: str = "", grad_dtype: Optional[torch.dtype] = None) -> Tensor:
+           copies: Optional[WeightCopies] = None, name: str = "", grad_dtype: Optional[torch.dtype] = None,
+           sums_fp32: bool = False) -> Tensor:
     """``F.linear(x, weight, bias)`` with its operands in ``dtype`` and the result in ``x``'s dtype
     (plain ``F.linear`` when ``dtype`` is ``x``'s).  With ``copies`` (decoding), the weights'
     ``dtype`` copies are made once, under ``name``, and reused.  ``grad_dtype`` (only with
-    ``dtype`` = ``x``'s): the operand dtype of the backward's two GEMMs (:class:`GradCastLinear`)."""
+    ``dtype`` = ``x``'s): the operand dtype of the backward's two GEMMs (:class:`GradCastLinear`).
+    ``sums_fp32`` (only with ``dtype`` = ``x``'s = fp32): bf16 operands, fp32 sums and results
+    (:func:`reencoder.grid.bf16_gemm.linear_bf16_operands`)."""
     if dtype == x.dtype:
+        if sums_fp32:
+            if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
+                return Bf16OperandLinear.apply(x, weight, bias, grad_dtype or x.dtype)
+            packed = None
+            if copies is not None:
+                if name + ".packed" not in copies:
+                    copies[name + ".packed"] = pack_bf16(weight.detach())
+                packed = copies[name + ".packed"]
+            return linear_bf16_operands(x, weight, bias, packed)
         if grad_dtype is not None and grad_dtype != x.dtype and torch.is_grad_enabled():
             return GradCastLinear.apply(x, weight, bias, grad_dtype)
         return F.linear(x, weight, bias)
@@ -108,3 +123,15 @@ class GradCastLinear(torch.autograd.Function):
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = g.sum(0)
         return dx, dw, db, None
+
+
+
+class Bf16OperandLinear(GradCastLinear):
+    """:func:`linear_bf16_operands` forward (bf16 operands, fp32 sums and logits), the backward of
+    :class:`GradCastLinear` (its GEMMs' operands in ``grad_dtype``)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], grad_dtype: torch.dtype) -> Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.grad_dtype, ctx.has_bias = grad_dtype, bias is not None
+        return linear_bf16_operands(x, weight, bias)

@@ -187,10 +187,12 @@ def reencoder_base(args):
     ``h' = tanh(V H')``).
     Chosen on dev (see ``recipes/RESULTS.md``): the readout and the embedding size lowered the
     dev loss far more than grid width with the LSTM cell; the cheaper cell then learned faster
-    per update *and* per second, which paid for the wider grid.  The output layer's backward GEMMs
-    run in bf16 where it is native (``--output-layer-bf16-grads auto``: a cheaper step at the same
-    dev loss, where a bf16 forward of that layer cost dev loss)."""
-    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, output_layer_bf16_grads="auto")
+    per update *and* per second, which paid for the wider grid.  Where bf16 is native, the output
+    layer's backward GEMMs run in bf16 (``--output-layer-bf16-grads auto``) and its forward on bf16
+    inputs with fp32 sums (``--output-layer-bf16-inputs auto``): each a cheaper step at no worse dev
+    loss, where torch's bf16 forward, whose logits are rounded to bf16, cost dev loss."""
+    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, output_layer_bf16_grads="auto",
+                 output_layer_bf16_inputs="auto")
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
                  grid_shared_dims=True, grid_depth_transform="tanh")
     reencoder_paper(args)

@@ -1,3 +1,6 @@
-"""Learning-rate schedules for fairseq (registered on import)."""
+"""Optimizers and learning-rate schedules for fairseq (registered on import)."""
 
-from . import wallclock_linear  # noqa: F401  (registers --lr-scheduler wallclock_linear)
+from . import (
+    fused_adam,  # noqa: F401  (registers --optimizer fused_adam)
+    wallclock_linear,  # noqa: F401  (registers --lr-scheduler wallclock_linear)
+)

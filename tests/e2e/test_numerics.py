@@ -1,5 +1,6 @@
 """NaN/inf during training is reported with the batch that caused it (fp32 and bf16 paths);
-the grid's and the output layer's bf16 GEMMs (``--grid-bf16``, ``--output-layer-bf16``) stay
+the grid's and the output layer's bf16 GEMMs (``--grid-bf16``, ``--output-layer-bf16``,
+``--output-layer-bf16-inputs``) stay
 close to fp32, follow the hardware under ``auto``, and decode with cached bf16 weights that never
 go stale."""
 
@@ -36,7 +37,7 @@ def test_divergence_names_the_batch(tiny_bin, tmp_path, bf16):
 
 
 #: each bf16 flag, on a model whose every GEMM it covers runs (the attention readout included)
-BF16_FLAGS = {"grid": "--grid-bf16", "output-layer": "--output-layer-bf16"}
+BF16_FLAGS = {"grid": "--grid-bf16", "output-layer": "--output-layer-bf16", "output-inputs": "--output-layer-bf16-inputs"}
 ATTN = ["--grid-readout", "attn", "--decoder-out-embed-dim", "24"]  # readout, projection, fc_out with bias
 
 
@@ -92,20 +93,23 @@ def decode_rows(model, net, copies=True):
     return torch.cat(steps, dim=1), state
 
 
-#: decoder layouts whose bf16 weights are copied: the attention readout, and a projection before the output layer
-COPIED = {"attn": (ATTN, {"readout.query.weight", "readout.out.weight", "readout.out.bias", "fc_out.weight",
-                          "fc_out.bias"}),
-          "projection": (["--decoder-out-embed-dim", "24"], {"out_proj.weight", "fc_out.weight", "fc_out.bias"})}
+#: decoder layouts whose bf16 weights are copied: the attention readout, a projection before the
+#: output layer, and the output layer's weights packed for its bf16-input forward
+BF16_OUT = ["--output-layer-bf16", "always"]
+COPIED = {"attn": ([*ATTN, *BF16_OUT], {"readout.query.weight", "readout.out.weight", "readout.out.bias",
+                                        "fc_out.weight", "fc_out.bias"}),
+          "projection": (["--decoder-out-embed-dim", "24", *BF16_OUT], {"out_proj.weight", "fc_out.weight", "fc_out.bias"}),
+          "bf16-inputs": ([*ATTN, "--output-layer-bf16-inputs", "always"], {"fc_out.packed"})}
 
 
 @pytest.mark.parametrize("layout", list(COPIED))
 def test_decoding_reuses_bf16_weights_within_one_run_and_never_a_stale_copy(tiny_bin, layout):
-    """The output layer's and readout's bf16 weights are cast once per decoding run (kept in its
-    incremental state) and give exactly the logits of casting at every step; after the weights
-    change in place (an optimizer step writes through ``p.data``, which no version counter
-    sees), the next decoding run uses the new weights."""
+    """The output layer's and readout's bf16 weights are cast (or packed) once per decoding run
+    (kept in its incremental state) and give exactly the logits of casting at every step; after
+    the weights change in place (an optimizer step writes through ``p.data``, which no version
+    counter sees), the next decoding run uses the new weights."""
     extra, names = COPIED[layout]
-    _, task, model = build_task_and_model(tiny_bin / "bin", extra=[*extra, "--output-layer-bf16", "always"])
+    _, task, model = build_task_and_model(tiny_bin / "bin", extra=extra)
     model.eval()
     net = batches(task, "valid", max_sentences=6)[1]["net_input"]
     with torch.no_grad():
@@ -114,7 +118,7 @@ def test_decoding_reuses_bf16_weights_within_one_run_and_never_a_stale_copy(tiny
         full, _ = model(**net)
         copies = next(v for k, v in state.items() if k.endswith("weight_copies"))
         assert set(copies) == names
-        assert all(c.dtype == torch.bfloat16 for c in copies.values())
+        assert all(c.dtype == torch.bfloat16 for k, c in copies.items() if not k.endswith(".packed"))
         torch.testing.assert_close(cached, fresh, rtol=0, atol=0)
         assert (cached - full).abs().max() < 0.05 * full.abs().max()  # row by row = whole grid, to bf16
         for p in model.parameters():
@@ -144,3 +148,18 @@ def test_bf16_output_grads_keep_the_logits_and_change_only_the_backward(tiny_bin
     assert torch.equal(a, b)
     assert not torch.equal(ga, gb)
     assert (ga - gb).abs().max() < 0.02 * ga.abs().max()
+
+
+def test_bf16_output_inputs_give_the_same_logits_in_training_and_decoding(tiny_bin):
+    """``--output-layer-bf16-inputs always``: the training forward (autograd's path) and evaluation
+    give the same logits, and decoding row by row those of the whole grid to fp32 rounding (the
+    sums stay fp32)."""
+    _, task, model = build_task_and_model(tiny_bin / "bin", extra=COPIED["bf16-inputs"][0])
+    net = batches(task, "valid", max_sentences=6)[1]["net_input"]
+    with torch.no_grad():
+        full, _ = model.eval()(**net)
+        rows, _ = decode_rows(model, net)
+    torch.testing.assert_close(rows, full, rtol=1e-5, atol=1e-5)
+    logits, _ = model.train()(**net)  # reencoder_tiny has no dropout: training's logits are evaluation's
+    assert "Bf16OperandLinear" in type(logits.grad_fn).__name__
+    torch.testing.assert_close(logits.detach(), full, rtol=0, atol=0)

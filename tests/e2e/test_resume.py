@@ -1,6 +1,6 @@
 """Interrupted training: kill -9 a fairseq-train run of the Reencoder mid-epoch, run the same
 command again, and it resumes from checkpoint_last.pt with its update count and optimizer
-state (Adam's step counts and moments) intact."""
+state (Adam's step counts and moments) intact: fairseq's ``adam`` and the plugin's ``fused_adam``."""
 
 import os
 import re
@@ -8,16 +8,17 @@ import signal
 import subprocess
 import time
 
+import pytest
 import torch
 
 from reencoder.loading import PLUGIN_DIR
 from tests.helpers import BIN, run_cli
 
 
-def train_cmd(data, save_dir, max_update):
+def train_cmd(data, save_dir, max_update, optimizer="adam"):
     return [str(BIN / "fairseq-train"), str(data), "--user-dir", PLUGIN_DIR, "--arch", "reencoder_tiny",
             "--task", "translation", "--source-lang", "zh", "--target-lang", "en", "--cpu", "--seed", "2",
-            "--optimizer", "adam", "--lr", "0.005", "--max-tokens", "300", "--max-update", str(max_update),
+            "--optimizer", optimizer, "--lr", "0.005", "--max-tokens", "300", "--max-update", str(max_update),
             "--save-interval-updates", "3", "--no-epoch-checkpoints", "--save-dir", str(save_dir),
             "--log-format", "simple", "--log-interval", "1", "--no-progress-bar", "--num-workers", "0"]
 
@@ -26,9 +27,10 @@ def adam_steps(state):
     return {int(s["step"]) for s in state["last_optimizer_state"]["state"].values()}
 
 
-def test_kill_9_then_same_command_resumes(tiny_bin, tmp_path):
+@pytest.mark.parametrize("optimizer", ["adam", "fused_adam"])
+def test_kill_9_then_same_command_resumes(tiny_bin, tmp_path, optimizer):
     save = tmp_path / "ckpt"
-    cmd = train_cmd(tiny_bin / "bin", save, max_update=10_000)
+    cmd = train_cmd(tiny_bin / "bin", save, max_update=10_000, optimizer=optimizer)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     last = save / "checkpoint_last.pt"
     deadline = time.time() + 240
@@ -48,7 +50,7 @@ def test_kill_9_then_same_command_resumes(tiny_bin, tmp_path):
     assert adam_steps(saved) == {n}
 
     # the same command (one more update allowed), as a user would re-run it
-    again = run_cli([os.path.basename(cmd[0])] + train_cmd(tiny_bin / "bin", save, max_update=n + 1)[1:])
+    again = run_cli([os.path.basename(cmd[0])] + train_cmd(tiny_bin / "bin", save, max_update=n + 1, optimizer=optimizer)[1:])
     log = again.stdout + again.stderr
     assert re.search(rf"Loaded checkpoint .*checkpoint_last\.pt \(epoch \d+ @ {n} updates\)", log), log[-1500:]
     resumed = torch.load(last, weights_only=True)

@@ -41,9 +41,10 @@ def test_named_architectures_have_the_documented_sizes(name):
     # the rest the paper's LSTM
     cheap = name == "reencoder_base"
     assert (args.grid_shared_dims, args.grid_depth_transform) == (cheap, "tanh" if cheap else "lstm")
-    # bf16: the grid's GEMMs where native; the output layer's backward too for the demo's model only
+    # bf16: the grid's GEMMs where native; the output layer's backward and its forward's inputs (fp32
+    # sums) too for the demo's model only
     assert (args.grid_bf16, args.output_layer_bf16) == ("never" if name == "reencoder_tiny" else "auto", "never")
-    assert args.output_layer_bf16_grads == ("auto" if cheap else "never")
+    assert args.output_layer_bf16_grads == args.output_layer_bf16_inputs == ("auto" if cheap else "never")
 
 
 def test_given_flags_win_and_derived_defaults_follow_them():
