@@ -26,6 +26,7 @@ the best round counts, as in :mod:`eval.bench_archs`.  Results: recipes/RESULTS.
 from __future__ import annotations
 
 import argparse
+import functools
 import shutil
 import sys
 import tempfile
@@ -36,6 +37,9 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+
+from reencoder.grid.fused_wavefront import run_grid_fused
+from reencoder.grid.workspace import Workspace
 
 from .bench import real_batches, write_json
 from .bench_archs import SYSTEMS
@@ -204,7 +208,14 @@ def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: 
     cfg = convert_namespace_to_omegaconf(args)
     torch.manual_seed(1)
     task = tasks.setup_task(cfg.task)
-    return Trainer(cfg, task, task.build_model(cfg.model), task.build_criterion(cfg.criterion)), task
+    model = task.build_model(cfg.model)
+    grid = getattr(model.decoder, "grid", None)
+    if grid is not None and grid._config["runner"] in (None, "fused"):
+        # its own pool of scratch buffers, as in a training process of its own: the shared default
+        # pool keeps 8 buffers per dtype, and several grids of one process would evict each other's
+        runner = functools.partial(run_grid_fused, workspace=Workspace())
+        model.decoder.grid = grid.with_options(runner=runner)
+    return Trainer(cfg, task, model, task.build_criterion(cfg.criterion)), task
 
 
 def batches(task, max_tokens: int, count: int) -> Tuple[list, float]:

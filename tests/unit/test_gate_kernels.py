@@ -155,3 +155,22 @@ def test_memory_rows_index_is_checked():
         gates_forward(G, BufferRows(buf, idx, 3).sides(0, 3), "standard", h, m, T)
     with pytest.raises(ValueError, match="one index"):
         gates_backward(G, T, BufferRows(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))
+
+
+def test_a_finished_build_loads_without_torchs_extension_builder(tmp_path, monkeypatch):
+    """Once built, a new process loads the kernels' library directly: no import of
+    ``torch.utils.cpp_extension`` (setuptools, ninja), ~0.15 s of every CLI start; a change to the
+    sources names a new build (the name hashes them), so a stale library is never loaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch; from reencoder.grid import gate_kernels as g; "
+            "print(g.available(), 'torch.utils.cpp_extension' in sys.modules, hasattr(torch.ops.reencoder_gemm, 'mm_bf16'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "False", "True"]
+    name = gate_kernels._build_name()
+    assert (gate_kernels._build_dir(name) / f"{name}.so").exists()
+    copy = tmp_path / "gate_kernels.cpp"
+    copy.write_text(gate_kernels.SOURCES[0].read_text() + "\n// changed\n")
+    monkeypatch.setattr(gate_kernels, "SOURCES", [copy, *gate_kernels.SOURCES[1:]])
+    assert gate_kernels._build_name() != name
