@@ -66,7 +66,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         self.output_grads_bf16 = Bf16Choice(args.output_layer_bf16_grads, "--output-layer-bf16-grads",
                                             "output layer's backward")
         self.output_inputs_bf16 = Bf16Choice(args.output_layer_bf16_inputs,
-                                             "--output-layer-bf16-inputs", "output layer's forward (fp32 sums)")
+                                             "--output-layer-bf16-inputs", "output layer's forward (fp32 sums)",
+                                             cpu_only=True)
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):

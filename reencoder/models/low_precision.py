@@ -35,16 +35,19 @@ logger = logging.getLogger(__name__)
 class Bf16Choice:
     """One ``auto|always|never`` flag (``flag`` and ``what`` it covers name it in the log): :meth:`dtype` is the GEMM
     dtype for inputs like a tensor; the first decision per (device, dtype) is logged with its
-    reason, so a training log says which path ran."""
+    reason, so a training log says which path ran.  ``cpu_only``: ``auto`` never picks bf16 off
+    the CPU (a choice whose gain is a CPU kernel)."""
 
-    def __init__(self, setting: str, flag: str, what: str):
+    def __init__(self, setting: str, flag: str, what: str, cpu_only: bool = False):
         if setting not in BF16_CHOICES:
             raise ValueError(f"{flag} must be one of {BF16_CHOICES}, got {setting!r}")
-        self.setting, self.flag, self.what = setting, flag, what
+        self.setting, self.flag, self.what, self.cpu_only = setting, flag, what, cpu_only
         self._said = set()
 
     def use(self, like: Tensor) -> bool:
-        if self.setting == "auto":
+        if self.setting == "auto" and self.cpu_only and like.device.type != "cpu":
+            use, why = False, "a CPU kernel: elsewhere it would only add casts"
+        elif self.setting == "auto":
             native, why = native_bf16(like.device)
             use = like.dtype == torch.float32 and native
         else:

@@ -102,3 +102,17 @@ def test_addmm_adds_the_exact_sums_into_its_output(M):
     strided = torch.randn(M, 2, 128)[:, 0]  # a row of the row step's [S, B, 2, n] states
     torch.testing.assert_close(addmm_(torch.zeros(M, 512), strided, packed), reference(strided, w, None),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_auto_picks_the_bf16_inputs_kernel_only_on_a_cpu(monkeypatch):
+    """``--output-layer-bf16-inputs auto`` is a CPU kernel's choice: on another device (here
+    ``meta``) ``auto`` keeps fp32 even where bf16 is native; ``always`` still rounds."""
+    from reencoder.models import low_precision
+    from reencoder.models.low_precision import Bf16Choice
+
+    monkeypatch.setattr(low_precision, "native_bf16", lambda device: (True, "native (test)"))
+    elsewhere, cpu = torch.empty(2, device="meta"), torch.empty(2)
+    assert not Bf16Choice("auto", "--f", "f", cpu_only=True).use(elsewhere)
+    assert Bf16Choice("auto", "--f", "f", cpu_only=True).use(cpu)
+    assert Bf16Choice("auto", "--f", "f").use(elsewhere)  # the other flags: native is enough
+    assert Bf16Choice("always", "--f", "f", cpu_only=True).use(elsewhere)
