@@ -129,8 +129,8 @@ def add_grid_args(parser) -> None:
     parser.add_argument('--output-layer-bf16-inputs', choices=BF16_CHOICES,
                         help="the forward GEMM of the output layer over the vocabulary on bf16-rounded inputs and "
                              "weights, its sums and the logits in fp32 (a kernel for CPUs with AVX512-BF16 or AMX; "
-                             "elsewhere the same arithmetic at fp32 cost): auto = where bf16 matmuls are native "
-                             "(default: never)")
+                             "elsewhere the same arithmetic at fp32 cost): auto = on CPUs with AVX512-BF16 or AMX "
+                             "(default: never; reencoder_base: auto)")
     parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
                         help='max target length')
     # fmt: on
