@@ -142,8 +142,9 @@ at::Tensor mm_bf16(const at::Tensor& a, const at::Tensor& packed, int64_t N, con
   return c;
 }
 
-void mm_bf16_add_(at::Tensor out, const at::Tensor& a, const at::Tensor& packed) {
-  gemm_into(out, a, packed, c10::nullopt, true);
+// out = bias + a W^T, or out += a W^T without bias (the row step's GEMMs, as fused_weights.linear_into).
+void mm_bf16_into_(at::Tensor out, const at::Tensor& a, const at::Tensor& packed, const c10::optional<at::Tensor>& bias) {
+  gemm_into(out, a, packed, bias, !(bias.has_value() && bias->defined()));
 }
 
 bool hardware_dot() { return REENCODER_HAS_BF16_DOT; }
@@ -153,12 +154,12 @@ bool hardware_dot() { return REENCODER_HAS_BF16_DOT; }
 TORCH_LIBRARY(reencoder_gemm, m) {
   m.def("pack_bf16(Tensor w) -> Tensor");
   m.def("mm_bf16(Tensor a, Tensor packed, int N, Tensor? bias) -> Tensor");
-  m.def("mm_bf16_add_(Tensor(a!) out, Tensor a, Tensor packed) -> ()");
+  m.def("mm_bf16_into_(Tensor(a!) out, Tensor a, Tensor packed, Tensor? bias) -> ()");
   m.def("hardware_dot() -> bool", hardware_dot);
 }
 
 TORCH_LIBRARY_IMPL(reencoder_gemm, CPU, m) {
   m.impl("pack_bf16", pack_bf16);
   m.impl("mm_bf16", mm_bf16);
-  m.impl("mm_bf16_add_", mm_bf16_add_);
+  m.impl("mm_bf16_into_", mm_bf16_into_);
 }

@@ -50,8 +50,9 @@ def linear_bf16_operands(x: Tensor, weight: Tensor, bias: Optional[Tensor], pack
     return out.view(*x.shape[:-1], N)
 
 
-def addmm_(out: Tensor, a: Tensor, packed: Tensor) -> Tensor:
-    """``out += a @ W.T`` for ``W`` given :func:`pack_bf16`-packed: ``a`` rounded to bf16, the sums
-    in fp32 (``out``: a contiguous fp32 matrix)."""
-    torch.ops.reencoder_gemm.mm_bf16_add_(out, a, packed)
+def linear_into(out: Tensor, a: Tensor, packed: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as
+    :func:`reencoder.grid.fused_weights.linear_into`), for ``W`` given :func:`pack_bf16`-packed:
+    ``a`` rounded to bf16, the sums in fp32 (``out``: a contiguous fp32 matrix)."""
+    torch.ops.reencoder_gemm.mm_bf16_into_(out, a, packed, bias)
     return out

@@ -30,7 +30,8 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
-from .bf16_gemm import addmm_, kernel_runs, pack_bf16
+from . import bf16_gemm
+from .bf16_gemm import kernel_runs, pack_bf16
 from .fused_weights import BlockWeights, linear_into
 from .gate_math import activation_forward, gates_forward
 
@@ -88,10 +89,8 @@ def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> 
     """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as :func:`linear_into`)."""
     if w.packed is None:
         linear_into(out, a, w.matrix, bias)
-        return
-    if bias is not None:
-        out.copy_(bias.expand_as(out))
-    addmm_(out, a, w.packed)
+    else:
+        bf16_gemm.linear_into(out, a, w.packed, bias)
 
 
 def _first_transforms(w: BlockWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,

@@ -16,6 +16,7 @@ every result comes back in the input's dtype, so the softmax and the loss see fp
 mixed-precision training does on GPUs).  On a CPU with AVX512-BF16 the 512-wide output layer
 over 4,001 pieces costs about a third of its fp32 time (``recipes/RESULTS.md``, "Performance").
 """
+
 from __future__ import annotations
 
 import logging
@@ -82,11 +83,7 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype
         if sums_fp32:
             if torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad):
                 return Bf16OperandLinear.apply(x, weight, bias, grad_dtype or x.dtype)
-            packed = None
-            if copies is not None:
-                if name + ".packed" not in copies:
-                    copies[name + ".packed"] = pack_bf16(weight.detach())
-                packed = copies[name + ".packed"]
+            packed = None if copies is None else _once(copies, name + ".packed", lambda: pack_bf16(weight.detach()))
             return linear_bf16_operands(x, weight, bias, packed)
         if grad_dtype is not None and grad_dtype != x.dtype and torch.is_grad_enabled():
             return GradCastLinear.apply(x, weight, bias, grad_dtype)
@@ -95,11 +92,22 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype
     def cast(t: Optional[Tensor], key: str) -> Optional[Tensor]:
         if t is None or copies is None:
             return None if t is None else t.to(dtype)
-        if key not in copies:
-            copies[key] = t.detach().to(dtype)
-        return copies[key]
+        return _once(copies, key, lambda: t.detach().to(dtype))
 
     return F.linear(x.to(dtype), cast(weight, name + ".weight"), cast(bias, name + ".bias")).to(x.dtype)
+
+
+def _once(copies: WeightCopies, key: str, make) -> Tensor:
+    """``copies[key]``, made by ``make()`` the first time it is asked for in a decoding run."""
+    if key not in copies:
+        copies[key] = make()
+    return copies[key]
+
+
+def _save(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], grad_dtype: torch.dtype) -> None:
+    """What the backward of :class:`GradCastLinear` (and of its subclass) reads."""
+    ctx.save_for_backward(x, weight)
+    ctx.grad_dtype, ctx.has_bias = grad_dtype, bias is not None
 
 
 class GradCastLinear(torch.autograd.Function):
@@ -109,8 +117,7 @@ class GradCastLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], grad_dtype: torch.dtype) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.grad_dtype, ctx.has_bias = grad_dtype, bias is not None
+        _save(ctx, x, weight, bias, grad_dtype)
         return F.linear(x, weight, bias)
 
     @staticmethod
@@ -128,13 +135,11 @@ class GradCastLinear(torch.autograd.Function):
         return dx, dw, db, None
 
 
-
 class Bf16OperandLinear(GradCastLinear):
     """:func:`linear_bf16_operands` forward (bf16 operands, fp32 sums and logits), the backward of
     :class:`GradCastLinear` (its GEMMs' operands in ``grad_dtype``)."""
 
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Optional[Tensor], grad_dtype: torch.dtype) -> Tensor:
-        ctx.save_for_backward(x, weight)
-        ctx.grad_dtype, ctx.has_bias = grad_dtype, bias is not None
+        _save(ctx, x, weight, bias, grad_dtype)
         return linear_bf16_operands(x, weight, bias)
