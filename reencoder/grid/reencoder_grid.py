@@ -21,7 +21,7 @@ the source recurrence cell by cell) instead of the wavefront.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -57,6 +57,8 @@ class ReencoderGrid(DepthGridStack):
         row_state: Optional[RowState] = None,
         observer: Optional[Observer] = None,
         compute_dtype: Optional[torch.dtype] = None,
+        src_lengths: Optional[Tensor] = None,
+        copies: Optional[Dict[str, object]] = None,
     ) -> Tuple[Tensor, RowState]:
         """Run the grid over ``T`` target rows.
 
@@ -67,6 +69,11 @@ class ReencoderGrid(DepthGridStack):
             observer: called per hyperplane (the grid then runs through
                 :func:`reencoder.grid.wavefront.run_grid`; see :meth:`DepthGridStack.run`).
             compute_dtype: the dtype of the grid's GEMM operands (default: the inputs').
+            src_lengths: ``[B]`` real source lengths: with them, one row decoded by the row
+                step skips padding cells (their outputs are then zeros; see
+                :func:`reencoder.grid.row_step.run_row`).
+            copies: a dict kept for one decoding run, where the row step keeps its prepared
+                weights (:func:`reencoder.grid.row_step.run_row`).
         Returns:
             ``[B, T, S, n]`` top-depth hidden vectors of every cell of the ``T`` rows (cells past
             a sentence's source length are padding), and the row state leaving the last row
@@ -78,7 +85,8 @@ class ReencoderGrid(DepthGridStack):
         if row_state is None:
             row_state = self.empty_row_state(S, B, src_in)
         if T == 1 and observer is None and self.row_step and row_step_applies(self.blocks, self.depth_dropout):
-            return run_row(self.blocks, src_in, tgt_in, row_state, compute_dtype, self._config["kernels"])
+            return run_row(self.blocks, src_in, tgt_in, row_state, compute_dtype, self._config["kernels"], src_lengths,
+                           copies)
         # input of cell (i, j, 0): the projection of [E_src(x_i); E_tgt(y_{j-1})] = s_i + t_j, face (i, j)
         x = OuterSum([src_in.transpose(0, 1), tgt_in.transpose(0, 1)])
         exit_h, exit_m = self.run((S, T, D), [None, row_state[0], x], [None, row_state[1], None], observer,

@@ -24,7 +24,7 @@ no dropout: :func:`row_step_applies` says when a grid may take this path.
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -52,26 +52,47 @@ def row_step_applies(blocks: Sequence[nn.Module], depth_dropout: float) -> bool:
 
 @torch.no_grad()
 def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_state: RowState,
-            compute_dtype: Optional[torch.dtype] = None, kernels: str = "fused") -> Tuple[Tensor, RowState]:
+            compute_dtype: Optional[torch.dtype] = None, kernels: str = "fused",
+            src_lengths: Optional[Tensor] = None, copies: Optional[Dict[str, object]] = None
+            ) -> Tuple[Tensor, RowState]:
     """One row: ``src_in`` ``[B, S, n]`` (the source half of the input projection), ``tgt_in``
     ``[B, 1, n]`` (this row's target half), ``row_state`` entering the row.  Returns the top
     depth's hidden vectors ``[B, 1, S, n]`` and the row state leaving it (as
-    :meth:`reencoder.grid.reencoder_grid.ReencoderGrid.forward` for ``T = 1``)."""
+    :meth:`reencoder.grid.reencoder_grid.ReencoderGrid.forward` for ``T = 1``).
+
+    With ``src_lengths`` in non-increasing order (fairseq's batches and beams are), the source
+    recurrence skips the padding cells (``i ≥ |x|``): their states and outputs are then zeros, not
+    what the wavefront computes there, and no real cell reads them (right padding).  ``copies``: a
+    dict kept for one decoding run (the weights cannot change inside it), where each block's
+    matrices in the GEMM dtype (packed for the bf16 kernel) are made once instead of every row."""
     B, S, n = src_in.shape
     D = row_state[0].shape[0] // S
     dtype = compute_dtype or src_in.dtype
+    active = active_rows(src_lengths, S, B)
     h_row, m_row = (t.view(S, D, B, n) for t in row_state)
     new_h, new_m = torch.empty_like(h_row), torch.empty_like(m_row)
     dep_h = src_in.transpose(0, 1) + tgt_in.transpose(0, 1)  # [S, B, n]: x_ij = s_i + t_j
     dep_m = None  # the depth memory entering layer 0: zeros
     for d in range(D):
         blk = blocks[min(d, len(blocks) - 1)]  # one block per layer, or one for all (tied depth)
-        w = BlockWeights(blk.layout, blk.params(), dtype)
-        H, M = _first_transforms(w, blk.layout.cell, h_row[:, d], m_row[:, d], dep_h, kernels)
+        w = _row_weights(blk, dtype, dep_h, copies, f"grid_row_{min(d, len(blocks) - 1)}")
+        H, M = _first_transforms(w, blk.layout.cell, h_row[:, d], m_row[:, d], dep_h, kernels, active)
         new_h[:, d], new_m[:, d] = H[:, :, 1], M[:, :, 1]  # the target side: the next row's state
         dep_h, dep_m = _priority_transform(w, blk.layout.cell, H, dep_h, dep_m, kernels)
     top = dep_h.view(S, B, n).permute(1, 0, 2).unsqueeze(1)  # [B, 1, S, n]
     return top, (new_h.view(S * D, B, n), new_m.view(S * D, B, n))
+
+
+def active_rows(src_lengths: Optional[Tensor], S: int, B: int) -> Optional[List[int]]:
+    """How many batch rows are real at each source position, ``[(|x_b| > i).sum() for i < S]``,
+    when the rows are sorted by non-increasing length (the real rows of position ``i`` are then
+    the first ones); ``None`` without lengths, for unsorted rows, or when no cell is padding."""
+    if src_lengths is None or B < 2:
+        return None
+    lengths = src_lengths.to("cpu", torch.long)
+    if bool((lengths[1:] > lengths[:-1]).any()) or int(lengths[-1]) >= S:
+        return None
+    return (lengths.unsqueeze(0) > torch.arange(S).unsqueeze(1)).sum(1).tolist()
 
 
 class _Weight:
@@ -85,6 +106,30 @@ class _Weight:
         self.packed = pack_bf16(matrix) if low else None
 
 
+class _RowWeights:
+    """One block's matrices as the row step multiplies them, split by the sides they read:
+    ``known`` (``[W_tgt | W_dep]``) and ``src`` of the first transforms, ``prio_h`` (the
+    ``[h'_src; h'_tgt]`` columns) and ``prio_dep`` of the priority transform."""
+
+    def __init__(self, blk: nn.Module, dtype: torch.dtype, like: Tensor):
+        w = BlockWeights(blk.layout, blk.params(), dtype)
+        n = blk.layout.hidden_size
+        self.b1, self.bp, self.prio_act = w.b1, w.bp, w.prio_act
+        self.known, self.src = _Weight(w.W1[:, n:].contiguous(), like), _Weight(w.W1[:, :n].contiguous(), like)
+        self.prio_h, self.prio_dep = _Weight(w.Wp[:, : 2 * n], like), _Weight(w.Wp[:, 2 * n :], like)
+
+
+def _row_weights(blk: nn.Module, dtype: torch.dtype, like: Tensor, copies: Optional[Dict[str, object]],
+                 key: str) -> _RowWeights:
+    """``blk``'s :class:`_RowWeights`, made once per decoding run when ``copies`` is given."""
+    if copies is None:
+        return _RowWeights(blk, dtype, like)
+    key = f"{key}_{dtype}_{like.dtype}"
+    if key not in copies:
+        copies[key] = _RowWeights(blk, dtype, like)
+    return copies[key]  # type: ignore[return-value]
+
+
 def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> None:
     """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as :func:`linear_into`)."""
     if w.packed is None:
@@ -93,38 +138,40 @@ def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> 
         bf16_gemm.linear_into(out, a, w.packed, bias)
 
 
-def _first_transforms(w: BlockWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,
-                      kernels: str) -> Tuple[Tensor, Tensor]:
+def _first_transforms(w: _RowWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,
+                      kernels: str, active: Optional[List[int]] = None) -> Tuple[Tensor, Tensor]:
     """The LSTM sides (source, target) of one layer's ``S`` cells: ``[S, B, 2, n]`` hidden and
-    memory vectors, ``[..., 0, :]`` the source side, ``[..., 1, :]`` the target side."""
+    memory vectors, ``[..., 0, :]`` the source side, ``[..., 1, :]`` the target side (zeros in
+    the padding cells that ``active``, from :func:`active_rows`, skips)."""
     S, B, n = dep_h.shape
     fdt = dep_h.dtype
     known = torch.cat([h_tgt, dep_h], dim=-1).view(S * B, 2 * n)  # [h_tgt; h_dep] of every cell
-    pre = torch.empty(S * B, w.W1.shape[0], dtype=fdt, device=dep_h.device)
-    _gemm(pre, known, _Weight(w.W1[:, n:].contiguous(), pre), w.b1)
+    pre = torch.empty(S * B, w.known.matrix.shape[0], dtype=fdt, device=dep_h.device)
+    _gemm(pre, known, w.known, w.b1)
     pre = pre.view(S, B, -1)
-    w_src = _Weight(w.W1[:, :n].contiguous(), pre)
-    H = torch.empty(S, B, 2, n, dtype=fdt, device=dep_h.device)
-    M = torch.empty_like(H)
+    new = torch.empty if active is None else torch.zeros
+    H = new(S, B, 2, n, dtype=fdt, device=dep_h.device)
+    M = new(S, B, 2, n, dtype=fdt, device=dep_h.device)
     m_in = torch.zeros(B, 2, n, dtype=fdt, device=dep_h.device)  # source side: zeros at i = 0
     T = torch.empty(B, 2, n, dtype=fdt, device=dep_h.device)
     for i in range(S):
+        r = B if active is None else active[i]  # the real rows: the first r
         if i > 0:  # the source recurrence: h_src, m_src from cell i - 1
-            _gemm(pre[i], H[i - 1, :, 0], w_src)
-            m_in[:, 0] = M[i - 1, :, 0]
-        m_in[:, 1] = m_tgt[i]
-        gates_forward(pre[i], m_in, cell, H[i], M[i], T, kernels)
+            _gemm(pre[i, :r], H[i - 1, :r, 0], w.src)
+            m_in[:r, 0] = M[i - 1, :r, 0]
+        m_in[:r, 1] = m_tgt[i, :r]
+        gates_forward(pre[i, :r], m_in[:r], cell, H[i, :r], M[i, :r], T[:r], kernels)
     return H, M
 
 
-def _priority_transform(w: BlockWeights, cell: str, H: Tensor, dep_h: Tensor, dep_m: Optional[Tensor],
+def _priority_transform(w: _RowWeights, cell: str, H: Tensor, dep_h: Tensor, dep_m: Optional[Tensor],
                         kernels: str) -> Tuple[Tensor, Optional[Tensor]]:
     """The depth outputs of one layer's cells on ``H' = [h'_src; h'_tgt; h_dep]`` (§3.5):
     ``[S, B, n]`` hidden vectors and memories (``None`` for §3.6's memoryless transform)."""
     S, B, _, n = H.shape
-    pre = torch.empty(S * B, w.Wp.shape[0], dtype=H.dtype, device=H.device)
-    _gemm(pre, H.view(S * B, 2 * n), _Weight(w.Wp[:, : 2 * n], pre), w.bp)
-    _gemm(pre, dep_h.reshape(S * B, n), _Weight(w.Wp[:, 2 * n :], pre))
+    pre = torch.empty(S * B, w.prio_h.matrix.shape[0], dtype=H.dtype, device=H.device)
+    _gemm(pre, H.view(S * B, 2 * n), w.prio_h, w.bp)
+    _gemm(pre, dep_h.reshape(S * B, n), w.prio_dep)
     if w.prio_act:
         return activation_forward(pre, w.prio_act).view(S, B, n), None
     m_in = torch.zeros(S * B, 1, n, dtype=H.dtype, device=H.device) if dep_m is None else dep_m.view(S * B, 1, n)

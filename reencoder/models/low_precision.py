@@ -20,7 +20,7 @@ over 4,001 pieces costs about a third of its fp32 time (``recipes/RESULTS.md``, 
 from __future__ import annotations
 
 import logging
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -64,10 +64,11 @@ class Bf16Choice:
         return torch.bfloat16 if self.use(like) else like.dtype
 
 
-#: bf16 copies of weights for one decoding run, by name (kept in fairseq's incremental state, so
+#: bf16 copies of weights for one decoding run, by name (also the Reencoder grid's row-step
+#: matrices: :func:`reencoder.grid.row_step.run_row`; kept in fairseq's incremental state, so
 #: they live exactly as long as one beam search: the weights cannot change inside it, and
 #: training and validation never see a stale copy)
-WeightCopies = Dict[str, Tensor]
+WeightCopies = Dict[str, Any]
 
 
 def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], dtype: torch.dtype,

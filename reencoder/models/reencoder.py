@@ -102,7 +102,8 @@ class ReencoderGridDecoder(GridDecoderBase):
         """The grid's rows for the ``[B, T, n]`` target inputs, read out per row."""
         assert encoder_out is not None, "the Reencoder needs the source"
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
-        top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer)
+        top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer, src_lengths=src_lengths,
+                                       copies=copies)
         return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies), new_state
 
 

@@ -62,6 +62,9 @@ def test_incremental_rows_equal_full_forward(tiny):
     task, model = tiny
     sample = batches(task, "valid", max_sentences=6)[1]
     net = sample["net_input"]
+    # padded sources sorted by length: the row step skips their padding cells
+    assert net["src_tokens"].eq(task.source_dictionary.pad()).any()
+    assert (net["src_lengths"][1:] <= net["src_lengths"][:-1]).all()
     with torch.no_grad():
         full, _ = model(**net)
         enc = model.encoder(net["src_tokens"], net["src_lengths"])

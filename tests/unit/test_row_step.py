@@ -110,3 +110,41 @@ def test_one_row_outside_autograd_takes_the_row_step_and_more_rows_the_wavefront
         assert len(calls) == 1
     grid(src, tgt, state)  # autograd: the wavefront (its backward is written there)
     assert len(calls) == 1
+
+
+@pytest.mark.parametrize("layout", ["lstm-depth", "shared-dims-tanh-depth"])
+def test_row_step_skipping_padding_cells_keeps_every_real_cell(layout):
+    """Lengths sorted as fairseq's batches are: the real cells equal the full row's, the padding
+    cells (skipped) are zeros in the output and in the row state."""
+    grid, src, tgt, state = grid_and_row(layout, 2, B=4, S=5)
+    lengths = torch.tensor([5, 4, 4, 2])
+    top, (h, m) = run_row(grid.blocks, src, tgt, state, src_lengths=lengths)
+    ref_top, (ref_h, ref_m) = run_row(grid.blocks, src, tgt, state)
+    real = torch.arange(5).unsqueeze(0) < lengths.unsqueeze(1)  # [B, S]
+    torch.testing.assert_close(top[:, 0][real], ref_top[:, 0][real], rtol=1e-12, atol=1e-12)
+    cells = real.t().repeat_interleave(2, dim=0)  # [S * D, B] in (i, d) order
+    for a, b in ((h, ref_h), (m, ref_m)):
+        torch.testing.assert_close(a[cells], b[cells], rtol=1e-12, atol=1e-12)
+        assert (a[~cells] == 0).all() and (b[~cells] != 0).all()
+
+
+def test_active_rows_counts_real_rows_only_for_sorted_padded_batches():
+    from reencoder.grid.row_step import active_rows
+
+    assert active_rows(torch.tensor([3, 3, 1]), 3, 3) == [3, 2, 2]
+    assert active_rows(torch.tensor([1, 3, 3]), 3, 3) is None  # unsorted: every cell computed
+    assert active_rows(torch.tensor([3, 3]), 3, 2) is None  # no padding
+    assert active_rows(None, 3, 2) is None
+
+
+def test_row_step_weights_are_prepared_once_per_decoding_run():
+    grid, src, tgt, state = grid_and_row("shared-dims-tanh-depth", 2)
+    copies = {}
+    first, _ = run_row(grid.blocks, src, tgt, state, copies=copies)
+    assert len(copies) == 2  # one entry per depth layer
+    prepared = dict(copies)
+    again, _ = run_row(grid.blocks, src, tgt, state, copies=copies)
+    assert all(copies[k] is prepared[k] for k in prepared)  # reused, not rebuilt
+    torch.testing.assert_close(again, first, rtol=0, atol=0)
+    ref, _ = run_row(grid.blocks, src, tgt, state)
+    torch.testing.assert_close(first, ref, rtol=0, atol=0)
