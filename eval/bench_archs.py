@@ -5,7 +5,8 @@
 Times a full training step (forward, label-smoothed loss, backward; no optimizer) of every
 named Reencoder architecture and of fairseq's ``lstm`` and ``transformer`` as the demo builds
 them, on the same real Tatoeba batches at the demo's batch size (512 tokens), in interleaved
-rounds (the best round counts: the development VM is noisy), with the threads torch has
+rounds (the best round counts: the development VM is noisy; more rounds until every row
+settles, :mod:`eval.rounds`), with the threads torch has
 once per thread count of ``--threads`` (the demo trains each system with one thread per
 core).  Prints seconds per step, the ratio to ``reencoder_paper`` and each thread count's
 speed-up over one thread.
@@ -21,6 +22,7 @@ from typing import Dict, List, Optional
 import torch
 
 from .bench import build, params, real_batches, time_train_step, write_json
+from .rounds import Rounds
 
 # name -> (arch, extra flags): the demo's systems (recipes/lib.sh has the same baseline flags)
 SYSTEMS: Dict[str, List[str]] = {
@@ -58,7 +60,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--systems", default=",".join(SYSTEMS), help="comma-separated names of %(default)s")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--batches", type=int, default=20, help="real batches per round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds at least (eval/rounds.py: more until every row settles)")
+    ap.add_argument("--max-rounds", type=int, help="rounds at most (default: twice --rounds)")
     ap.add_argument("--threads", default="1", help="comma-separated torch thread counts, e.g. 1,2")
     ap.add_argument("--out", default="runs/bench/archs.json")
     args = ap.parse_args(argv)
@@ -74,14 +77,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         task, models[name] = build(data_bin, SYSTEMS[name][1], SYSTEMS[name][2:])
         samples = samples or real_batches(task, args.max_tokens, args.batches)
     threads = [int(t) for t in args.threads.split(",")]
-    best = {(name, t): float("inf") for name in names for t in threads}
-    for r in range(args.rounds):
+    rounds = Rounds(args.rounds, args.max_rounds, what="bench_archs")
+    for r in rounds:
         for t in threads:
             torch.set_num_threads(t)
             for name in names:
-                best[name, t] = min(best[name, t], time_train_step(models[name], samples))
-                print(f"round {r + 1}/{args.rounds}, {t} thread(s): {name:24s} {best[name, t]:.4f} s/step",
-                      file=sys.stderr, flush=True)
+                best = rounds.add((name, t), time_train_step(models[name], samples))
+                print(f"round {r + 1}, {t} thread(s): {name:24s} {best:.4f} s/step", file=sys.stderr, flush=True)
+    best = {key: rounds.best(key) for key in rounds.times}
     rows = []
     for t in threads:
         ref = best.get(("reencoder_paper", t))
@@ -89,13 +92,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                   "x_reencoder_paper": best[n, t] / ref if ref else None,
                   "speedup_over_1_thread": best[n, 1] / best[n, t] if 1 in threads else None} for n in names]
     print(f"training step (forward + backward) at {args.max_tokens} tokens per batch, {len(samples)} real batches, "
-          f"best of {args.rounds} rounds")
+          f"{rounds.summary()}")
     print(f"{'system':26s} {'threads':>7s} {'params':>10s} {'s/step':>8s} {'x paper':>8s} {'x 1 thread':>10s}")
     for row in rows:
         ratio = "" if row["x_reencoder_paper"] is None else f"{row['x_reencoder_paper']:8.2f}"
         speed = "" if row["speedup_over_1_thread"] is None else f"{row['speedup_over_1_thread']:10.2f}"
         print(f"{row['system']:26s} {row['threads']:7d} {row['params']:10,d} {row['s_per_step']:8.4f} {ratio:>8s} {speed}")
-    write_json(args.out, {"threads": threads, "max_tokens": args.max_tokens, "batches": len(samples), "systems": rows})
+    write_json(args.out, {"threads": threads, "max_tokens": args.max_tokens, "batches": len(samples), "systems": rows,
+                          **rounds.report()})
     return 0
 
 

@@ -12,11 +12,12 @@ demo's Tatoeba test set, which no model trained on) through the same CLI, as a u
 * **grid**: beam 1 and 5 × batch 1 and 64 × one and two threads: sentences/s and output words/s
   after start-up (the wall time of the same command on one line is subtracted).
 
-Configurations are interleaved across models and each is timed ``--rounds`` times (best kept),
-so a machine that slows down for a while slows every model alike; every timed run prints a
-progress line.  A model's outputs must be identical across rounds of one configuration (the
-benchmark stops otherwise): decoding is deterministic.  Results: ``--out`` (JSON) and a table
-on stdout; figures and the CPU they came from are in ``recipes/RESULTS.md``, "Performance".
+Configurations are interleaved across models and each is timed at least ``--rounds`` times, more
+until every row settles (best kept; :mod:`eval.rounds`), so a machine that slows down for a
+while slows every model alike; every timed run prints a progress line.  A model's outputs must
+be identical across rounds of one configuration (the benchmark stops otherwise): decoding is
+deterministic.  Results: ``--out`` (JSON) and a table on stdout; figures and the CPU they came
+from are in ``recipes/RESULTS.md``, "Performance".
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from .bench import BIN, write_json
+from .rounds import Rounds
 
 DEFAULT_MODELS = ("reencoder=runs/demo/reencoder/model", "lstm=runs/demo/lstm/model",
                   "transformer=runs/demo/transformer/model")
@@ -52,33 +54,37 @@ def key(cfg: Dict[str, int]) -> str:
     return f"beam {cfg['beam']}, batch {cfg['batch']}, {cfg['threads']} thread{'s' * (cfg['threads'] > 1)}"
 
 
-def measure(models: Dict[str, Path], lines: Sequence[str], rounds: int, grid: bool = True) -> dict:
-    """Best-of-``rounds`` wall times per (configuration, model), interleaved; start-up per
-    thread count from one-line runs (``grid=False``: the headline configuration only)."""
+def measure(models: Dict[str, Path], lines: Sequence[str], rounds: int, grid: bool = True,
+            max_rounds: Optional[int] = None) -> dict:
+    """Best wall times per (configuration, model), interleaved, over at least ``rounds`` rounds
+    and more, up to ``max_rounds``, until every row settles (:mod:`.rounds`); start-up per thread
+    count from one-line runs (``grid=False``: the headline configuration only)."""
     text = "\n".join(lines) + "\n"
     configs = [HEADLINE, *GRID] if grid else [HEADLINE]
-    best: Dict[Tuple[str, str], float] = {}
+    timing = Rounds(rounds, max_rounds, what="bench_decode")
     outputs: Dict[Tuple[str, str], List[str]] = {}
-    startup: Dict[Tuple[str, int], float] = {}
-    total = rounds * len(models) * (len(configs) + 2)
+    per_round = len(models) * (len(configs) + 2)
     done = 0
-    for r in range(rounds):
+    for r in timing:
         for cfg in configs:
             for name, folder in models.items():
                 wall, out = translate(folder, text, **cfg)
                 done += 1
-                best[key(cfg), name] = min(wall, best.get((key(cfg), name), float("inf")))
+                timing.add((key(cfg), name), wall)
                 seen = outputs.setdefault((name, key(cfg)), out)
                 if seen != out:
                     raise RuntimeError(f"{name}: {key(cfg)} gave different translations from an earlier run")
-                print(f"[{done}/{total}] round {r + 1}: {name}, {key(cfg)}: {len(lines) / wall:.1f} sentences/s "
-                      f"({wall:.1f} s)", flush=True)
+                print(f"[{done - r * per_round}/{per_round}] round {r + 1}: {name}, {key(cfg)}: "
+                      f"{len(lines) / wall:.1f} sentences/s ({wall:.1f} s)", flush=True)
         for threads in (1, 2):
             for name, folder in models.items():
                 wall, _ = translate(folder, lines[0] + "\n", 5, 1, threads)
                 done += 1
-                startup[name, threads] = min(wall, startup.get((name, threads), float("inf")))
-                print(f"[{done}/{total}] round {r + 1}: {name}, start-up with {threads} thread(s): {wall:.2f} s", flush=True)
+                timing.add(("start-up", name, threads), wall)
+                print(f"[{done - r * per_round}/{per_round}] round {r + 1}: {name}, start-up with {threads} thread(s): "
+                      f"{wall:.2f} s", flush=True)
+    best = {k: timing.best(k) for k in timing.times}
+    startup = {(k[1], k[2]): v for k, v in best.items() if k[0] == "start-up"}
     words = {k: sum(len(line.split()) for line in out) for k, out in outputs.items()}
     rows = {}
     for cfg in configs:
@@ -88,7 +94,8 @@ def measure(models: Dict[str, Path], lines: Sequence[str], rounds: int, grid: bo
             rows.setdefault(key(cfg), {})[name] = {
                 "wall_s": wall, "sent_per_s": len(lines) / wall, "sent_per_s_after_startup": len(lines) / after,
                 "words_per_s_after_startup": words[name, key(cfg)] / after}
-    return {"lines": len(lines), "rounds": rounds, "headline": key(HEADLINE), "configs": rows,
+    return {"lines": len(lines), "rounds": timing.done, "rounds_summary": timing.summary(), **timing.report(),
+            "headline": key(HEADLINE), "configs": rows,
             "startup_s": {f"{n}, {t} thread(s)": s for (n, t), s in startup.items()}}
 
 
@@ -96,7 +103,7 @@ def print_report(res: dict, models: Sequence[str]) -> None:
     first = models[0]
     head = res["configs"][res["headline"]]
     print(f"\n{res['lines']} lines, {res['headline']} (reencoder-translate's defaults), start-up included, "
-          f"best of {res['rounds']}:")
+          f"{res['rounds_summary']}:")
     for name in models:
         print(f"  {name:12s} {head[name]['sent_per_s']:6.1f} sentences/s ({head[name]['wall_s']:.1f} s, "
               f"{head[first]['wall_s'] / head[name]['wall_s']:.2f}x {first}'s speed)")
@@ -116,7 +123,8 @@ def main(argv=None) -> int:
                     help="model folders (reencoder-export), the first is the reference of the ratios")
     ap.add_argument("--input", default="work/data/tatoeba/split/test.zh", help="raw Chinese, one sentence a line")
     ap.add_argument("--lines", type=int, default=500)
-    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2, help="rounds at least (eval/rounds.py: more until every row settles)")
+    ap.add_argument("--max-rounds", type=int, help="rounds at most (default: twice --rounds)")
     ap.add_argument("--headline-only", action="store_true", help="only the CLI's default configuration")
     ap.add_argument("--out", default="runs/bench/decode.json")
     args = ap.parse_args(argv)
@@ -127,7 +135,8 @@ def main(argv=None) -> int:
               f"error: no input file {args.input} (run `make data`)", file=sys.stderr)
         return 2
     lines = Path(args.input).read_text(encoding="utf-8").splitlines()[: args.lines]
-    res = measure({n: Path(d) for n, d in models.items()}, lines, args.rounds, grid=not args.headline_only)
+    res = measure({n: Path(d) for n, d in models.items()}, lines, args.rounds, grid=not args.headline_only,
+                  max_rounds=args.max_rounds)
     write_json(Path(args.out), res)
     print_report(res, list(models))
     return 0

@@ -20,8 +20,9 @@ on real Tatoeba batches of ``--max-tokens``:
 
 FLOPs are counted, not estimated: :class:`torch.utils.flop_counter.FlopCounterMode` over one
 step (every matmul the step really runs, forward and backward, padding cells included).
-Every variant is timed in interleaved rounds (the best round counts: the machine is shared),
-with a progress line per variant on stderr.
+Every variant is timed in interleaved rounds (the best round counts: the machine is shared;
+at least ``--rounds``, more until every row settles: :mod:`eval.rounds`), with a progress line
+per variant on stderr, also while the variants are built and their FLOPs counted.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from reencoder.grid import gate_kernels
 from reencoder.grid.hardware import native_bf16
 
 from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
+from .rounds import Rounds
 
 # cell options (the grid's flags) benchmarked at every width and depth; the first is the full LSTM
 # block of every dimension (the paper's eqs. 3-5), the last the cell of reencoder_base
@@ -128,7 +130,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="cells also timed with the eager gate math (fp32; empty: none)")
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--batches", type=int, default=2, help="real batches per round")
-    ap.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds (the best counts)")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="interleaved timing rounds at least (the best counts; more until every row settles: eval/rounds.py)")
+    ap.add_argument("--max-rounds", type=int, help="rounds at most (default: twice --rounds)")
     ap.add_argument("--out", default="runs/bench/widths.json")
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
@@ -179,33 +183,32 @@ def main(argv: Optional[List[str]] = None) -> int:
                        grid_flops=counted_flops(grid))
         models[i] = (model, grid)
         table.append(row)
+        print(f"built [{i + 1}/{len(variants)}] n={n} D={D} {dt} {row['option']}: {row['step_flops'] / 1e9:.1f} GFLOP "
+              f"per step", file=sys.stderr, flush=True)
     slow = {i for i, (_, n, _, dt, _, _) in enumerate(variants) if dt == "bfloat16" and n in emulated}
-    best: Dict[int, List[float]] = {}
-    grid_best: Dict[int, float] = {}
-    for r in range(args.rounds):
+    rounds = Rounds(args.rounds, args.max_rounds, what="bench_widths")
+    for r in rounds:
         if r > 0:  # the peak is re-measured every round (the best counts), as the timings are
             measure_peaks(res["peaks"], widths, rows)
         for i, row in enumerate(table):
             if i in slow and r > 0:
                 continue  # emulated bf16: one batch, one round (it is ~10x slower than fp32)
             model, grid = models[i]
-            batch = samples[:1] if i in slow else samples
-            times = time_per_sample(model, batch)
-            best[i] = [min(a, b) for a, b in zip(best.get(i, times), times)]
-            grid_best[i] = min(grid_best.get(i, float("inf")), best_time(grid, 1 if i in slow else 2))
-            s_step = sum(best[i]) / len(best[i])
-            print(f"round {r + 1}/{args.rounds} [{i + 1}/{len(table)}] n={row['n']} D={row['depth']} "
-                  f"{row['dtype']} {row['option']}: {s_step:.3f} s/step, grid alone {grid_best[i]:.3f} s",
+            step_s = rounds.add((i, "step"), sum(time_per_sample(model, samples[:1] if i in slow else samples)))
+            grid_s = rounds.add((i, "grid"), best_time(grid, 1 if i in slow else 2))
+            print(f"round {r + 1} [{i + 1}/{len(table)}] n={row['n']} D={row['depth']} {row['dtype']} {row['option']}: "
+                  f"{step_s / (1 if i in slow else len(samples)):.3f} s/step, grid alone {grid_s:.3f} s",
                   file=sys.stderr, flush=True)
+    res["rounds"] = rounds.report()
     for i, row in enumerate(table):
-        timed = samples[: len(best[i])]
-        sec = sum(best[i])
+        timed = samples[:1] if i in slow else samples
+        sec = rounds.best((i, "step"))
         toks = sum(s["ntokens"] for s in timed)
         peak = res["peaks"][row["n"]]
         flops = row["step_flops"] * len(timed)
         row.update(s_per_step=sec / len(timed), tgt_tokens_per_s=toks / sec, flops_per_tgt_token=flops / toks,
                    step_gflops=flops / sec / 1e9, step_of_fp32_peak=flops / sec / 1e9 / peak["float32"],
-                   grid_s=grid_best[i], grid_gflops=row["grid_flops"] / grid_best[i] / 1e9,
+                   grid_s=rounds.best((i, "grid")), grid_gflops=row["grid_flops"] / rounds.best((i, "grid")) / 1e9,
                    s_per_epoch=epoch_tokens * sec / toks)
         row["grid_of_fp32_peak"] = row["grid_gflops"] / peak["float32"]
         row["grid_of_own_peak"] = row["grid_gflops"] / peak[row["dtype"]]
@@ -215,7 +218,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         for name, of, sizes in (("lstm", lstm_of, range(64, 769, 16)), ("transformer", transformer_of, range(64, 513, 16))):
             size = matched_size(data_bin, of, ref["params"], sizes)
             _, m = build(data_bin, of(size)[1], of(size)[2:])
-            sec = min(sum(time_per_sample(m, samples)) for _ in range(args.rounds))
+            timing = Rounds(args.rounds, args.max_rounds, what=f"bench_widths, fairseq {name} {size}")
+            sec = min(timing.add(0, sum(time_per_sample(m, samples))) for _ in timing)
             toks = sum(s["ntokens"] for s in samples)
             flops = sum(counted_flops(lambda m=m, s=s: train_step(m, s)) for s in samples)
             baselines.append({"system": f"fairseq {name} {size}", "matched_to_n": n, "params": params(m),
@@ -234,6 +238,10 @@ def print_table(res) -> None:
     print(f"{res['arch']} at {res['max_tokens']} tokens per batch, {res['threads']} thread(s), torch {res['torch']}; "
           f"bf16 GEMMs by default (--grid-bf16 auto): {'yes' if res['bf16_native'] else 'no'}, {res['bf16_why']}; "
           f"{res.get('gate_math', '')}")
+    if "rounds" in res:
+        r = res["rounds"]
+        print(f"best of {r['rounds_run']} interleaved rounds ({r['min_rounds']} to {r['max_rounds']}; the two best rounds "
+              f"of every row within {100 * (r['worst_spread'] or 0):.1f} %)")
     for n, pk in res["peaks"].items():
         print(f"matmul peak for the n = {n} grid's GEMM shapes: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s")
     head = (f"{'n':>4s} {'D':>2s} {'dtype':8s} {'cell':32s} {'params':>10s} {'s/step':>7s} {'tok/s':>6s} "

@@ -43,6 +43,7 @@ from reencoder.grid.workspace import Workspace
 
 from .bench import real_batches, write_json
 from .bench_archs import SYSTEMS
+from .rounds import Rounds
 
 #: the demo's optimiser (recipes/lib.sh DEMO_OPT; ``--optimizer`` below picks another) and loss,
 #: and a fixed learning rate
@@ -252,8 +253,9 @@ def breakdown(timer: StepTimer, steps: int) -> Dict[str, Dict[str, float]]:
 
 
 def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: int,
-            optimizer: str = OPTIMIZERS[0]) -> dict:
-    """Interleaved rounds of plain and hooked steps per system; the best round of each counts."""
+            optimizer: str = OPTIMIZERS[0], max_rounds: Optional[int] = None) -> dict:
+    """Interleaved rounds of plain and hooked steps per system; the best round of each counts
+    (at least ``rounds``, more up to ``max_rounds`` until the plain steps settle: :mod:`.rounds`)."""
     trainers, samples, data_s = {}, None, None
     crash_dir = tempfile.mkdtemp(prefix="profile_step_")  # not the repository's ./checkpoints
     for name in names:
@@ -262,20 +264,22 @@ def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: i
             samples, data_s = batches(task, max_tokens, count)
     for name in names:  # warm-up on every batch: optimizer state, kernels, workspaces and allocations of every shape
         run_steps(trainers[name], samples)
-    plain = {n: float("inf") for n in names}
     hooked: Dict[str, Tuple[float, dict]] = {n: (float("inf"), {}) for n in names}
-    for r in range(rounds):
+    timing = Rounds(rounds, max_rounds, what="profile_step")
+    for r in timing:
         for name in names:
             family = "lstm" if name == "lstm" else "reencoder"
-            plain[name] = min(plain[name], run_steps(trainers[name], samples))
+            best = timing.add(name, run_steps(trainers[name], samples))
             timer = StepTimer()
             s = run_steps(trainers[name], samples, timer, PARTS[family])
             if s < hooked[name][0]:
                 hooked[name] = (s, breakdown(timer, len(samples)))
-            print(f"round {r + 1}/{rounds}: {name:22s} {plain[name]:.4f} s/step (hooked {hooked[name][0]:.4f})",
+            print(f"round {r + 1}: {name:22s} {best:.4f} s/step (hooked {hooked[name][0]:.4f})",
                   file=sys.stderr, flush=True)
+    plain = {n: timing.best(n) for n in names}
     shutil.rmtree(crash_dir, ignore_errors=True)
-    return {"max_tokens": max_tokens, "batches": len(samples), "rounds": rounds, "threads": torch.get_num_threads(),
+    return {"max_tokens": max_tokens, "batches": len(samples), "rounds": timing.done, "threads": torch.get_num_threads(),
+            "rounds_summary": timing.summary(), **timing.report(),
             "optimizer": optimizer,
             "data_ms_per_batch": data_s * 1000,
             "systems": {n: {"s_per_step": plain[n], "s_per_step_hooked": hooked[n][0], "parts": hooked[n][1]}
@@ -287,7 +291,7 @@ def print_report(res: dict) -> None:
     ref = res["systems"].get("lstm", {}).get("s_per_step")
     print(f"whole training step (fairseq Trainer.train_step) at {res['max_tokens']} tokens per batch, "
           f"{res['batches']} real batches, {res['threads']} thread(s), --optimizer {res['optimizer']}, "
-          f"best of {res['rounds']} rounds; "
+          f"{res.get('rounds_summary', 'best of %s rounds' % res['rounds'])}; "
           f"building a batch: {res['data_ms_per_batch']:.1f} ms")
     for n in names:
         s = res["systems"][n]
@@ -307,7 +311,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help=f"comma-separated, of {','.join(SYSTEMS)}")
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--batches", type=int, default=20, help="real batches per round")
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds at least (eval/rounds.py: more until every row settles)")
+    ap.add_argument("--max-rounds", type=int, help="rounds at most (default: twice --rounds)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--optimizer", choices=OPTIMIZERS, default=OPTIMIZERS[0],
                     help="every system's optimizer (default: the demo's)")
@@ -320,7 +325,7 @@ def main(argv: Optional[List[str]] = None) -> int:
               " (run `make data`)", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    res = profile(names, data, args.max_tokens, args.batches, args.rounds, args.optimizer)
+    res = profile(names, data, args.max_tokens, args.batches, args.rounds, args.optimizer, args.max_rounds)
     print_report(res)
     write_json(args.out, res)
     return 0

@@ -190,13 +190,48 @@ reliance() {
         --data "$data" --checkpoint "$ckpt" --json "$RUNS/$name/reliance.json" > "$RUNS/$name/reliance.txt"
 }
 
+# The decodings every neural system tries on dev, BEAM:LENPEN (beam 1 has no use for a length
+# penalty); the best on dev decodes the test set, for every system alike.
+DEV_GRID=${DEV_GRID:-"1:1.0 5:0.6 5:1.0 5:1.4"}
+
+# dev_decode NAME DATA_BIN CHECKPOINT BEAM:LENPEN: the dev set decoded at that beam and length
+# penalty into $RUNS/NAME/dev/bBEAM_lpLENPEN.hyp (skipped when newer than the checkpoint)
+dev_decode() {
+    local name=$1 data_bin=$2 ckpt=$3 beam=${4%%:*} lenpen=${4#*:}
+    local out=$RUNS/$name/dev/b${beam}_lp$lenpen
+    mkdir -p "$RUNS/$name/dev"
+    newer "$out.hyp" "$ckpt" || stage "dev_${name}_b${beam}_lp$lenpen" \
+        decode valid "$data_bin" "$ckpt" "$out" --beam "$beam" --lenpen "$lenpen"
+}
+
+# pick_decoding NAME REFS METRIC [EVAL_ARGS...]: DEV_GRID's dev decodes of NAME scored against the
+# dev references in REFS (a split folder), the best on METRIC (bleu, or tok_bleu with --tok-bleu;
+# ties by chrF) written as fairseq-generate flags to $RUNS/NAME/decoding.txt
+pick_decoding() {
+    local name=$1 refs=$2 metric=$3 entry tag systems=()
+    shift 3
+    for entry in $DEV_GRID; do
+        tag=b${entry%%:*}_lp${entry#*:}
+        systems+=(--system "$tag=$RUNS/$name/dev/$tag.hyp")
+    done
+    "$BIN/reencoder-eval" --refs "$refs" --prefix dev "$@" "${systems[@]}" --out "$RUNS/$name/dev/eval" > /dev/null
+    tag=$("$BIN/python" -m eval.pick --metric "$metric" "$RUNS/$name/dev/eval/results.json")
+    echo "--beam $(echo "$tag" | sed 's/^b//; s/_lp.*//') --lenpen ${tag#*_lp}" > "$RUNS/$name/decoding.txt"
+    echo "=== $name: best decoding on dev: $tag" >&2
+}
+
 # after_training NAME DATA: what every trained neural system of a Tatoeba recipe gets, each step
-# skipped when its output is newer than the checkpoint: beam-5 decoding of the test set
+# skipped when its output is newer than the checkpoint: dev decodes at every BEAM:LENPEN of
+# DEV_GRID and the best on dev BLEU ($RUNS/NAME/decoding.txt), the test set decoded once with it
 # ($RUNS/NAME/test.hyp), a model folder ($RUNS/NAME/model, for `reencoder-translate --model` and
 # the Python API, whatever the architecture) and source reliance on dev
 after_training() {
-    local name=$1 data=$2 ckpt=$RUNS/$1/ckpt/checkpoint_last.pt
-    newer "$RUNS/$name/test.hyp" "$ckpt" || stage "decode_$name" generate_nmt "$name" "$data/bin" "$ckpt"
+    local name=$1 data=$2 ckpt=$RUNS/$1/ckpt/checkpoint_last.pt entry
+    for entry in $DEV_GRID; do dev_decode "$name" "$data/bin" "$ckpt" "$entry"; done
+    newer "$RUNS/$name/decoding.txt" "$ckpt" || pick_decoding "$name" "$data/split" bleu
+    # shellcheck disable=SC2046
+    newer "$RUNS/$name/test.hyp" "$RUNS/$name/decoding.txt" ||
+        stage "decode_$name" generate_nmt "$name" "$data/bin" "$ckpt" $(cat "$RUNS/$name/decoding.txt")
     newer "$RUNS/$name/model/config.json" "$ckpt" || stage "export_$name" "$BIN/reencoder-export" \
         --checkpoint "$ckpt" --data "$data" --out "$RUNS/$name/model"
     reliance "$name" "$data"

@@ -10,7 +10,9 @@
 #      then decayed linearly to zero at the budget (--lr-scheduler wallclock_linear); each with
 #      its own batch size, peak learning rate and warm-up, chosen on dev at this budget by
 #      recipes/tune_demo.sh (recipes/lib.sh's DEMO_*); Thot keeps its own dev tuning
-#   3. beam-5 decoding of the 1,000-item multi-reference test set, BLEU/chrF, paired bootstrap;
+#   3. each neural system's beam size and length penalty chosen on dev (recipes/lib.sh DEV_GRID,
+#      every system alike), then the 1,000-item multi-reference test set decoded once with them;
+#      BLEU/chrF, paired bootstrap;
 #      source reliance of every neural system on dev (bits a wrong source costs per position);
 #      a model folder per neural system ($RUNS/NAME/model) for reencoder-translate
 # Every step calls a public CLI; re-running skips what is done.  The budget is a variable,
@@ -63,6 +65,9 @@ stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline p
     $(system_flags lstm "$RUNS/lstm/test.hyp") \
     --out "$RUNS/eval"
 
+echo
+echo "Decoding chosen on dev (BLEU) from $DEV_GRID (BEAM:LENPEN):"
+for f in reencoder lstm transformer; do echo "  $f: $(cat "$RUNS/$f/decoding.txt")"; done
 echo
 echo "Source reliance on dev (bits a wrong source costs per target token; NLL own -> other):"
 for f in reencoder transformer lstm; do echo "== $f"; tail -n +2 "$RUNS/$f/reliance.txt"; done

@@ -50,7 +50,6 @@ else
     CROSS_LINES=${CROSS_LINES:-0}
 fi
 AVERAGE=${AVERAGE:-5}
-DEV_GRID=${DEV_GRID:-"1:1.0 5:0.6 5:1.0 5:1.4"}   # BEAM:LENPEN (beam 1 has no use for a length penalty)
 CROSS=${CROSS:-1}
 TATOEBA=${TATOEBA:-work/data/tatoeba}
 TED=${TED:-work/data/ted-tst2010}
@@ -117,28 +116,14 @@ train_entry() {
 
 # dev_entry NAME:BEAM:LENPEN: the averaged model's dev decode at that beam and length penalty
 dev_entry() {
-    local name=${1%%:*} beam lenpen ckpt=$RUNS/${1%%:*}/ckpt/checkpoint_avg.pt
-    IFS=: read -r _ beam lenpen <<< "$1"
-    mkdir -p "$RUNS/$name/dev"
-    newer "$RUNS/$name/dev/b${beam}_lp$lenpen.hyp" "$ckpt" || stage "dev_${name}_b${beam}_lp$lenpen" \
-        decode valid "$DATA/bin" "$ckpt" "$RUNS/$name/dev/b${beam}_lp$lenpen" --beam "$beam" --lenpen "$lenpen"
+    dev_decode "${1%%:*}" "$DATA/bin" "$RUNS/${1%%:*}/ckpt/checkpoint_avg.pt" "${1#*:}"
 }
 
 # finish_entry NAME: the best dev decode (BLEU tok, lc) -> $RUNS/NAME/decoding.txt, the test set
 # decoded once with it, the model folder
 finish_entry() {
-    local name=$1 ckpt=$RUNS/$1/ckpt/checkpoint_avg.pt entry tag systems=()
-    if ! newer "$RUNS/$name/decoding.txt" "$ckpt"; then
-        for entry in $DEV_GRID; do
-            tag=b${entry%%:*}_lp${entry#*:}
-            systems+=(--system "$tag=$RUNS/$name/dev/$tag.hyp")
-        done
-        "$BIN/reencoder-eval" --refs "$DATA/split" --prefix dev "${EVAL_ARGS[@]}" "${systems[@]}" \
-            --out "$RUNS/$name/dev/eval" > /dev/null
-        tag=$("$BIN/python" -m eval.pick --metric tok_bleu "$RUNS/$name/dev/eval/results.json")
-        echo "--beam $(echo "$tag" | sed 's/^b//; s/_lp.*//') --lenpen ${tag#*_lp}" > "$RUNS/$name/decoding.txt"
-        echo "=== $name: best on dev: $tag" >&2
-    fi
+    local name=$1 ckpt=$RUNS/$1/ckpt/checkpoint_avg.pt
+    newer "$RUNS/$name/decoding.txt" "$ckpt" || pick_decoding "$name" "$DATA/split" tok_bleu "${EVAL_ARGS[@]}"
     # shellcheck disable=SC2046
     newer "$RUNS/$name/test.hyp" "$RUNS/$name/decoding.txt" ||
         stage "decode_$name" generate_nmt "$name" "$DATA/bin" "$ckpt" $(cat "$RUNS/$name/decoding.txt")

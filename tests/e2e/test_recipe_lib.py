@@ -72,3 +72,36 @@ def test_in_lanes_runs_every_entry_once_and_reports_a_failed_lane(tmp_path):
     # lane 0 (a, bad, d) stopped at its failed entry; lane 1 (b, c) went on
     assert len((tmp_path / "d").read_text().splitlines()) == 1
     assert len((tmp_path / "c").read_text().splitlines()) == 2
+
+
+def test_after_training_picks_the_decoding_on_dev_and_decodes_the_test_set_with_it(tiny, tmp_path):
+    """recipes/lib.sh's after_training: every BEAM:LENPEN of DEV_GRID decoded on dev, the best on
+    dev BLEU written to decoding.txt, the test set decoded once with it; a re-run decodes nothing."""
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    (data / "split").mkdir(parents=True)
+    for ours, theirs in (("dev", "valid"), ("test", "test")):
+        (data / "split" / f"{ours}.zh").write_bytes((tiny.data / "split" / f"{theirs}.zh").read_bytes())
+        (data / "split" / f"{ours}.en.0").write_bytes((tiny.data / "split" / f"{theirs}.en").read_bytes())
+    for folder in ("bin", "spm"):  # real folders (decode finds the split beside bin/), linked files
+        (data / folder).mkdir()
+        for f in (tiny.data / folder).iterdir():
+            (data / folder / f.name).symlink_to(f)
+    (runs / "tiny" / "ckpt").mkdir(parents=True)
+    (runs / "tiny" / "ckpt" / "checkpoint_last.pt").symlink_to(tiny.checkpoint)
+    script = (f"set -euo pipefail; source recipes/lib.sh; BIN={shlex.quote(str(BIN))}; RUNS={shlex.quote(str(runs))}; "
+              f"DEV_GRID='1:1.0 2:0.5 2:2.0'; OMP_NUM_THREADS=1 after_training tiny {shlex.quote(str(data))}")
+    proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dev = json.loads((runs / "tiny" / "dev" / "eval" / "results.json").read_text(encoding="utf-8"))
+    scores = {s["name"]: (s["bleu"], s["chrf"]) for s in dev["systems"]}
+    assert sorted(scores) == ["b1_lp1.0", "b2_lp0.5", "b2_lp2.0"]
+    best = max(scores, key=scores.get)
+    beam, lenpen = best[1:].split("_lp")
+    assert (runs / "tiny" / "decoding.txt").read_text() == f"--beam {beam} --lenpen {lenpen}\n"
+    assert f"best decoding on dev: {best}" in proc.stderr
+    log = (runs / "tiny" / "test.log").read_text(encoding="utf-8")
+    assert f"Generate test with beam={beam}:" in log  # the test set decoded with it
+    assert len((runs / "tiny" / "test.hyp").read_text(encoding="utf-8").splitlines()) == 50
+    assert (runs / "tiny" / "model" / "config.json").exists()
+    again = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert again.returncode == 0 and "fairseq-generate" not in again.stderr and "best decoding" not in again.stderr
