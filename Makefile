@@ -53,6 +53,7 @@ tvsub: install
 
 # Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
 # machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),
+# the n = 256 grid's time split by kind of op (runs/bench/profile_grid.json),
 # then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json), the whole fairseq
 # training step of reencoder_base and the lstm split by part (runs/bench/profile_step.json), and
 # reencoder-translate's speed with the demo's model folders (runs/bench/decode.json).  On a CPU without
@@ -61,6 +62,7 @@ BENCH_ARGS ?=
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data
 	$(BIN)/python -m eval.bench_widths --data work/data/tatoeba --out runs/bench/widths.json $(BENCH_ARGS)
+	$(BIN)/python -m eval.profile_grid --data work/data/tatoeba --out runs/bench/profile_grid.json
 	$(BIN)/python -m eval.bench_archs --data work/data/tatoeba --threads 1,2 --out runs/bench/archs.json
 	$(BIN)/python -m eval.profile_step --data work/data/tatoeba --out runs/bench/profile_step.json
 	if [ -f runs/demo/reencoder/model/config.json ]; then \

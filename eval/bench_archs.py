@@ -82,8 +82,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         for t in threads:
             torch.set_num_threads(t)
             for name in names:
-                best = rounds.add((name, t), time_train_step(models[name], samples))
-                print(f"round {r + 1}, {t} thread(s): {name:24s} {best:.4f} s/step", file=sys.stderr, flush=True)
+                now = time_train_step(models[name], samples)
+                best = rounds.add((name, t), now)
+                print(f"round {r + 1}, {t} thread(s): {name:24s} {now:.4f} s/step (best {best:.4f})", file=sys.stderr,
+                      flush=True)
     best = {key: rounds.best(key) for key in rounds.times}
     rows = []
     for t in threads:

@@ -18,8 +18,9 @@ real Tatoeba batches at the demo's batch size, with one thread.  The step is spl
   ``train_step``: logging, metrics);
 * **data**: building one batch (fairseq's collation, as ``--num-workers 0`` does every step).
 
-Steps are timed in interleaved rounds, with and without the hooks (their overhead is printed);
-the best round counts, as in :mod:`eval.bench_archs`.  Results: recipes/RESULTS.md,
+Plain steps are timed in interleaved rounds, the best round counting and more rounds until every
+system settles (:mod:`eval.rounds`), then hooked steps in rounds of their own for the split (the
+hooks' overhead is printed).  Results: recipes/RESULTS.md,
 "Performance".
 """
 
@@ -82,6 +83,7 @@ class StepTimer:
         self.ranges: List[Tuple[int, int, str]] = []
         self.starts: Dict[int, float] = {}
         self.last = 0.0  # the latest backward hook's time
+        self.handles: list = []  # the backward graph's hooks of the current step
 
     def enter(self, label: str) -> None:
         self.stack.append([label, time.perf_counter(), 0.0, seq_now()])
@@ -97,9 +99,16 @@ class StepTimer:
     def hook_graph(self, root, param_labels: Dict[int, str]) -> None:
         """Time every node of the backward graph from ``root`` under the part that made it."""
         for node, label in graph_labels(root, self.ranges, param_labels):
-            node.register_prehook(self._pre(node))
-            node.register_hook(self._post(node, label))
+            self.handles += [node.register_prehook(self._pre(node)), node.register_hook(self._post(node, label))]
         self.ranges.clear()
+
+    def unhook_graph(self) -> None:
+        """Remove the hooks of :meth:`hook_graph` once the backward ran: a parameter's gradient
+        accumulation node outlives the step, and its hooks would pile up over steps and slow
+        every later step, plain ones too (they did, by up to 60 % after three hooked rounds)."""
+        for handle in self.handles:
+            handle.remove()
+        self.handles.clear()
 
     def _pre(self, node):
         def hook(_grad_outputs):
@@ -181,7 +190,7 @@ def instrument(trainer, parts: Sequence[Tuple[str, str]], timer: StepTimer):
     undo.append(_wrap(model, "forward", timer, "model glue"))
     undo.append(_wrap(trainer.criterion, "forward", timer, "loss",
                       after=lambda out: hook_graph_timed(timer, out[0].grad_fn, param_labels)))
-    undo.append(_wrap(trainer.optimizer, "backward", timer, "backward (engine)"))
+    undo.append(_wrap(trainer.optimizer, "backward", timer, "backward (engine)", after=lambda _: timer.unhook_graph()))
     undo.append(_wrap(trainer.task, "optimizer_step", timer, "optimizer"))
     undo.append(_wrap(trainer, "clip_grad_norm", timer, "clip"))
     undo.append(_wrap(trainer, "zero_grad", timer, "zero grad"))
@@ -189,6 +198,7 @@ def instrument(trainer, parts: Sequence[Tuple[str, str]], timer: StepTimer):
     try:
         yield timer
     finally:
+        timer.unhook_graph()
         for u in reversed(undo):
             u()
 
@@ -254,8 +264,10 @@ def breakdown(timer: StepTimer, steps: int) -> Dict[str, Dict[str, float]]:
 
 def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: int,
             optimizer: str = OPTIMIZERS[0], max_rounds: Optional[int] = None) -> dict:
-    """Interleaved rounds of plain and hooked steps per system; the best round of each counts
-    (at least ``rounds``, more up to ``max_rounds`` until the plain steps settle: :mod:`.rounds`)."""
+    """Interleaved rounds of plain steps per system, the best round of each counting (at least
+    ``rounds``, more up to ``max_rounds`` until they settle: :mod:`.rounds`), then ``rounds``
+    interleaved rounds of hooked steps for the split by part (after all plain ones, so that no
+    plain round follows hooked work)."""
     trainers, samples, data_s = {}, None, None
     crash_dir = tempfile.mkdtemp(prefix="profile_step_")  # not the repository's ./checkpoints
     for name in names:
@@ -264,25 +276,27 @@ def profile(names: List[str], data: Path, max_tokens: int, count: int, rounds: i
             samples, data_s = batches(task, max_tokens, count)
     for name in names:  # warm-up on every batch: optimizer state, kernels, workspaces and allocations of every shape
         run_steps(trainers[name], samples)
-    hooked: Dict[str, Tuple[float, dict]] = {n: (float("inf"), {}) for n in names}
     timing = Rounds(rounds, max_rounds, what="profile_step")
     for r in timing:
         for name in names:
-            family = "lstm" if name == "lstm" else "reencoder"
-            best = timing.add(name, run_steps(trainers[name], samples))
+            now = run_steps(trainers[name], samples)
+            print(f"round {r + 1}: {name:26s} {now:.4f} s/step (best {timing.add(name, now):.4f})",
+                  file=sys.stderr, flush=True)
+    hooked: Dict[str, Tuple[float, dict]] = {n: (float("inf"), {}) for n in names}
+    for r in range(rounds):
+        for name in names:
             timer = StepTimer()
-            s = run_steps(trainers[name], samples, timer, PARTS[family])
+            s = run_steps(trainers[name], samples, timer, PARTS["lstm" if name == "lstm" else "reencoder"])
             if s < hooked[name][0]:
                 hooked[name] = (s, breakdown(timer, len(samples)))
-            print(f"round {r + 1}: {name:22s} {best:.4f} s/step (hooked {hooked[name][0]:.4f})",
+            print(f"hooked round {r + 1}: {name:26s} {s:.4f} s/step (best {hooked[name][0]:.4f})",
                   file=sys.stderr, flush=True)
-    plain = {n: timing.best(n) for n in names}
     shutil.rmtree(crash_dir, ignore_errors=True)
     return {"max_tokens": max_tokens, "batches": len(samples), "rounds": timing.done, "threads": torch.get_num_threads(),
             "rounds_summary": timing.summary(), **timing.report(),
             "optimizer": optimizer,
             "data_ms_per_batch": data_s * 1000,
-            "systems": {n: {"s_per_step": plain[n], "s_per_step_hooked": hooked[n][0], "parts": hooked[n][1]}
+            "systems": {n: {"s_per_step": timing.best(n), "s_per_step_hooked": hooked[n][0], "parts": hooked[n][1]}
                         for n in names}}
 
 

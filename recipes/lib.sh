@@ -58,6 +58,12 @@ budget() {
 DEMO_REENCODER=(--max-tokens 512 --lr 0.007 --warmup-updates 200)
 DEMO_LSTM=(--max-tokens 512 --lr 0.005 --warmup-updates 200)
 DEMO_TRANSFORMER=(--max-tokens 1024 --lr 0.002 --warmup-updates 600)
+# Each system's weight decay (decoupled, as fairseq's adam applies --weight-decay), chosen on dev
+# loss by single-change runs at the demo's budget (recipes/RESULTS.md, "Weight decay for every
+# system").
+DEMO_DECAY_REENCODER=(--weight-decay 0.2)
+DEMO_DECAY_LSTM=(--weight-decay 0.1)
+DEMO_DECAY_TRANSFORMER=(--weight-decay 0.1)
 
 # in_lanes LANES LOG_DIR FUNC ENTRY...: FUNC ENTRY for every entry, LANES at a time side by side
 # (lane k runs entries k, k + LANES, ... in order, logging to LOG_DIR/lane_k.log; a failed entry

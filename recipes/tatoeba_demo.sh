@@ -9,7 +9,8 @@
 #      minutes, fairseq's --stop-time-hours, one thread each), its learning rate warmed up and
 #      then decayed linearly to zero at the budget (--lr-scheduler wallclock_linear); each with
 #      its own batch size, peak learning rate and warm-up, chosen on dev at this budget by
-#      recipes/tune_demo.sh (recipes/lib.sh's DEMO_*); Thot keeps its own dev tuning
+#      recipes/tune_demo.sh (recipes/lib.sh's DEMO_*), and its own weight decay, chosen on dev
+#      (DEMO_DECAY_*); Thot keeps its own dev tuning
 #   3. each neural system's beam size and length penalty chosen on dev (recipes/lib.sh DEV_GRID,
 #      every system alike), then the 1,000-item multi-reference test set decoded once with them;
 #      BLEU/chrF, paired bootstrap;
@@ -35,9 +36,9 @@ read -r -a BUDGET <<< "$(budget "$BUDGET_MIN")"
 COMMON=("${DEMO_OPT[@]}" "${BUDGET[@]}" ${EXTRA_TRAIN_ARGS:-})
 
 lane_a() {
-    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" "${DEMO_REENCODER[@]}"
+    stage train_reencoder train_nmt reencoder "$DATA/bin" 0 --arch reencoder_base "${COMMON[@]}" "${DEMO_REENCODER[@]}" "${DEMO_DECAY_REENCODER[@]}"
     after_training reencoder "$DATA"
-    stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DEMO_LSTM[@]}"
+    stage train_lstm train_nmt lstm "$DATA/bin" 0 "${LSTM_ARCH[@]}" "${COMMON[@]}" "${DEMO_LSTM[@]}" "${DEMO_DECAY_LSTM[@]}"
     after_training lstm "$DATA"
 }
 
@@ -45,7 +46,7 @@ lane_b() {
     if [ ! -s "$RUNS/phrase_based/test.hyp" ]; then
         stage phrase_based "$BIN/reencoder-baseline" run --data "$DATA" --out "$RUNS/phrase_based" --quiet
     fi
-    stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" "${DEMO_TRANSFORMER[@]}"
+    stage train_transformer train_nmt transformer "$DATA/bin" 0 "${TRANSFORMER_ARCH[@]}" "${COMMON[@]}" "${DEMO_TRANSFORMER[@]}" "${DEMO_DECAY_TRANSFORMER[@]}"
     after_training transformer "$DATA"
 }
 

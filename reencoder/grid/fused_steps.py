@@ -167,7 +167,7 @@ def backward_group(run: FusedRun, g: FusedGroup, a: GroupActs, st: BackwardState
     # m of every side and its gradient, read and written where they lie (one writer per row)
     m_in, dm_in = BufferRows(st.slots.M, a.rows, N), BufferRows(st.grads.M, a.rows, N)
     m_out = run.out_rows(st.slots.M, g)
-    dG2 = None
+    dG2 = low2 = None
     if w.prio:  # the priority transform came last, so its backward comes first
         if w.prio_act:  # G2 holds h' = α(V H'); no memory, so no gradient into m_p
             dG2 = activation_backward(a.G2, dh[:, F_], w.prio_act)
@@ -175,47 +175,51 @@ def backward_group(run: FusedRun, g: FusedGroup, a: GroupActs, st: BackwardState
         else:
             dG2 = gates_backward(a.G2, a.T2, m_in.sides(F_, 1), m_out[:, F_:], dh[:, F_:], dm[:, F_:], w.cell,
                                  dm_in.sides(F_, 1), st.scratch("dG2", R, a.G2.shape[1]), run.kernels)
-        _priority_weight_grads(run, g, st, dh, H, dG2)
+        low2 = dG2.to(run.dtype)  # the GEMMs' operand, cast once for all of them
+        _priority_weight_grads(run, g, st, dh, H, dG2, low2)
     dG1 = gates_backward(a.G1, a.T1, m_in.sides(0, F_), m_out[:, :F_], dh[:, :F_], dm[:, :F_], w.cell,
                          dm_in.sides(0, F_), st.scratch("dG1", R, a.G1.shape[1]), run.kernels)
-    dx = _first_grads(run, g, st, H, dG1, dG2)
+    dx = _first_grads(run, g, st, H, dG1, low2)
     st.grads.H.index_copy_(0, a.rows_h, dx.view(-1, n))  # back to the input rows, one writer per row
 
 
 def _priority_weight_grads(run: FusedRun, g: FusedGroup, st: BackwardState, dh: Tensor, H: Tensor,
-                           dG2: Tensor) -> None:
-    """From the priority pre-activations' gradient ``dG2``: ``dh'_1..F += dG2 Wp[:, :K]`` (the
-    GEMM accumulates into the ``[R, K]`` view in place) and the priority matrix's gradient (or,
-    additive, what :class:`~reencoder.grid.fused_additive.AdditiveGrads` folds later)."""
+                           dG2: Tensor, low2: Tensor) -> None:
+    """From the priority pre-activations' gradient ``dG2`` (``low2``: it in the GEMM dtype):
+    ``dh'_1..F += dG2 Wp[:, :K]`` (the GEMM accumulates into the ``[R, K]`` view in place) and the
+    priority matrix's gradient (or, additive, what
+    :class:`~reencoder.grid.fused_additive.AdditiveGrads` folds later)."""
     w, K, dtype = st.weights[g.block], run.K, run.dtype
     R = dG2.shape[0]
     h_first = run.out_rows(st.slots.H, g).view(R, -1)[:, :K]  # the updated h'_1..h'_F, [R, K]
-    acc_mm(dh.view(R, -1)[:, :K], dG2, w.columns(K).prio_h, dtype)
+    acc_mm(dh.view(R, -1)[:, :K], low2, w.columns(K).prio_h, dtype)
     if g.part_idx is not None:  # the bias is in part 0's projection: its gradient is summed there
-        acc_mm(st.additive.cols[g.block].prio, dG2.t(), h_first, dtype)
+        acc_mm(st.additive.cols[g.block].prio, low2.t(), h_first, dtype)
         scatter_parts(st.additive.proj[g.block].prio, dG2, g, run.kernels)
     else:
         gp = priority_grads(w, st.dparams[g.block])
         gp.bias.add_(dG2.sum(0))
-        acc_mm(gp.weight[:, :K], dG2.t(), h_first, dtype)
-        acc_mm(gp.weight[:, K:], dG2.t(), H[:, K:], dtype)
+        acc_mm(gp.weight[:, :K], low2.t(), h_first, dtype)
+        acc_mm(gp.weight[:, K:], low2.t(), H[:, K:], dtype)
 
 
 def _first_grads(run: FusedRun, g: FusedGroup, st: BackwardState, H: Tensor, dG1: Tensor,
-                 dG2: Optional[Tensor]) -> Tensor:
+                 low2: Optional[Tensor]) -> Tensor:
     """From the first transforms' pre-activation gradient ``dG1``: their matrix's gradient and
     ``dx``, the gradient of the gathered ``H`` (with ``h_p``'s share from the priority
-    transform; additive: only the first ``K`` columns, the OuterSum's rows are never read)."""
+    transform, whose gradient ``low2`` comes in the GEMM dtype; additive: only the first ``K``
+    columns, the OuterSum's rows are never read).  ``dG1`` is cast to the GEMM dtype once."""
     w, dp, K, dtype, R = st.weights[g.block], st.dparams[g.block], run.K, run.dtype, dG1.shape[0]
     fdt = st.slots.H.dtype
+    low1 = dG1.to(dtype)
     if g.part_idx is not None:
-        dx = mm_as(dG1, w.columns(K).first_h, dtype, fdt, st.scratch("dx", R, K))  # [R, 4gn] @ [4gn, K] -> [R, K]
-        acc_mm(st.additive.cols[g.block].first, dG1.t(), H, dtype)
+        dx = mm_as(low1, w.columns(K).first_h, dtype, fdt, st.scratch("dx", R, K))  # [R, 4gn] @ [4gn, K] -> [R, K]
+        acc_mm(st.additive.cols[g.block].first, low1.t(), H, dtype)
         scatter_parts(st.additive.proj[g.block].first, dG1, g, run.kernels)
         return dx
     dp[1].add_(dG1.sum(0))
-    dx = mm_as(dG1, w.W1, dtype, fdt, st.scratch("dx", R, run.N * run.n))  # [R, 4gn] @ [4gn, N n] -> [R, N n]
-    acc_mm(dp[0], dG1.t(), H, dtype)
-    if dG2 is not None:  # h_p's gradient from the priority transform
-        acc_mm(dx[:, K:], dG2, w.columns(K).prio_x, dtype)
+    dx = mm_as(low1, w.W1, dtype, fdt, st.scratch("dx", R, run.N * run.n))  # [R, 4gn] @ [4gn, N n] -> [R, N n]
+    acc_mm(dp[0], low1.t(), H, dtype)
+    if low2 is not None:  # h_p's gradient from the priority transform
+        acc_mm(dx[:, K:], low2, w.columns(K).prio_x, dtype)
     return dx

@@ -48,3 +48,19 @@ def test_hooked_backward_times_every_part():
     assert set(timer.bwd) == {"a", "b", "model glue"}
     assert all(t > 0 for t in timer.bwd.values())
     assert a.weight.grad is not None and b.weight.grad is not None  # the hooks change nothing
+
+
+def test_graph_hooks_are_removed_once_the_backward_ran():
+    """A parameter's gradient accumulation node outlives the step (here: a reference kept, as
+    the trainer's state does): hooks left on it would time, and slow, every later backward."""
+    p = torch.nn.Parameter(torch.ones(3))
+    timer = StepTimer()
+    loss = (p * 2).sum()
+    accumulate = loss.grad_fn.next_functions[0][0].next_functions[0][0]  # noqa: F841 (kept alive)
+    timer.hook_graph(loss.grad_fn, {id(p): "w"})
+    loss.backward()
+    assert timer.bwd["w"] > 0 and timer.handles
+    timer.unhook_graph()
+    before = dict(timer.bwd)
+    (p * 3).sum().backward()  # the same accumulation node, now without hooks
+    assert dict(timer.bwd) == before and not timer.handles
