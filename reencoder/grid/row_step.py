@@ -60,15 +60,17 @@ def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_sta
     depth's hidden vectors ``[B, 1, S, n]`` and the row state leaving it (as
     :meth:`reencoder.grid.reencoder_grid.ReencoderGrid.forward` for ``T = 1``).
 
-    With ``src_lengths`` in non-increasing order (fairseq's batches and beams are), the source
-    recurrence skips the padding cells (``i ≥ |x|``): their states and outputs are then zeros, not
-    what the wavefront computes there, and no real cell reads them (right padding).  ``copies``: a
+    With ``src_lengths`` in non-increasing order (fairseq's batches and beams are), the row
+    computes its real cells only (``i < |x|``, :class:`_RealCells`): the padding cells' states and
+    outputs are zeros, not what the wavefront computes there, and no real cell reads them (right
+    padding).  ``copies``: a
     dict kept for one decoding run (the weights cannot change inside it), where each block's
     matrices in the GEMM dtype (packed for the bf16 kernel) are made once instead of every row."""
     B, S, n = src_in.shape
     D = row_state[0].shape[0] // S
     dtype = compute_dtype or src_in.dtype
-    active = active_rows(src_lengths, S, B)
+    counts = active_rows(src_lengths, S, B)
+    cells = None if counts is None else _RealCells(counts, B, src_in.device)
     h_row, m_row = (t.view(S, D, B, n) for t in row_state)
     new_h, new_m = torch.empty_like(h_row), torch.empty_like(m_row)
     dep_h = src_in.transpose(0, 1) + tgt_in.transpose(0, 1)  # [S, B, n]: x_ij = s_i + t_j
@@ -76,9 +78,9 @@ def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_sta
     for d in range(D):
         blk = blocks[min(d, len(blocks) - 1)]  # one block per layer, or one for all (tied depth)
         w = _row_weights(blk, dtype, dep_h, copies, f"grid_row_{min(d, len(blocks) - 1)}")
-        H, M = _first_transforms(w, blk.layout.cell, h_row[:, d], m_row[:, d], dep_h, kernels, active)
+        H, M = _first_transforms(w, blk.layout.cell, h_row[:, d], m_row[:, d], dep_h, kernels, cells)
         new_h[:, d], new_m[:, d] = H[:, :, 1], M[:, :, 1]  # the target side: the next row's state
-        dep_h, dep_m = _priority_transform(w, blk.layout.cell, H, dep_h, dep_m, kernels)
+        dep_h, dep_m = _priority_transform(w, blk.layout.cell, H, dep_h, dep_m, kernels, cells)
     top = dep_h.view(S, B, n).permute(1, 0, 2).unsqueeze(1)  # [B, 1, S, n]
     return top, (new_h.view(S * D, B, n), new_m.view(S * D, B, n))
 
@@ -93,6 +95,25 @@ def active_rows(src_lengths: Optional[Tensor], S: int, B: int) -> Optional[List[
     if bool((lengths[1:] > lengths[:-1]).any()) or int(lengths[-1]) >= S:
         return None
     return (lengths.unsqueeze(0) > torch.arange(S).unsqueeze(1)).sum(1).tolist()
+
+
+class _RealCells:
+    """The real cells of a row of a sorted, padded batch: ``counts[i]`` real rows at source
+    position ``i`` (the first ones), ``index`` their places in the row's ``[S * B]`` cell order
+    (``(i, b)``), ``offsets[i]`` where position ``i``'s rows start among them."""
+
+    def __init__(self, counts: List[int], B: int, device: torch.device):
+        self.counts = counts
+        self.offsets = [sum(counts[:i]) for i in range(len(counts))]
+        self.index = torch.cat([torch.arange(r) + i * B for i, r in enumerate(counts)]).to(device)
+
+    def gather(self, t: Tensor) -> Tensor:
+        """The real cells' rows of ``t`` ``[S * B, ...]``."""
+        return t.index_select(0, self.index)
+
+    def scatter(self, rows: Tensor, S: int, B: int) -> Tensor:
+        """``[S * B, ...]``: ``rows`` at the real cells, zeros at the padding cells."""
+        return rows.new_zeros(S * B, *rows.shape[1:]).index_copy_(0, self.index, rows)
 
 
 class _Weight:
@@ -139,42 +160,52 @@ def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> 
 
 
 def _first_transforms(w: _RowWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,
-                      kernels: str, active: Optional[List[int]] = None) -> Tuple[Tensor, Tensor]:
+                      kernels: str, cells: Optional[_RealCells] = None) -> Tuple[Tensor, Tensor]:
     """The LSTM sides (source, target) of one layer's ``S`` cells: ``[S, B, 2, n]`` hidden and
-    memory vectors, ``[..., 0, :]`` the source side, ``[..., 1, :]`` the target side (zeros in
-    the padding cells that ``active``, from :func:`active_rows`, skips)."""
+    memory vectors, ``[..., 0, :]`` the source side, ``[..., 1, :]`` the target side (with
+    ``cells``, the real cells only; zeros in the padding cells)."""
     S, B, n = dep_h.shape
     fdt = dep_h.dtype
     known = torch.cat([h_tgt, dep_h], dim=-1).view(S * B, 2 * n)  # [h_tgt; h_dep] of every cell
-    pre = torch.empty(S * B, w.known.matrix.shape[0], dtype=fdt, device=dep_h.device)
+    if cells is not None:
+        known = cells.gather(known)
+    pre = torch.empty(known.shape[0], w.known.matrix.shape[0], dtype=fdt, device=dep_h.device)
     _gemm(pre, known, w.known, w.b1)
-    pre = pre.view(S, B, -1)
-    new = torch.empty if active is None else torch.zeros
+    new = torch.empty if cells is None else torch.zeros
     H = new(S, B, 2, n, dtype=fdt, device=dep_h.device)
     M = new(S, B, 2, n, dtype=fdt, device=dep_h.device)
     m_in = torch.zeros(B, 2, n, dtype=fdt, device=dep_h.device)  # source side: zeros at i = 0
     T = torch.empty(B, 2, n, dtype=fdt, device=dep_h.device)
     for i in range(S):
-        r = B if active is None else active[i]  # the real rows: the first r
+        r = B if cells is None else cells.counts[i]  # the real rows: the first r
+        p = pre[i * B : (i + 1) * B] if cells is None else pre[cells.offsets[i] : cells.offsets[i] + r]
         if i > 0:  # the source recurrence: h_src, m_src from cell i - 1
-            _gemm(pre[i, :r], H[i - 1, :r, 0], w.src)
+            _gemm(p, H[i - 1, :r, 0], w.src)
             m_in[:r, 0] = M[i - 1, :r, 0]
         m_in[:r, 1] = m_tgt[i, :r]
-        gates_forward(pre[i, :r], m_in[:r], cell, H[i, :r], M[i, :r], T[:r], kernels)
+        gates_forward(p, m_in[:r], cell, H[i, :r], M[i, :r], T[:r], kernels)
     return H, M
 
 
 def _priority_transform(w: _RowWeights, cell: str, H: Tensor, dep_h: Tensor, dep_m: Optional[Tensor],
-                        kernels: str) -> Tuple[Tensor, Optional[Tensor]]:
+                        kernels: str, cells: Optional[_RealCells] = None) -> Tuple[Tensor, Optional[Tensor]]:
     """The depth outputs of one layer's cells on ``H' = [h'_src; h'_tgt; h_dep]`` (§3.5):
-    ``[S, B, n]`` hidden vectors and memories (``None`` for §3.6's memoryless transform)."""
+    ``[S, B, n]`` hidden vectors and memories (``None`` for §3.6's memoryless transform); with
+    ``cells``, computed for the real cells only, zeros in the padding cells."""
     S, B, _, n = H.shape
-    pre = torch.empty(S * B, w.prio_h.matrix.shape[0], dtype=H.dtype, device=H.device)
-    _gemm(pre, H.view(S * B, 2 * n), w.prio_h, w.bp)
-    _gemm(pre, dep_h.reshape(S * B, n), w.prio_dep)
+    h_in, d_in = H.view(S * B, 2 * n), dep_h.reshape(S * B, n)
+    m_in = None if dep_m is None else dep_m.reshape(S * B, 1, n)
+    if cells is not None:
+        h_in, d_in = cells.gather(h_in), cells.gather(d_in)
+        m_in = None if m_in is None else cells.gather(m_in)
+    C = h_in.shape[0]
+    pre = torch.empty(C, w.prio_h.matrix.shape[0], dtype=H.dtype, device=H.device)
+    _gemm(pre, h_in, w.prio_h, w.bp)
+    _gemm(pre, d_in, w.prio_dep)
+    full = (lambda t: t) if cells is None else (lambda t: cells.scatter(t, S, B))  # noqa: E731
     if w.prio_act:
-        return activation_forward(pre, w.prio_act).view(S, B, n), None
-    m_in = torch.zeros(S * B, 1, n, dtype=H.dtype, device=H.device) if dep_m is None else dep_m.view(S * B, 1, n)
-    h_out, m_out, T = (torch.empty(S * B, 1, n, dtype=H.dtype, device=H.device) for _ in range(3))
+        return full(activation_forward(pre, w.prio_act)).view(S, B, n), None
+    m_in = torch.zeros(C, 1, n, dtype=H.dtype, device=H.device) if m_in is None else m_in
+    h_out, m_out, T = (torch.empty(C, 1, n, dtype=H.dtype, device=H.device) for _ in range(3))
     gates_forward(pre, m_in, cell, h_out, m_out, T, kernels)
-    return h_out.view(S, B, n), m_out.view(S, B, n)
+    return full(h_out).view(S, B, n), full(m_out).view(S, B, n)
