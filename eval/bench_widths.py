@@ -40,7 +40,7 @@ from reencoder.grid import gate_kernels
 from reencoder.grid.hardware import native_bf16
 
 from .bench import build, lstm_of, matched_size, matmul_peak, params, real_batches, sync, time_per_sample, train_step, write_json
-from .rounds import Rounds
+from .rounds import Rounds, describe
 
 # cell options (the grid's flags) benchmarked at every width and depth; the first is the full LSTM
 # block of every dimension (the paper's eqs. 3-5), the last the cell of reencoder_base
@@ -239,9 +239,7 @@ def print_table(res) -> None:
           f"bf16 GEMMs by default (--grid-bf16 auto): {'yes' if res['bf16_native'] else 'no'}, {res['bf16_why']}; "
           f"{res.get('gate_math', '')}")
     if "rounds" in res:
-        r = res["rounds"]
-        print(f"best of {r['rounds_run']} interleaved rounds ({r['min_rounds']} to {r['max_rounds']}; the two best rounds "
-              f"of every row within {100 * (r['worst_spread'] or 0):.1f} %)")
+        print(f"interleaved rounds: {describe(res['rounds'])}")
     for n, pk in res["peaks"].items():
         print(f"matmul peak for the n = {n} grid's GEMM shapes: fp32 {pk['float32']:.1f}, bf16 {pk['bfloat16']:.1f} GFLOP/s")
     head = (f"{'n':>4s} {'D':>2s} {'dtype':8s} {'cell':32s} {'params':>10s} {'s/step':>7s} {'tok/s':>6s} "

@@ -6,7 +6,7 @@ For each depth and GEMM precision (fp32, and bf16 where it is native, or with ``
 the grid of ``--arch`` at width ``--width`` runs forward and backward on inputs of a real
 Tatoeba batch's shape (``eval.bench_widths``' "grid alone").  Printed per variant: seconds (best of
 ``--repeats``), GFLOP/s and the share of this machine's matmul peak in the same precision
-(measured here on the grid's ``[R, 2n] x [2n, 4n]`` shape), then torch.profiler's self CPU time
+(measured here as ``eval.bench_widths`` does: the best of the grid's GEMM shapes), then torch.profiler's self CPU time
 grouped into the GEMMs, the gate and row kernels (``reencoder/grid/*.cpp``), dtype casts and copies,
 row gathers and scatters, other elementwise ops and the rest.  The GEMMs' own rate (their FLOPs
 over their time) against the peak says how much of the gap to the peak the GEMMs leave and how
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -26,8 +25,8 @@ import torch
 
 from reencoder.grid.hardware import native_bf16
 
-from .bench import build, matmul_peak, real_batches, write_json
-from .bench_widths import counted_flops, grid_step
+from .bench import build, real_batches, write_json
+from .bench_widths import best_time, counted_flops, grid_step, measure_peaks
 
 GEMMS = {"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "reencoder_gemm::mm_bf16",
          "reencoder_gemm::mm_bf16_into_"}
@@ -49,16 +48,6 @@ def group_of(op: str) -> str:
     return "other elementwise" if op in ELEMENTWISE else "the rest"
 
 
-def best_seconds(fn: Callable[[], None], repeats: int) -> float:
-    fn()  # warm-up: workspaces, kernels
-    best = float("inf")
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def profile_groups(fn: Callable[[], None]) -> Dict[str, float]:
     """Self CPU seconds of one call of ``fn``, by :func:`group_of`."""
     with torch.profiler.profile() as prof:
@@ -75,7 +64,8 @@ def measure(data_bin: Path, arch: str, width: int, depth: int, bf16: bool, sampl
     model.train()
     step = grid_step(model, sample, bf16)
     flops = counted_flops(step)
-    seconds = best_seconds(step, repeats)
+    step()  # warm-up: workspaces, kernels
+    seconds = best_time(step, repeats)
     groups = profile_groups(step)
     return {"depth": depth, "dtype": "bfloat16" if bf16 else "float32", "seconds": seconds, "gflop": flops / 1e9,
             "gflops": flops / seconds / 1e9, "groups_s": groups,
@@ -116,7 +106,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     sample = real_batches(task, args.max_tokens, 1)[0]
     B, S = sample["net_input"]["src_tokens"].shape
     rows, n = B * S, args.width
-    peaks = {str(dt).split(".")[-1]: matmul_peak(rows, 2 * n, 4 * n, dt, 0.5) for dt in (torch.float32, torch.bfloat16)}
+    peaks: Dict[int, Dict[str, float]] = {}
+    measure_peaks(peaks, [n], rows)  # bench_widths' peak: the best of the grid's GEMM shapes
     precisions = [False] + ([True] if args.bf16 == "always" or (args.bf16 == "auto" and native_bf16(torch.device("cpu"))[0])
                             else [])
     variants = []
@@ -126,7 +117,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"[{len(variants)}] D = {depth}, {variants[-1]['dtype']}: {variants[-1]['seconds']:.3f} s",
                   file=sys.stderr, flush=True)
     res = {"arch": args.arch, "width": n, "threads": torch.get_num_threads(), "torch": torch.__version__,
-           "batch_shape": f"{B} x {S} x {sample['target'].shape[1]}", "peaks": peaks, "variants": variants}
+           "batch_shape": f"{B} x {S} x {sample['target'].shape[1]}", "peaks": peaks[n], "variants": variants}
     print_report(res)
     write_json(args.out, res)
     return 0

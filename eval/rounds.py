@@ -77,6 +77,11 @@ class Rounds:
                 "tolerance": self.tolerance, "worst_spread": None if worst == float("inf") else worst}
 
     def summary(self) -> str:
-        r = self.report()
-        spread = "" if r["worst_spread"] is None else f", the two best rounds of every row within {100 * r['worst_spread']:.1f} %"
-        return f"best of {r['rounds_run']} rounds ({r['min_rounds']} to {r['max_rounds']}){spread}"
+        return describe(self.report())
+
+
+def describe(report: dict) -> str:
+    """One line for a benchmark's report from :meth:`Rounds.report` (also one read back from JSON)."""
+    spread = report["worst_spread"]
+    within = "" if spread is None else f", the two best rounds of every row within {100 * spread:.1f} %"
+    return f"best of {report['rounds_run']} rounds ({report['min_rounds']} to {report['max_rounds']}){within}"
