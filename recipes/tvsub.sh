@@ -54,6 +54,13 @@ CROSS=${CROSS:-1}
 TATOEBA=${TATOEBA:-work/data/tatoeba}
 TED=${TED:-work/data/ted-tst2010}
 DEMO=${DEMO:-runs/demo}
+# SYSTEMS: the neural systems (any of reencoder, lstm, transformer); TRAIN_ORDER: the training
+# entries, entry k in lane k mod 2; by default lane 0: reencoder, lstm; lane 1: Thot, transformer
+# (as in the demo).  E.g. SYSTEMS="reencoder lstm" TRAIN_ORDER="reencoder lstm phrase_based" trains
+# the two side by side, then Thot (skipped where $RUNS/phrase_based already holds its test output).
+# shellcheck disable=SC2206
+NEURAL=(${SYSTEMS:-reencoder lstm transformer})
+for name in "${NEURAL[@]}"; do arch_flags "$name" > /dev/null; done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # every fairseq-generate: output length at most 2 x source pieces + 10, as reencoder-translate
 export DECODE_ARGS=${DECODE_ARGS---max-len-a 2 --max-len-b 10}
@@ -144,9 +151,8 @@ phase() {
     exit 1
 }
 
-NEURAL=(reencoder lstm transformer)
-# lane 0: reencoder, lstm; lane 1: Thot, transformer (as in the demo)
-phase lanes_train train_entry reencoder phrase_based lstm transformer
+# shellcheck disable=SC2086
+phase lanes_train train_entry ${TRAIN_ORDER:-reencoder phrase_based lstm transformer}
 dev_entries=()
 for name in "${NEURAL[@]}"; do
     for entry in $DEV_GRID; do dev_entries+=("$name:$entry"); done

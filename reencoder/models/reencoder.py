@@ -44,10 +44,11 @@ class ReencoderSourceEncoder(FairseqEncoder):
     ``source_input="embed"`` (the paper) feeds each cell its raw source embedding;
     ``"bilstm"`` feeds it the states of a one-layer bidirectional LSTM over the source (the
     2D-LSTM decoder's input, Bahar, Brix & Ney, EMNLP 2018): every cell then sees its word in
-    sentence context.  The grid still re-encodes the source for every target row."""
+    sentence context.  The grid still re-encodes the source for every target row.  ``lstm_size``:
+    the BiLSTM's units per direction (default half the embedding size)."""
 
     def __init__(self, dictionary, embed_dim: int, hidden_size: int, dropout: float, max_positions: int,
-                 reverse: bool = False, source_input: str = "embed"):
+                 reverse: bool = False, source_input: str = "embed", lstm_size: Optional[int] = None):
         super().__init__(dictionary)
         if source_input not in SOURCE_INPUTS:
             raise ValueError(f"--grid-source-input must be one of {SOURCE_INPUTS}, got {source_input!r}")
@@ -57,7 +58,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
         self.dropout = FairseqDropout(dropout, module_name=self.__class__.__name__)
         self.lstm = None
         if source_input == "bilstm":
-            half = max(embed_dim // 2, 1)  # per direction: the two halves make the source width
+            half = lstm_size or max(embed_dim // 2, 1)  # per direction (default: two halves of the embedding)
             self.lstm = nn.LSTM(embed_dim, half, batch_first=True, bidirectional=True)
             for p in self.lstm.parameters():
                 nn.init.uniform_(p, -0.1, 0.1)
@@ -128,6 +129,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
                                  "'max' over the row, 'attn' (attention pooling over the row)")
         parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
                             help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
+        parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
+                            help="units per direction of the 'bilstm' source input (default: half the source "
+                                 "embedding size)")
         # fmt: on
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
@@ -148,6 +152,7 @@ class ReencoderModel(FairseqEncoderDecoderModel):
             args.max_source_positions,
             reverse=args.grid_source_order == "reverse",
             source_input=args.grid_source_input,
+            lstm_size=args.grid_source_lstm_size,
         )
         decoder = ReencoderGridDecoder(task.target_dictionary, args)
         return cls(encoder, decoder)
@@ -158,7 +163,8 @@ def base_architecture(args):
     grid_defaults(args, embed_dim=256, hidden=256, depth=2, dropout=0.2)
     set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
                  max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
-                 grid_source_order="reverse", grid_readout="attn", grid_source_input="embed")
+                 grid_source_order="reverse", grid_readout="attn", grid_source_input="embed",
+                 grid_source_lstm_size=None)
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")

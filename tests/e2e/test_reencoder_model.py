@@ -12,6 +12,7 @@ VARIANTS = {
     "max": ["--grid-readout", "max"],
     "attn": ["--grid-readout", "attn"],
     "attn-bilstm": ["--grid-readout", "attn", "--grid-source-input", "bilstm"],
+    "attn-bilstm-5": ["--grid-readout", "attn", "--grid-source-input", "bilstm", "--grid-source-lstm-size", "5"],
     # paper §3.4 + §3.6: source and target share one set of gates, depth is h' = tanh(V H')
     "attn-shared-dims-tanh-depth": ["--grid-readout", "attn", "--grid-shared-dims", "--grid-depth-transform", "tanh"],
 }
@@ -29,6 +30,15 @@ def tiny(tiny_bin, tiny_flags):
     for p in model.parameters():  # larger weights than the init, so differences show
         torch.nn.init.normal_(p, std=0.3)
     return task, model
+
+
+def test_source_lstm_size_sets_the_bilstm_width(tiny_bin):
+    _, _, default = build_task_and_model(tiny_bin / "bin", extra=["--grid-source-input", "bilstm"])
+    _, _, sized = build_task_and_model(tiny_bin / "bin", extra=["--grid-source-input", "bilstm",
+                                                                "--grid-source-lstm-size", "5"])
+    embed = default.encoder.embed_tokens.embedding_dim
+    assert default.encoder.lstm.hidden_size == embed // 2
+    assert sized.encoder.lstm.hidden_size == 5 and sized.encoder.proj.in_features == 10
 
 
 def sentence_alone(sample, b, pad):

@@ -84,3 +84,12 @@ def test_the_recipe_stops_with_the_failing_file_and_line(tvsub_dir, tmp_path):
     assert f"error: {bad / 'train.zh.gz'}:" in proc.stderr and "truncated or corrupt gzip" in proc.stderr
     assert "error: recipes/tvsub.sh: stage data failed (exit 2)" in proc.stderr
     assert "[tune]" not in proc.stderr and not (tmp_path / "data").exists()
+
+
+def test_an_unknown_system_stops_the_recipe_before_any_stage(tmp_path):
+    env = {"SYSTEMS": "reencoder gru", "SHARED": str(tmp_path / "shared"), "DATA": str(tmp_path / "data"),
+           "RUNS": str(tmp_path / "runs"), "BIN": str(BIN), "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(["bash", "recipes/tvsub.sh"], cwd=REPO, capture_output=True, text=True, env=env)
+    assert proc.returncode == 2
+    assert "error: system must be reencoder, lstm or transformer, got 'gru'" in proc.stderr
+    assert "[data]" not in proc.stderr and not (tmp_path / "runs").exists()
