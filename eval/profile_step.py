@@ -221,7 +221,7 @@ def build_trainer(data: Path, arch_flags: List[str], max_tokens: int, save_dir: 
     task = tasks.setup_task(cfg.task)
     model = task.build_model(cfg.model)
     grid = getattr(model.decoder, "grid", None)
-    if grid is not None and grid._config["runner"] in (None, "fused"):
+    if grid is not None and grid.options["runner"] in (None, "fused"):
         # its own pool of scratch buffers, as in a training process of its own: the shared default
         # pool keeps 8 buffers per dtype, and several grids of one process would evict each other's
         runner = functools.partial(run_grid_fused, workspace=Workspace())

@@ -43,13 +43,12 @@ hours() {
     "$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$1"
 }
 
-# budget MINUTES: fairseq-train flags for a wall-clock training budget: stop after MINUTES of
-# training (fairseq's --stop-time-hours) with the learning rate warmed up over --warmup-updates
-# and decayed linearly to zero at the budget (the plugin's --lr-scheduler wallclock_linear).
+# budget MINUTES [SCHEDULE_MINUTES]: fairseq-train flags for a wall-clock training budget: stop
+# after MINUTES of training (fairseq's --stop-time-hours) with the learning rate warmed up over
+# --warmup-updates and decayed linearly to zero at SCHEDULE_MINUTES (default MINUTES; the plugin's
+# --lr-scheduler wallclock_linear).  SCHEDULE_MINUTES > MINUTES: the first MINUTES of a longer run.
 budget() {
-    local h
-    h=$(hours "$1")
-    echo "--stop-time-hours $h --lr-scheduler wallclock_linear --time-budget-hours $h"
+    echo "--stop-time-hours $(hours "$1") --lr-scheduler wallclock_linear --time-budget-hours $(hours "${2:-$1}")"
 }
 
 # The demo's per-system settings under its equal wall-clock protocol: batch size (tokens), peak
@@ -230,7 +229,8 @@ pick_decoding() {
 # skipped when its output is newer than the checkpoint: dev decodes at every BEAM:LENPEN of
 # DEV_GRID and the best on dev BLEU ($RUNS/NAME/decoding.txt), the test set decoded once with it
 # ($RUNS/NAME/test.hyp), a model folder ($RUNS/NAME/model, for `reencoder-translate --model` and
-# the Python API, whatever the architecture) and source reliance on dev
+# the Python API, whatever the architecture; its default beam search the dev-chosen one) and
+# source reliance on dev
 after_training() {
     local name=$1 data=$2 ckpt=$RUNS/$1/ckpt/checkpoint_last.pt entry
     for entry in $DEV_GRID; do dev_decode "$name" "$data/bin" "$ckpt" "$entry"; done
@@ -238,7 +238,9 @@ after_training() {
     # shellcheck disable=SC2046
     newer "$RUNS/$name/test.hyp" "$RUNS/$name/decoding.txt" ||
         stage "decode_$name" generate_nmt "$name" "$data/bin" "$ckpt" $(cat "$RUNS/$name/decoding.txt")
-    newer "$RUNS/$name/model/config.json" "$ckpt" || stage "export_$name" "$BIN/reencoder-export" \
-        --checkpoint "$ckpt" --data "$data" --out "$RUNS/$name/model"
+    # shellcheck disable=SC2046
+    newer "$RUNS/$name/model/config.json" "$RUNS/$name/decoding.txt" || stage "export_$name" \
+        "$BIN/reencoder-export" --checkpoint "$ckpt" --data "$data" --out "$RUNS/$name/model" \
+        $(cat "$RUNS/$name/decoding.txt")
     reliance "$name" "$data"
 }

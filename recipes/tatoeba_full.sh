@@ -85,8 +85,9 @@ echo "best on dev: $best (BLEU $best_bleu)" | tee -a "$RUNS/$SYSTEM/dev_tuning.t
 [ "${DEV_ONLY:-0}" = 1 ] && exit 0
 # shellcheck disable=SC2086
 newer "$RUNS/$SYSTEM/test.hyp" "$CKPT" || stage "decode_$SYSTEM" generate_nmt "$SYSTEM" "$DATA/bin" "$CKPT" $best
-newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" ||
-    stage "export_$SYSTEM" "$BIN/reencoder-export" --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model"
+# shellcheck disable=SC2086
+newer "$RUNS/$SYSTEM/model/config.json" "$CKPT" || stage "export_$SYSTEM" "$BIN/reencoder-export" \
+    --checkpoint "$CKPT" --data "$DATA" --out "$RUNS/$SYSTEM/model" $best
 stage "eval_$SYSTEM" "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test \
     $(system_flags "$SYSTEM" "$RUNS/$SYSTEM/test.hyp") --out "$RUNS/$SYSTEM/eval"
 

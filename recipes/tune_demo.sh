@@ -11,6 +11,9 @@
 # command per configuration) and the best configuration per system on dev BLEU.
 # DATA, RUNS, BUDGET_MIN, LANES, EVAL_ARGS (reencoder-eval flags) and TUNE_METRIC (bleu | tok_bleu)
 # let another recipe tune on its own data (recipes/tvsub.sh; DECODE_ARGS go to every decode).
+# SCHEDULE_MIN (default BUDGET_MIN): the learning rate decays to zero at SCHEDULE_MIN minutes, so
+# with SCHEDULE_MIN > BUDGET_MIN each tuning run is the first BUDGET_MIN minutes of a run of
+# SCHEDULE_MIN (recipes/tvsub.sh: its training budget; a rate that stalls a long run shows there).
 # Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +23,7 @@ SHARED=${SHARED:-../shared/data}
 DATA=${DATA:-work/data/tatoeba}
 RUNS=${RUNS:-runs/tune}
 BUDGET_MIN=${BUDGET_MIN:-10}
+SCHEDULE_MIN=${SCHEDULE_MIN:-$BUDGET_MIN}
 LANES=${LANES:-2}
 # reencoder-eval's extra flags and the score that ranks (recipes/tvsub.sh: --detok-refs --tok-bleu, tok_bleu)
 EVAL_ARGS=${EVAL_ARGS:-}
@@ -50,8 +54,8 @@ tune_one() {
     esac
     name=$(run_name "$1")
     # shellcheck disable=SC2046
-    stage "train_$name" train_nmt "$name" "$DATA/bin" 0 "${arch[@]}" "${DEMO_OPT[@]}" $(budget "$BUDGET_MIN") \
-        --max-tokens "$tok" --lr "$lr" --warmup-updates "$wu"
+    stage "train_$name" train_nmt "$name" "$DATA/bin" 0 "${arch[@]}" "${DEMO_OPT[@]}" \
+        $(budget "$BUDGET_MIN" "$SCHEDULE_MIN") --max-tokens "$tok" --lr "$lr" --warmup-updates "$wu"
     newer "$RUNS/$name/dev.hyp" "$RUNS/$name/ckpt/checkpoint_last.pt" ||
         stage "dev_$name" decode valid "$DATA/bin" "$RUNS/$name/ckpt/checkpoint_last.pt" "$RUNS/$name/dev"
 }

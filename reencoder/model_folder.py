@@ -9,6 +9,7 @@ A model folder holds::
     spm.zh.model   sentencepiece model of the source side  (from DATA/spm)
     spm.en.model   sentencepiece model of the target side  (from DATA/spm)
     config.json    arch, model arguments, languages, max positions, normalisation (t2s),
+                   the default beam search (``decoding``: beam, lenpen; may be empty),
                    package versions, SHA-256 of every file
 
 :func:`export_model_folder` writes it atomically (a sibling temporary folder renamed into
@@ -105,6 +106,7 @@ def export_model_folder(
     *,
     strip_optimizer: bool = True,
     t2s: Optional[bool] = None,
+    decoding: Optional[Dict[str, Any]] = None,
 ) -> Path:
     """Write a model folder ``out_dir`` from a fairseq checkpoint and a prepared data folder.
 
@@ -118,6 +120,8 @@ def export_model_folder(
         t2s: Traditional->Simplified conversion of inputs; ``None`` takes the data folder's
             ``manifest.json`` setting (False without one), so inputs are normalised like the
             training data.
+        decoding: the beam search a user of the folder gets by default, e.g. the one chosen on
+            dev (``{"beam": 5, "lenpen": 0.6}``; :func:`folder_decoding` reads it back).
     Returns:
         ``out_dir``.
     """
@@ -160,6 +164,7 @@ def export_model_folder(
         "num_updates": history[-1].get("num_updates"),
         "normalization": {"function": "data_prep.cleaning.normalize", "nfkc": True, "t2s": bool(t2s)},
         "optimizer_state": not strip_optimizer,
+        "decoding": dict(decoding or {}),
         "exported_from": {"checkpoint": str(checkpoint.resolve()), "data": str(data_dir.resolve())},
         "versions": manifest.package_versions(PACKAGES),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
@@ -190,3 +195,11 @@ def read_model_folder(path) -> Dict[str, Any]:
     if not isinstance(config, dict) or config.get("format") != FORMAT_VERSION:
         raise ModelFolderError(f"model folder {path}: {CONFIG} is not a format-{FORMAT_VERSION} model config")
     return config
+
+
+def folder_decoding(config: Dict[str, Any]) -> Dict[str, Any]:
+    """The default beam search stored in a model folder's config (``beam``, ``lenpen``; empty for
+    folders exported without one)."""
+    decoding = config.get("decoding") or {}
+    return {key: decoding[key] for key in ("beam", "lenpen") if key in decoding}
+

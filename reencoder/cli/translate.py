@@ -45,9 +45,10 @@ def build_parser() -> Parser:
     p.add_argument("--model", required=True, metavar="DIR", help="model folder (reencoder-export)")
     p.add_argument("--input", default="-", metavar="FILE", help="UTF-8 input, one sentence a line (- = stdin)")
     p.add_argument("--output", default="-", metavar="FILE", help="output file (- = stdout)")
-    p.add_argument("--beam", type=positive_int, default=DEFAULT_BEAM, help="beam size (default %(default)s)")
-    p.add_argument("--lenpen", type=float, default=1.0,
-                   help="length penalty of beam search, fairseq's --lenpen (default %(default)s)")
+    p.add_argument("--beam", type=positive_int, default=None,
+                   help=f"beam size (default: the model folder's, else {DEFAULT_BEAM})")
+    p.add_argument("--lenpen", type=float, default=None,
+                   help="length penalty of beam search, fairseq's --lenpen (default: the model folder's, else 1.0)")
     p.add_argument("--n-best", type=positive_int, default=None, metavar="K",
                    help="K lines per input: LINE<TAB>SCORE<TAB>TEXT")
     p.add_argument("--scores", action="store_true", help="1-best lines as SCORE<TAB>TEXT")
@@ -128,9 +129,13 @@ def _main(argv: List[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.n_best and args.scores:
         raise UserError("--scores and --n-best are exclusive (--n-best output has scores)")
-    from ..model_folder import read_model_folder
+    from ..model_folder import folder_decoding, read_model_folder
+    from ..translate import DEFAULT_BEAM
 
-    read_model_folder(args.model)  # fail fast, before reading input or loading torch state
+    config = read_model_folder(args.model)  # fail fast, before reading input or loading torch state
+    decoding = {"beam": DEFAULT_BEAM, "lenpen": 1.0, **folder_decoding(config)}
+    args.beam = decoding["beam"] if args.beam is None else args.beam
+    args.lenpen = decoding["lenpen"] if args.lenpen is None else args.lenpen
     source = _open_input(args.input)
     import torch
 

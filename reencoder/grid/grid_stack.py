@@ -106,6 +106,12 @@ class DepthGridStack(nn.Module):
         self._runner = resolve_runner(runner, kernels, self.blocks, self.dropout)
 
     @property
+    def options(self) -> dict:
+        """The constructor options this grid was built with (a copy: :meth:`with_options` makes
+        a grid with some of them replaced)."""
+        return dict(self._config)
+
+    @property
     def runner(self) -> Runner:
         """The function that runs this grid without an observer (fixed at construction)."""
         return self._runner

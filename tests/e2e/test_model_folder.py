@@ -175,6 +175,29 @@ def test_export_console_entry_point(tiny, tmp_path, capsys):
     assert capsys.readouterr().err.strip() == f"error: checkpoint {tmp_path / 'none.pt'} does not exist"
 
 
+def test_the_folders_beam_search_is_the_translation_default(tiny, tmp_path):
+    """``reencoder-export --beam --lenpen`` store a default beam search (the recipes: the one chosen
+    on dev) that ``reencoder-translate`` uses unless told otherwise; a folder without one decodes at
+    beam 5, length penalty 1.0."""
+    out = tmp_path / "tuned"
+    assert export_cli.main(["--checkpoint", str(tiny.checkpoint), "--data", str(tiny.data), "--out", str(out),
+                            "--beam", "3", "--lenpen", "0.6"]) == 0
+    assert read_model_folder(out)["decoding"] == {"beam": 3, "lenpen": 0.6}
+    assert read_model_folder(tiny.folder)["decoding"] == {}
+    src = tmp_path / "in.zh"
+    src.write_text("\n".join(tiny.test_zh[:6]) + "\n", encoding="utf-8")
+
+    def scored(folder, *flags):
+        dst = tmp_path / "out.txt"
+        assert translate_cli.main(["--model", str(folder), "--input", str(src), "--output", str(dst), "--scores",
+                                   *flags]) == 0
+        return dst.read_text(encoding="utf-8").splitlines()
+
+    assert scored(out) == scored(tiny.folder, "--beam", "3", "--lenpen", "0.6")
+    assert scored(out) != scored(tiny.folder, "--beam", "3", "--lenpen", "1.0")  # scores are length-normalised
+    assert scored(out, "--beam", "5", "--lenpen", "1.0") == scored(tiny.folder)
+
+
 def test_truncated_checkpoint_is_one_line_everywhere(tiny, tmp_path, capsys):
     """A checkpoint cut short (a copy interrupted, a full disk) is named in one line by export,
     averaging and translation; nothing is written."""

@@ -56,6 +56,18 @@ def test_a_time_budget_stops_the_run_with_the_learning_rate_annealed(tiny_bin, t
     assert json.loads((tmp_path / "tiny" / "training.json").read_text(encoding="utf-8")) == info
 
 
+def test_budget_stops_at_its_minutes_and_decays_at_the_schedules():
+    def budget(*minutes):
+        script = f"source recipes/lib.sh; BIN={shlex.quote(str(BIN))}; budget {' '.join(minutes)}"
+        proc = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        words = proc.stdout.split()
+        return float(words[words.index("--stop-time-hours") + 1]), float(words[words.index("--time-budget-hours") + 1])
+
+    assert budget("30") == (0.5, 0.5)
+    assert budget("10", "60") == (10 / 60, 1.0)  # the first 10 minutes of a 60-minute run
+
+
 def test_in_lanes_runs_every_entry_once_and_reports_a_failed_lane(tmp_path):
     script = ("source recipes/lib.sh; work() { sleep 0.$((RANDOM % 3)); echo \"$1 $BASHPID\" >> \"$OUT/$1\"; "
               "[ \"$1\" != bad ]; }; OUT=" + shlex.quote(str(tmp_path)) + "; in_lanes 2 \"$OUT\" work a b $EXTRA c d")
@@ -102,6 +114,7 @@ def test_after_training_picks_the_decoding_on_dev_and_decodes_the_test_set_with_
     log = (runs / "tiny" / "test.log").read_text(encoding="utf-8")
     assert f"Generate test with beam={beam}:" in log  # the test set decoded with it
     assert len((runs / "tiny" / "test.hyp").read_text(encoding="utf-8").splitlines()) == 50
-    assert (runs / "tiny" / "model" / "config.json").exists()
+    config = json.loads((runs / "tiny" / "model" / "config.json").read_text(encoding="utf-8"))
+    assert config["decoding"] == {"beam": int(beam), "lenpen": float(lenpen)}  # the folder's default
     again = subprocess.run(["bash", "-c", script], cwd=REPO, capture_output=True, text=True)
     assert again.returncode == 0 and "fairseq-generate" not in again.stderr and "best decoding" not in again.stderr

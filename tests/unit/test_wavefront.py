@@ -245,6 +245,7 @@ def test_runner_and_kernels_are_constructor_options(kw):
     variants = {"fused": grid, "autograd": grid.with_options(runner="autograd"),
                 "eager": grid.with_options(kernels="eager"), "naive": grid.with_options(runner=naive_runner)}
     assert variants["autograd"].runner is run_grid and variants["eager"].runner.keywords == {"kernels": "eager"}
+    assert variants["autograd"].options == {**grid.options, "runner": "autograd"} and grid.options["runner"] is None
     with pytest.raises(ValueError, match="runner must be"):
         DepthGridStack(3, 4, 2, runner="fast")
     S, T, B, n = 3, 4, 2, 4
