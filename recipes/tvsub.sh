@@ -3,8 +3,9 @@
 # Wang et al., AAAI 2018) end to end under the project's equal wall-clock protocol, on a 2-core CPU:
 #   1. data: `reencoder-data --tvsub` (streamed; the corpus's own dev set and 3-reference test set)
 #   2. tuning on dev (recipes/tune_demo.sh on this data): every SYSTEM:MAX_TOKENS:LR:WARMUP of
-#      TUNE_GRID trains for TUNE_MIN minutes (default BUDGET_MIN / 6), two side by side, one thread
-#      each; the best per system on dev BLEU (tokenized, lowercased) is kept
+#      TUNE_GRID trains for the first TUNE_MIN minutes (default BUDGET_MIN / 6) of a BUDGET_MIN run
+#      (its learning rate on the full run's schedule: a rate that stalls the full run shows), two
+#      side by side, one thread each; the best per system on dev BLEU (tokenized, lowercased) is kept
 #   3. training in two lanes side by side, one CPU thread each, as in `make demo`:
 #        lane 0: the Reencoder (reencoder_base), then fairseq's lstm
 #        lane 1: the Thot phrase-based baseline (first THOT_MAX_TRAIN pairs), then fairseq's transformer
@@ -42,7 +43,7 @@ if [ "$QUICK" = 1 ]; then
     CROSS_LINES=${CROSS_LINES:-300}
 else
     # batch size x peak learning rate around the demo's winners (recipes/lib.sh DEMO_*)
-    TUNE_GRID=${TUNE_GRID:-"reencoder:512:0.007:200 reencoder:1024:0.007:200 reencoder:512:0.004:200 reencoder:1024:0.004:200
+    TUNE_GRID=${TUNE_GRID:-"reencoder:512:0.007:200 reencoder:1024:0.007:200 reencoder:512:0.003:200 reencoder:1024:0.003:200
         lstm:512:0.005:200 lstm:1024:0.005:200 lstm:512:0.003:200 lstm:1024:0.003:200
         transformer:1024:0.002:600 transformer:2048:0.002:600 transformer:1024:0.001:600 transformer:2048:0.001:600"}
     # Thot's training + dev tuning in <= 45 min of one core (recipes/RESULTS.md, "TVsub")
@@ -75,7 +76,7 @@ stage data "$BIN/reencoder-data" --tvsub "$SHARED/tvsub-zh-en" ${TVSUB_LIMIT:+--
 # the grid's C++ gate kernels built before any timed run (a cold build inside the first tuning run
 # would eat its budget: 4 updates in 30 s against 48 for the next one, on this machine)
 stage kernels "$BIN/python" -c "from reencoder.grid.gate_kernels import report; print(report())" > /dev/null
-stage tune env DATA="$DATA" RUNS="$RUNS/tune" BUDGET_MIN="$TUNE_MIN" GRID="$(echo $TUNE_GRID)" \
+stage tune env DATA="$DATA" RUNS="$RUNS/tune" BUDGET_MIN="$TUNE_MIN" SCHEDULE_MIN="$BUDGET_MIN" GRID="$(echo $TUNE_GRID)" \
     EVAL_ARGS="${EVAL_ARGS[*]}" TUNE_METRIC=tok_bleu bash recipes/tune_demo.sh > "$RUNS/tune.txt"
 
 # interval_flags TRAINING_JSON: fairseq-train flags that save (and validate) AVERAGE checkpoints over
@@ -134,8 +135,10 @@ finish_entry() {
     # shellcheck disable=SC2046
     newer "$RUNS/$name/test.hyp" "$RUNS/$name/decoding.txt" ||
         stage "decode_$name" generate_nmt "$name" "$DATA/bin" "$ckpt" $(cat "$RUNS/$name/decoding.txt")
-    newer "$RUNS/$name/model/config.json" "$ckpt" || stage "export_$name" "$BIN/reencoder-export" \
-        --checkpoint "$ckpt" --data "$DATA" --out "$RUNS/$name/model"
+    # shellcheck disable=SC2046
+    newer "$RUNS/$name/model/config.json" "$RUNS/$name/decoding.txt" || stage "export_$name" \
+        "$BIN/reencoder-export" --checkpoint "$ckpt" --data "$DATA" --out "$RUNS/$name/model" \
+        $(cat "$RUNS/$name/decoding.txt")
 }
 
 # phase NAME FUNC ENTRY...: FUNC ENTRY in two lanes (logs $RUNS/NAME/lane_K.log); stop with the
