@@ -198,8 +198,8 @@ def read_model_folder(path) -> Dict[str, Any]:
 
 
 def folder_decoding(config: Dict[str, Any]) -> Dict[str, Any]:
-    """The default beam search stored in a model folder's config (``beam``, ``lenpen``; empty for
-    folders exported without one)."""
+    """The default beam search stored in a model folder's config, as Translator options
+    (``beam``, ``len_penalty``; empty for folders exported without one)."""
     decoding = config.get("decoding") or {}
-    return {key: decoding[key] for key in ("beam", "lenpen") if key in decoding}
-
+    names = {"beam": "beam", "lenpen": "len_penalty"}
+    return {names[key]: decoding[key] for key in names if key in decoding}

@@ -40,7 +40,7 @@ from data_prep import subwords
 from data_prep.cleaning import normalize
 
 from .loading import load_models
-from .model_folder import read_model_folder
+from .model_folder import folder_decoding, read_model_folder
 
 Hypothesis = Tuple[str, float]
 
@@ -198,11 +198,13 @@ class Translator:
 def load_model_folder(path, **translator_options) -> Translator:
     """Validate a model folder and return a :class:`Translator` for it.
 
-    ``translator_options`` go to the Translator (``beam``, ``batch_size``, ``max_len_a``...).
+    ``translator_options`` go to the Translator (``beam``, ``batch_size``, ``max_len_a``...); the
+    beam size and length penalty not given there are the folder's own, where it stores them
+    (:func:`reencoder.model_folder.folder_decoding`).
     """
     config = read_model_folder(path)
     models, task = load_models(path)
-    return Translator(models, task, Path(path), config, **translator_options)
+    return Translator(models, task, Path(path), config, **{**folder_decoding(config), **translator_options})
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterable[List[str]]:

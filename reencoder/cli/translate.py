@@ -129,13 +129,9 @@ def _main(argv: List[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.n_best and args.scores:
         raise UserError("--scores and --n-best are exclusive (--n-best output has scores)")
-    from ..model_folder import folder_decoding, read_model_folder
-    from ..translate import DEFAULT_BEAM
+    from ..model_folder import read_model_folder
 
-    config = read_model_folder(args.model)  # fail fast, before reading input or loading torch state
-    decoding = {"beam": DEFAULT_BEAM, "lenpen": 1.0, **folder_decoding(config)}
-    args.beam = decoding["beam"] if args.beam is None else args.beam
-    args.lenpen = decoding["lenpen"] if args.lenpen is None else args.lenpen
+    read_model_folder(args.model)  # fail fast, before reading input or loading torch state
     source = _open_input(args.input)
     import torch
 
@@ -153,8 +149,10 @@ def _translate(args, source: BinaryIO) -> int:
     from ..translate import load_model_folder
 
     warn = (lambda message: None) if args.quiet else None
-    options = dict(beam=args.beam, batch_size=args.batch_size, max_len_a=args.max_len_a,
-                   max_len_b=args.max_len_b, len_penalty=args.lenpen, t2s=args.t2s)
+    options = dict(batch_size=args.batch_size, max_len_a=args.max_len_a, max_len_b=args.max_len_b, t2s=args.t2s)
+    # the beam search given here, else the model folder's (load_model_folder), else the Translator's
+    options.update({key: value for key, value in (("beam", args.beam), ("len_penalty", args.lenpen))
+                    if value is not None})
     if warn is not None:
         options["warn"] = warn
     translator = load_model_folder(args.model, **options)

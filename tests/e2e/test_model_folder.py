@@ -184,6 +184,8 @@ def test_the_folders_beam_search_is_the_translation_default(tiny, tmp_path):
                             "--beam", "3", "--lenpen", "0.6"]) == 0
     assert read_model_folder(out)["decoding"] == {"beam": 3, "lenpen": 0.6}
     assert read_model_folder(tiny.folder)["decoding"] == {}
+    api = load_model_folder(out)  # the Python API takes the folder's too
+    assert (api.beam, api.len_penalty) == (3, 0.6)
     src = tmp_path / "in.zh"
     src.write_text("\n".join(tiny.test_zh[:6]) + "\n", encoding="utf-8")
 
