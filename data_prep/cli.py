@@ -10,6 +10,8 @@ Examples::
     reencoder-data --eval-only --iwslt-dir ../shared/data/iwslt15-ted-zh-en \\
         --iwslt-sets tst2010 --spm-dir work/data/tatoeba/spm --dict-dir work/data/tatoeba/bin \\
         --out work/data/ted-tst2010
+    reencoder-data --from-prepared work/data/tatoeba --spm-dir work/data/tvsub/spm \\
+        --dict-dir work/data/tvsub/bin --out work/data/tatoeba_in_tvsub
 
 Errors in the input print one line ``error: ...`` and exit with status 2.
 """
@@ -19,7 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import pipeline, progress, streaming, subwords
+from . import pipeline, progress, streaming, subwords, vocab_transfer
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO
 from .foundation import positive_int, run_main
 from .readers import IwsltReader, ParallelReader, Reader, TatoebaReader
@@ -89,9 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="train sentencepiece on a seeded random sample of N training pairs "
                          "(default %(default)s)")
 
-    ev = parser.add_argument_group("evaluation-only sets (existing spm model and dictionaries)")
+    ev = parser.add_argument_group("existing spm models and dictionaries (evaluation-only sets, "
+                                   "or a prepared corpus in another corpus's vocabulary)")
     ev.add_argument("--eval-only", action="store_true",
                     help="prepare a test set only, keeping every segment in order")
+    ev.add_argument("--from-prepared", metavar="DIR", type=Path,
+                    help="a reencoder-data output whose train/dev/test are encoded with "
+                         "--spm-dir and binarized with --dict-dir (no other source): data to "
+                         "fine-tune a model trained on that vocabulary's corpus")
     ev.add_argument("--spm-dir", type=Path, help="folder with spm.zh.model and spm.en.model")
     ev.add_argument("--dict-dir", type=Path, help="folder with dict.zh.txt and dict.en.txt")
     return parser
@@ -121,7 +128,8 @@ def _vocab(args: argparse.Namespace, defaults: dict[str, int]) -> dict[str, int]
 
 
 def _tvsub(parser: argparse.ArgumentParser, args: argparse.Namespace, command: list[str]):
-    others = (args.tatoeba, args.tatoeba_download, args.iwslt_dir, args.hf, args.parallel)
+    others = (args.tatoeba, args.tatoeba_download, args.iwslt_dir, args.hf, args.parallel,
+              args.from_prepared)
     if any(others) or args.eval_only:
         parser.error("--tvsub cannot be combined with other sources or --eval-only")
     streaming.prepare_tvsub(args.tvsub, args.out, limit=args.tvsub_limit,
@@ -131,6 +139,16 @@ def _tvsub(parser: argparse.ArgumentParser, args: argparse.Namespace, command: l
                             workers=args.workers or streaming.DEFAULT_WORKERS, command=command)
 
 
+def _from_prepared(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                   command: list[str]) -> None:
+    if build_sources(args) or args.eval_only:
+        parser.error("--from-prepared cannot be combined with sources or --eval-only")
+    if not (args.spm_dir and args.dict_dir):
+        parser.error("--from-prepared needs --spm-dir and --dict-dir")
+    vocab_transfer.prepare_transfer(args.from_prepared, args.out, args.spm_dir, args.dict_dir,
+                                    workers=args.workers or 1, command=command)
+
+
 def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -138,6 +156,9 @@ def _main(argv: list[str]) -> int:
     command = ["reencoder-data", *argv]
     if args.tvsub:
         _tvsub(parser, args, command)
+        return 0
+    if args.from_prepared:
+        _from_prepared(parser, args, command)
         return 0
     sources = build_sources(args)
     if not sources:

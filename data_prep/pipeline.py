@@ -16,7 +16,6 @@ The folder is built as ``OUT.tmp-PID-XXXX`` and renamed into place when complete
 """
 from __future__ import annotations
 
-import shutil
 from itertools import chain
 from pathlib import Path
 from typing import Sequence
@@ -32,6 +31,7 @@ from .split import Item, make_splits
 from .stages import fingerprint_or_skip, spm_record, write_json, write_tok
 from .staging import staged_folder
 from .textio import sha256_file
+from .vocab_transfer import copy_models, model_files
 
 DEFAULT_DEV_SIZE = 500
 DEFAULT_TEST_SIZE = 1000
@@ -167,12 +167,7 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
     """
     out_dir, spm_dir, dict_dir = Path(out_dir), Path(spm_dir), Path(dict_dir)
     sources = _as_list(sources)
-    needed = [spm_dir / f"spm.{lang}.model" for lang in LANGS]
-    needed += [dict_dir / f"dict.{lang}.txt" for lang in LANGS]
-    for path in needed:
-        if not path.is_file():
-            raise DataError(f"{path}: no such file (--spm-dir/--dict-dir must point at a "
-                            "prepared output's spm/ and bin/ folders)")
+    needed = model_files(spm_dir, dict_dir)
     settings = {"mode": "eval-only", "t2s": t2s,
                 "models": {path.name: sha256_file(path) for path in needed}}
     build = fingerprint_or_skip(out_dir, sources, settings, print_fn)
@@ -191,10 +186,7 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
         refs_info = {"test": write_items(tmp / "split", "test", items)}
         write_json(tmp / "split" / "references.json", refs_info)
         write_tok(tmp / "tok", "test", [zh for zh, _ in pairs], reference_columns(items, "test"))
-        (tmp / "spm").mkdir()
-        vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
-        for path in needed + vocabs:
-            shutil.copy2(path, tmp / "spm" / path.name)
+        copy_models(needed, spm_dir, tmp / "spm")
         for index, lang in enumerate(LANGS):
             lines = subwords.encode_lines(spm_dir / f"spm.{lang}.model",
                                           [pair[index] for pair in pairs], f"spm test.{lang}")

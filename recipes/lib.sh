@@ -244,3 +244,16 @@ after_training() {
         $(cat "$RUNS/$name/decoding.txt")
     reliance "$name" "$data"
 }
+
+# phase NAME FUNC ENTRY...: FUNC ENTRY in two lanes (logs $RUNS/NAME/lane_K.log); stop with the
+# lanes' last lines when one failed.  in_lanes runs as a job of its own: called in a condition
+# (`in_lanes ... && ...`), bash would ignore `set -e` in everything it runs, a failed step included.
+phase() {
+    local name=$1 func=$2 log
+    shift 2
+    mkdir -p "$RUNS/$name"
+    in_lanes 2 "$RUNS/$name" "$func" "$@" &
+    wait $! && return 0
+    for log in "$RUNS/$name"/lane_*.log; do echo "--- $log:" >&2; tail -n 5 "$log" >&2; done
+    exit 1
+}

@@ -26,21 +26,26 @@ AVERAGE=${AVERAGE:-5}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # Per system: batch size (tokens), peak learning rate, warm-up updates, validation interval,
 # schedule and budget: the configurations chosen on dev by recipes/tune_full.sh (recipes/RESULTS.md,
-# "Tuning the full recipe").
+# "Tuning the full recipe"); each system's weight decay is the demo's (lib.sh's DEMO_DECAY_*, chosen
+# on dev), WEIGHT_DECAY=X overrides it.
 # SCHEDULE=inverse_sqrt: stop at the budget or early, never annealed; SCHEDULE=wallclock: decayed
 # linearly to zero at the budget (the demo's --lr-scheduler wallclock_linear).
 case "$SYSTEM" in
     reencoder)   ARCH_ARGS=(--arch "${ARCH:-reencoder_base}" --dropout 0.2)
-                 TOK=512; PEAK=0.005; WU=200; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25 ;;
+                 TOK=512; PEAK=0.005; WU=200; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25
+                 DECAY=("${DEMO_DECAY_REENCODER[@]}") ;;
     transformer) ARCH_ARGS=("${TRANSFORMER_ARCH[@]}")
-                 TOK=4096; PEAK=0.002; WU=400; EVERY=100; SCHED_DEFAULT=inverse_sqrt; MIN=60 ;;
+                 TOK=4096; PEAK=0.002; WU=400; EVERY=100; SCHED_DEFAULT=inverse_sqrt; MIN=60
+                 DECAY=("${DEMO_DECAY_TRANSFORMER[@]}") ;;
     lstm)        ARCH_ARGS=("${LSTM_ARCH[@]}" --dropout 0.2)
-                 TOK=1024; PEAK=0.003; WU=300; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25 ;;
+                 TOK=1024; PEAK=0.003; WU=300; EVERY=250; SCHED_DEFAULT=wallclock; MIN=25
+                 DECAY=("${DEMO_DECAY_LSTM[@]}") ;;
     *) echo "error: SYSTEM must be reencoder, transformer or lstm, got '$SYSTEM'" >&2; exit 2 ;;
 esac
 MAX_TOKENS=${MAX_TOKENS:-$TOK}; LR=${LR:-$PEAK}; WARMUP=${WARMUP:-$WU}; VALID_EVERY=${VALID_EVERY:-$EVERY}
 BUDGET_MIN=${BUDGET_MIN:-$MIN}; SCHEDULE=${SCHEDULE:-$SCHED_DEFAULT}
 MAX_UPDATE=${MAX_UPDATE:-0}
+if [ -n "${WEIGHT_DECAY:-}" ]; then DECAY=(--weight-decay "$WEIGHT_DECAY"); fi
 case "$SCHEDULE" in
     inverse_sqrt) read -r -a SCHED <<< "--stop-time-hours $(hours "$BUDGET_MIN") --lr-scheduler inverse_sqrt --warmup-init-lr 1e-07" ;;
     wallclock)    read -r -a SCHED <<< "$(budget "$BUDGET_MIN")" ;;
@@ -55,7 +60,7 @@ else
     stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
 fi
 stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
-    "${DEMO_OPT[@]}" --max-tokens "$MAX_TOKENS" "${SCHED[@]}" --lr "$LR" --warmup-updates "$WARMUP" \
+    "${DEMO_OPT[@]}" "${DECAY[@]}" --max-tokens "$MAX_TOKENS" "${SCHED[@]}" --lr "$LR" --warmup-updates "$WARMUP" \
     --save-interval-updates "$VALID_EVERY" --keep-interval-updates $((AVERAGE + PATIENCE)) --patience "$PATIENCE" \
     --validate-interval-updates "$VALID_EVERY" ${EXTRA_TRAIN_ARGS:-}
 CKPT=$RUNS/$SYSTEM/ckpt/checkpoint_avg.pt

@@ -19,7 +19,10 @@
 #      against the 3 tokenized, lowercased references, sacrebleu --tokenize none -lc), sacrebleu's
 #      standard BLEU and chrF on detokenized text (references detokenized by sacremoses), paired
 #      bootstrap against Thot, training time, updates, sentences, parameters, commands
-#   5. the cross-domain matrix ($RUNS/cross/matrix.md): these models, and the demo's if
+#   5. domain adaptation (recipes/tvsub_adapt.sh; ADAPT_MIN=0 skips it): every neural TVsub model
+#      fine-tuned on the Tatoeba training set for ADAPT_MIN minutes (default 10, the demo's budget)
+#      in TVsub's vocabulary ($RUNS/NAME_tatoeba, with a model folder)
+#   6. the cross-domain matrix ($RUNS/cross/matrix.md): these models, and the demo's if
 #      $DEMO/NAME/model exist, on the Tatoeba test set, the TVsub test set and TED tst2010
 #      (CROSS_LINES > 0: the first N lines of each; CROSS=0 skips it), and the demo's sentences
 #      (recipes/demo_sentences.zh) by every neural model, side by side ($RUNS/cross/sentences.md)
@@ -51,6 +54,7 @@ else
     CROSS_LINES=${CROSS_LINES:-0}
 fi
 AVERAGE=${AVERAGE:-5}
+ADAPT_MIN=${ADAPT_MIN:-$([ "$QUICK" = 1 ] && echo 1 || echo 10)}
 CROSS=${CROSS:-1}
 TATOEBA=${TATOEBA:-work/data/tatoeba}
 TED=${TED:-work/data/ted-tst2010}
@@ -141,19 +145,6 @@ finish_entry() {
         $(cat "$RUNS/$name/decoding.txt")
 }
 
-# phase NAME FUNC ENTRY...: FUNC ENTRY in two lanes (logs $RUNS/NAME/lane_K.log); stop with the
-# lanes' last lines when one failed.  in_lanes runs as a job of its own: called in a condition
-# (`in_lanes ... && ...`), bash would ignore `set -e` in everything it runs, a failed step included.
-phase() {
-    local name=$1 func=$2 log
-    shift 2
-    mkdir -p "$RUNS/$name"
-    in_lanes 2 "$RUNS/$name" "$func" "$@" &
-    wait $! && return 0
-    for log in "$RUNS/$name"/lane_*.log; do echo "--- $log:" >&2; tail -n 5 "$log" >&2; done
-    exit 1
-}
-
 # shellcheck disable=SC2086
 phase lanes_train train_entry ${TRAIN_ORDER:-reencoder phrase_based lstm transformer}
 dev_entries=()
@@ -170,6 +161,7 @@ for name in phrase_based "${NEURAL[@]}"; do
 done
 stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based "${EVAL_ARGS[@]}" \
     "${systems[@]}" --out "$RUNS/eval" > /dev/null
+if [ "$ADAPT_MIN" != 0 ]; then source recipes/tvsub_adapt.sh; fi
 if [ "$CROSS" = 1 ]; then source recipes/tvsub_cross.sh; fi
 
 {
@@ -184,7 +176,7 @@ if [ "$CROSS" = 1 ]; then source recipes/tvsub_cross.sh; fi
          "case-insensitive BLEU) could not be read in this environment; they are not quoted here."
     if [ -s "$RUNS/cross/matrix.md" ]; then
         echo
-        echo "Cross-domain (rows: tvsub_* trained here, demo_* by make demo;" \
+        echo "Cross-domain (rows: tvsub_* trained here, tvsub+tatoeba_* those fine-tuned on Tatoeba, demo_* by make demo;" \
              "$([ "$CROSS_LINES" -gt 0 ] && echo "the first $CROSS_LINES" || echo all) lines of each set):"
         echo
         cat "$RUNS/cross/matrix.md"

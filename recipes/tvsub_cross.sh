@@ -1,5 +1,5 @@
 # The cross-domain matrix of recipes/tvsub.sh (sourced by it, after its table; its variables):
-# every model folder of $RUNS (TVsub) and of $DEMO (the Tatoeba demo, where `make demo` ran) on the
+# every model folder of $RUNS (TVsub, and fine-tuned on Tatoeba: recipes/tvsub_adapt.sh) and of $DEMO (the Tatoeba demo, where `make demo` ran) on the
 # Tatoeba test set ($TATOEBA), the TVsub test set ($DATA) and IWSLT15 TED tst2010 ($TED), the first
 # CROSS_LINES lines of each (0: all).  A model's in-domain test output is reused; the rest is
 # translated from the raw Chinese with the model folder (reencoder-translate at the model's
@@ -23,11 +23,13 @@ cut_lines() {
     if [ "$CROSS_LINES" -gt 0 ]; then head -n "$CROSS_LINES"; else cat; fi
 }
 
-# model_home KEY: the run folder of a model key (tvsub_NAME or demo_NAME, NAME a system folder)
+# model_home KEY: the run folder of a model key (tvsub_NAME, tvsub+tatoeba_NAME: fine-tuned on
+# Tatoeba by recipes/tvsub_adapt.sh, or demo_NAME; NAME a system folder)
 model_home() {
     case "$1" in
-        tvsub_*) echo "$RUNS/${1#tvsub_}" ;;
-        demo_*)  echo "$DEMO/${1#demo_}" ;;
+        tvsub_*)         echo "$RUNS/${1#tvsub_}" ;;
+        tvsub+tatoeba_*) echo "$RUNS/${1#tvsub+tatoeba_}_tatoeba" ;;
+        demo_*)          echo "$DEMO/${1#demo_}" ;;
     esac
 }
 
@@ -63,7 +65,7 @@ cross_refs tatoeba "$TATOEBA/split"
 cross_refs tvsub "$DATA/split"
 cross_refs ted "$TED/split"
 cross_models=()
-for origin in tvsub demo; do
+for origin in tvsub tvsub+tatoeba demo; do
     for name in phrase_based reencoder lstm transformer; do
         home=$(model_home "${origin}_$name")
         [ -e "$home/model" ] && [ -s "$home/test.hyp" ] && cross_models+=("${origin}_$name")

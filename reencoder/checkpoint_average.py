@@ -84,7 +84,11 @@ def best_window(save_dir: Path, n: int) -> List[Path]:
 
 
 def average_checkpoints(paths: Sequence[Path]) -> Dict:
-    """The first checkpoint's state with ``model`` replaced by the mean of all models."""
+    """The first checkpoint's state with ``model`` replaced by the mean of all models, without
+    its optimizer state and without its training clock (``extra_state.previous_training_time``):
+    an average is a model, not a point in a run, and fairseq would carry that clock into a
+    fine-tuning run started from it (``--finetune-from-model``), whose ``--stop-time-hours``
+    would then count the first run's hours."""
     if not paths:
         raise AverageError("no checkpoints to average")
     state, total = None, None
@@ -102,6 +106,7 @@ def average_checkpoints(paths: Sequence[Path]) -> Dict:
     state["model"] = {k: (v / len(paths)).to(state["model"][k].dtype) if v.is_floating_point() else v
                       for k, v in total.items()}
     state.pop("last_optimizer_state", None)
+    (state.get("extra_state") or {}).pop("previous_training_time", None)
     return state
 
 

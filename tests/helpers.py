@@ -63,3 +63,12 @@ def make_set(root, n=3, refs=2):
     hyp = root / "hyp.txt"
     hyp.write_text("".join(f"sentence {i}\n" for i in range(n)), encoding="utf-8")
     return hyp
+
+
+def expect_exit_2(args) -> None:
+    """``reencoder-data ARGS`` (in this process) exits with status 2: bad input or usage."""
+    from data_prep import cli
+
+    with pytest.raises(SystemExit) as caught:
+        cli.main([str(a) for a in args])
+    assert caught.value.code == 2

@@ -1,5 +1,5 @@
-"""Fixtures of the end-to-end tests: the tiny real model folder, and a slice of the real TVsub
-corpus prepared once per session (for the data tests and the TVsub training test)."""
+"""Fixtures of the end-to-end tests: the tiny real model folder, and slices of the real TVsub and
+Tatoeba corpora prepared once per session (for the data tests and the training tests)."""
 
 from pathlib import Path
 
@@ -10,6 +10,10 @@ from tests.translate_fixtures import build_tiny_model, single_thread
 
 #: training pairs read from the TVsub corpus by the ``prepared`` slice
 TVSUB_LIMIT = 20_000
+#: lines of the real Tatoeba file in ``tatoeba_tsv``, and reencoder-data's options for it
+TATOEBA_LINES = 3000
+SMALL = ["--dev-size", "30", "--test-size", "60", "--spm-vocab-zh", "1500",
+         "--spm-vocab-en", "1000", "--quiet"]
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +27,23 @@ def prepared(tvsub_dir, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tvsub") / "tvsub"
     args = ["--tvsub", str(tvsub_dir), "--tvsub-limit", str(TVSUB_LIMIT), "--out", str(out), "--quiet"]
     assert data_cli.main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def tatoeba_tsv(shared_data, tmp_path_factory) -> Path:
+    """The first TATOEBA_LINES lines of the real Tatoeba cmn-eng file."""
+    lines = (shared_data / "tatoeba-cmn-eng" / "cmn-eng.tsv").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("tatoeba") / "cmn-eng-subset.tsv"
+    path.write_text("".join(lines.splitlines(keepends=True)[:TATOEBA_LINES]), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tatoeba_prepared(tatoeba_tsv, tmp_path_factory) -> Path:
+    """``reencoder-data --tatoeba`` on ``tatoeba_tsv`` (small dev/test sets and vocabularies)."""
+    out = tmp_path_factory.mktemp("prep") / "tatoeba"
+    assert data_cli.main(["--tatoeba", str(tatoeba_tsv), "--out", str(out), *SMALL]) == 0
     return out
 
 

@@ -13,24 +13,18 @@ from data_prep.pipeline import prepare
 from data_prep.readers import TatoebaReader
 from data_prep.references import load_items
 
-SUBSET_LINES = 3000
-SMALL = ["--dev-size", "30", "--test-size", "60", "--spm-vocab-zh", "1500",
-         "--spm-vocab-en", "1000", "--quiet"]
+from tests.e2e.conftest import SMALL
+from tests.helpers import expect_exit_2
 
 
 @pytest.fixture(scope="module")
-def subset_tsv(shared_data, tmp_path_factory) -> Path:
-    lines = (shared_data / "tatoeba-cmn-eng" / "cmn-eng.tsv").read_text(encoding="utf-8")
-    path = tmp_path_factory.mktemp("tatoeba") / "cmn-eng-subset.tsv"
-    path.write_text("".join(lines.splitlines(keepends=True)[:SUBSET_LINES]), encoding="utf-8")
-    return path
+def subset_tsv(tatoeba_tsv) -> Path:
+    return tatoeba_tsv
 
 
 @pytest.fixture(scope="module")
-def prepared(subset_tsv, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("prep") / "tatoeba"
-    assert cli.main(["--tatoeba", str(subset_tsv), "--out", str(out), *SMALL]) == 0
-    return out
+def prepared(tatoeba_prepared) -> Path:
+    return tatoeba_prepared
 
 
 def lines(path: Path) -> list[str]:
@@ -158,12 +152,6 @@ def assert_failed_cleanly(capsys, out: Path, *fragments: str):
     assert "Traceback" not in captured.err
     assert not out.exists()
     assert not list(out.parent.glob(f"{out.name}.tmp-*"))
-
-
-def expect_exit_2(args):
-    with pytest.raises(SystemExit) as caught:
-        cli.main([str(a) for a in args])
-    assert caught.value.code == 2
 
 
 def test_bad_mismatched_line_counts(tmp_path, capsys):

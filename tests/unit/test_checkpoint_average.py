@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reencoder.checkpoint_average import AverageError, best_window, final_window, last_checkpoints
+from reencoder.checkpoint_average import AverageError, average_checkpoints, best_window, final_window, last_checkpoints
 
 
 def save(folder, epoch, update, val_loss):
@@ -61,3 +61,17 @@ def test_the_final_state_and_the_interval_saves_before_it(run):
     torch.save({"model": {}}, run / "checkpoint_last.pt")
     with pytest.raises(AverageError, match="records no update count"):
         final_window(run, 3)
+
+
+def test_the_average_is_the_mean_model_without_the_optimizer_and_the_run_clock(tmp_path):
+    for update, value in ((10, 1.0), (20, 3.0)):
+        torch.save({"model": {"w": torch.full((2,), value), "steps": torch.tensor([update])},
+                    "last_optimizer_state": {"m": 1},
+                    "extra_state": {"val_loss": 4.0, "previous_training_time": 3600.0 + update}},
+                   tmp_path / f"checkpoint_1_{update}.pt")
+    state = average_checkpoints(last_checkpoints(tmp_path, 2))
+    assert torch.equal(state["model"]["w"], torch.full((2,), 2.0))
+    assert torch.equal(state["model"]["steps"], torch.tensor([10]))  # not a float: the first one's
+    assert "last_optimizer_state" not in state
+    # a fine-tuning run started from it (--finetune-from-model) starts its own clock
+    assert state["extra_state"] == {"val_loss": 4.0}
