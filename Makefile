@@ -47,7 +47,8 @@ demo: install
 
 # TVsub zh-en (2.15M subtitle pairs) end to end: data, dev tuning, Thot, the Reencoder, fairseq lstm +
 # transformer for BUDGET_MIN (60) minutes each in two lanes, the paper's BLEU and sacrebleu's, the
-# cross-domain matrix, the demo's sentences (~3 h 40 min on 2 cores, 2026-12-04; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 15 min check).
+# fine-tuning on Tatoeba, the cross-domain matrix, the demo's sentences (~4 h 10 min on 2 cores: 3 h 40 min
+# measured on 2026-12-04, the fine-tuning since adds ~30; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 19 min check, 2026-12-05).
 tvsub: install
 	SHARED=$(SHARED) bash recipes/tvsub.sh
 

@@ -28,7 +28,7 @@
 #      (recipes/demo_sentences.zh) by every neural model, side by side ($RUNS/cross/sentences.md)
 # Re-running skips finished stages.  DEVICE_FLAGS= (empty) trains and decodes on CUDA.
 # BUDGET_MIN < 10 is a quick check: smaller defaults for TUNE_GRID, THOT_MAX_TRAIN and CROSS_LINES,
-# e.g. `BUDGET_MIN=3 TVSUB_LIMIT=200000 RUNS=runs/tvsub_check bash recipes/tvsub.sh` (15 min on 2 idle cores).
+# e.g. `BUDGET_MIN=3 TVSUB_LIMIT=200000 RUNS=runs/tvsub_check bash recipes/tvsub.sh` (19 min on 2 idle cores, 2026-12-05).
 set -eEuo pipefail
 cd "$(dirname "$0")/.."
 source recipes/lib.sh
