@@ -12,8 +12,7 @@ from data_prep.errors import DataError
 from data_prep.pipeline import prepare
 from data_prep.readers import TatoebaReader
 from data_prep.references import load_items
-
-from tests.e2e.conftest import SMALL
+from tests.e2e.conftest import SMALL, TATOEBA_LINES
 from tests.helpers import expect_exit_2
 
 
@@ -54,7 +53,7 @@ def test_counts_agree_across_stages(prepared):
     out = prepared
     meta = json.loads((out / "manifest.json").read_text())
     counts = meta["counts"]
-    assert counts["raw"] == SUBSET_LINES == len(lines(out / "raw/raw.zh"))
+    assert counts["raw"] == TATOEBA_LINES == len(lines(out / "raw/raw.zh"))
     assert counts["clean"] == len(lines(out / "clean/clean.en"))
     report = json.loads((out / "clean/report.json").read_text())
     assert report["input"] == report["kept"] + sum(report["removed"].values())
