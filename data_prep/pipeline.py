@@ -28,15 +28,13 @@ from .progress import step, track
 from .readers import Pair, Reader
 from .references import reference_columns, write_items
 from .split import Item, make_splits
-from .stages import fingerprint_or_skip, spm_record, write_json, write_tok
+from .stages import LANGS, copy_models, fingerprint_or_skip, model_files, spm_record, write_json, write_tok
 from .staging import staged_folder
 from .textio import sha256_file
-from .vocab_transfer import copy_models, model_files
 
 DEFAULT_DEV_SIZE = 500
 DEFAULT_TEST_SIZE = 1000
 DEFAULT_SEED = 1
-LANGS = ("zh", "en")
 
 
 def _one_line(text: str) -> str:

@@ -1,15 +1,21 @@
 """Steps that every preparation mode shares (:mod:`data_prep.pipeline` for corpora held in
-memory, :mod:`data_prep.streaming` for large ones): the up-to-date check, JSON reports, the
-word-level ``tok/`` files of evaluation sets and the record of a sentencepiece model."""
+memory, :mod:`data_prep.streaming` for large ones, :mod:`data_prep.vocab_transfer` for a prepared
+corpus in another's vocabulary): the up-to-date check, JSON reports, the word-level ``tok/``
+files of evaluation sets, the record of a sentencepiece model, and the existing sentencepiece
+models and dictionaries an output is encoded with."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Callable, Sequence
 
 from . import manifest, subwords, wordseg
+from .errors import DataError
 from .foundation import atomic_write_text, write_lines
 from .readers import Reader
+
+LANGS = ("zh", "en")
 
 
 def write_json(path: Path, content: dict) -> None:
@@ -22,11 +28,40 @@ def fingerprint_or_skip(out_dir: Path, sources: Sequence[Reader], settings: dict
     """``(described sources, fingerprint)`` of a build, or ``None`` when ``out_dir`` already holds
     it (then says "up to date")."""
     described = [source.describe() for source in sources]
+    expected = described_or_skip(out_dir, described, settings, print_fn)
+    return None if expected is None else (described, expected)
+
+
+def described_or_skip(out_dir: Path, described: list[dict], settings: dict,
+                      print_fn: Callable[[str], object]) -> str | None:
+    """The fingerprint of a build from sources already described, or ``None`` when ``out_dir``
+    already holds it (then says "up to date")."""
     expected = manifest.fingerprint(described, settings)
     if manifest.is_up_to_date(out_dir, expected):
         print_fn(f"up to date: {out_dir}")
         return None
-    return described, expected
+    return expected
+
+
+def model_files(spm_dir: Path, dict_dir: Path) -> list[Path]:
+    """``spm.{zh,en}.model`` of ``spm_dir`` and ``dict.{zh,en}.txt`` of ``dict_dir``; a
+    :class:`DataError` naming the first one missing."""
+    needed = [Path(spm_dir) / f"spm.{lang}.model" for lang in LANGS]
+    needed += [Path(dict_dir) / f"dict.{lang}.txt" for lang in LANGS]
+    for path in needed:
+        if not path.is_file():
+            raise DataError(f"{path}: no such file (--spm-dir/--dict-dir must point at a "
+                            "prepared output's spm/ and bin/ folders)")
+    return needed
+
+
+def copy_models(needed: Sequence[Path], spm_dir: Path, dest: Path) -> None:
+    """The files of :func:`model_files` (and the ``.vocab`` files beside the models) into
+    ``dest``, the output's ``spm/`` folder."""
+    dest.mkdir(parents=True)
+    vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
+    for path in [*needed, *vocabs]:
+        shutil.copy2(path, dest / path.name)
 
 
 def write_tok(tok: Path, name: str, zh: Sequence[str], en_files: dict[str, Sequence[str]]) -> None:

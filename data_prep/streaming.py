@@ -48,7 +48,7 @@ from .readers import Reader
 from .sampling import Reservoir
 from .split import HeldOut
 from .spm_binarize import encode_and_binarize, piece_counts
-from .stages import fingerprint_or_skip, spm_record, write_json
+from .stages import LANGS, fingerprint_or_skip, spm_record, write_json
 from .staging import staged_folder
 from .textio import read_lines
 from .tvsub import TvsubReader
@@ -57,7 +57,6 @@ TVSUB_VOCAB = {"zh": 8000, "en": 8000}
 DEFAULT_SPM_SAMPLE = 300_000
 DEFAULT_WORKERS = 2
 DEFAULT_SEED = 1
-LANGS = ("zh", "en")
 #: lines per chunk sent to a tok worker (a few MB of text)
 TOK_CHUNK = 20_000
 

@@ -27,31 +27,9 @@ from . import binarize, manifest, subwords
 from .errors import DataError
 from .foundation import read_lines, write_lines
 from .progress import step
+from .stages import LANGS, copy_models, described_or_skip, model_files
 from .staging import staged_folder
 from .textio import sha256_file
-
-LANGS = ("zh", "en")
-
-
-def model_files(spm_dir: str | Path, dict_dir: str | Path) -> list[Path]:
-    """``spm.{zh,en}.model`` of ``spm_dir`` and ``dict.{zh,en}.txt`` of ``dict_dir``; a
-    :class:`DataError` naming the first one missing."""
-    needed = [Path(spm_dir) / f"spm.{lang}.model" for lang in LANGS]
-    needed += [Path(dict_dir) / f"dict.{lang}.txt" for lang in LANGS]
-    for path in needed:
-        if not path.is_file():
-            raise DataError(f"{path}: no such file (--spm-dir/--dict-dir must point at a "
-                            "prepared output's spm/ and bin/ folders)")
-    return needed
-
-
-def copy_models(needed: Sequence[Path], spm_dir: Path, dest: Path) -> None:
-    """The files of :func:`model_files` (and the ``.vocab`` files beside the models) into
-    ``dest``, the output's ``spm/`` folder."""
-    dest.mkdir(parents=True)
-    vocabs = [path for lang in LANGS if (path := spm_dir / f"spm.{lang}.vocab").is_file()]
-    for path in [*needed, *vocabs]:
-        shutil.copy2(path, dest / path.name)
 
 
 def _dictionary(path: Path) -> set[str]:
@@ -108,9 +86,8 @@ def prepare_transfer(prepared: str | Path, out_dir: str | Path, spm_dir: str | P
     settings = {"mode": "vocab-transfer", "t2s": manifest.t2s(prepared),
                 "models": {path.name: sha256_file(path) for path in needed}}
     described = [{"kind": "prepared", "path": str(prepared), "fingerprint": info.get("fingerprint")}]
-    expected = manifest.fingerprint(described, settings)
-    if manifest.is_up_to_date(out_dir, expected):
-        print_fn(f"up to date: {out_dir}")
+    expected = described_or_skip(out_dir, described, settings, print_fn)
+    if expected is None:
         return out_dir
     with staged_folder(out_dir) as tmp:
         step(f"copying {prepared}'s split/ and tok/")

@@ -161,6 +161,11 @@ for name in phrase_based "${NEURAL[@]}"; do
 done
 stage eval "$BIN/reencoder-eval" --refs "$DATA/split" --prefix test --baseline phrase_based "${EVAL_ARGS[@]}" \
     "${systems[@]}" --out "$RUNS/eval" > /dev/null
+# the Tatoeba data, for the fine-tuning and the cross-domain matrix
+if [ "$ADAPT_MIN" != 0 ] || [ "$CROSS" = 1 ]; then
+    [ -f "$TATOEBA/manifest.json" ] || stage data_tatoeba "$BIN/reencoder-data" \
+        --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$TATOEBA"
+fi
 if [ "$ADAPT_MIN" != 0 ]; then source recipes/tvsub_adapt.sh; fi
 if [ "$CROSS" = 1 ]; then source recipes/tvsub_cross.sh; fi
 

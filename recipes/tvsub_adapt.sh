@@ -16,8 +16,6 @@ ADAPT_DATA=${ADAPT_DATA:-${DATA}_tatoeba}
 # ADAPT_LR: chosen on the Tatoeba dev set among 0.001, 0.002 and 0.004 (recipes/RESULTS.md, "TVsub")
 ADAPT_LR=${ADAPT_LR:-0.002}
 
-[ -f "$TATOEBA/manifest.json" ] || stage data_tatoeba "$BIN/reencoder-data" \
-    --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$TATOEBA"
 stage adapt_data "$BIN/reencoder-data" --from-prepared "$TATOEBA" --spm-dir "$DATA/spm" \
     --dict-dir "$DATA/bin" --out "$ADAPT_DATA" --quiet
 

@@ -58,8 +58,6 @@ cross_decode() {
     fi
 }
 
-[ -f "$TATOEBA/manifest.json" ] || stage data_tatoeba "$BIN/reencoder-data" \
-    --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$TATOEBA"
 ted_data tst2010 "$TATOEBA" "$TED"
 cross_refs tatoeba "$TATOEBA/split"
 cross_refs tvsub "$DATA/split"

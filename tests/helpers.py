@@ -72,3 +72,8 @@ def expect_exit_2(args) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main([str(a) for a in args])
     assert caught.value.code == 2
+
+
+def lines(path: Path) -> list[str]:
+    """The lines of a UTF-8 text file written with a newline after every line."""
+    return path.read_text(encoding="utf-8").split("\n")[:-1]

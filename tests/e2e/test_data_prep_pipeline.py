@@ -13,7 +13,7 @@ from data_prep.pipeline import prepare
 from data_prep.readers import TatoebaReader
 from data_prep.references import load_items
 from tests.e2e.conftest import SMALL, TATOEBA_LINES
-from tests.helpers import expect_exit_2
+from tests.helpers import expect_exit_2, lines
 
 
 @pytest.fixture(scope="module")
@@ -24,10 +24,6 @@ def subset_tsv(tatoeba_tsv) -> Path:
 @pytest.fixture(scope="module")
 def prepared(tatoeba_prepared) -> Path:
     return tatoeba_prepared
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
 
 
 def test_layout_matches_the_contract(prepared):

@@ -5,7 +5,6 @@ interrupted runs."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -13,10 +12,7 @@ from data_prep import binarize, cli, streaming, subwords
 from data_prep.references import load_reference_streams
 from data_prep.split import leak_key
 from tests.e2e.conftest import TVSUB_LIMIT as LIMIT
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
+from tests.helpers import lines
 
 
 def test_layout_is_the_one_downstream_code_reads(prepared):

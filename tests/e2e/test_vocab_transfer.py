@@ -13,11 +13,7 @@ import torch
 from fairseq.data import Dictionary, data_utils
 
 from data_prep import cli, subwords
-from tests.helpers import BIN, REPO, expect_exit_2, run_cli
-
-
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").split("\n")[:-1]
+from tests.helpers import BIN, REPO, expect_exit_2, lines, run_cli
 
 
 def args_for(source: Path, vocab: Path, out: Path) -> list[str]:
