@@ -44,3 +44,21 @@ def native_bf16(device: torch.device) -> Tuple[bool, str]:
     if "avx512_bf16" in cpu_flags():
         return True, "the CPU has AVX512-BF16 (avx512_bf16): bf16 dot products in hardware"
     return False, "the CPU has neither AMX nor AVX512-BF16: bf16 matmuls would be emulated, slower than fp32"
+
+
+def bf16_dot_kernel_pays(device: torch.device) -> Tuple[bool, str]:
+    """``(the bf16 dot-product kernel beats an fp32 GEMM here, why)``: the choice of
+    ``--output-layer-bf16-inputs auto`` (``bf16_gemm.cpp``, AVX512-BF16 ``vdpbf16ps``).
+
+    Only on a CPU with AVX512-BF16 and without AMX.  On the AMD EPYC Zen 4 the output layer's
+    forward costs about a third of its fp32 time with it; on an AMX Xeon (which has AVX512-BF16
+    too) it costs twice the fp32 GEMM, whose AVX-512 FMAs are faster there than the kernel's dot
+    products (``recipes/RESULTS.md``, "Performance": the step by part on the AMX Xeon)."""
+    if device.type != "cpu":
+        return False, "a CPU kernel: elsewhere it would only add casts"
+    flags = cpu_flags()
+    if "amx_bf16" in flags:
+        return False, "the CPU has AMX (amx_bf16), where fp32 GEMMs are faster than the AVX512-BF16 kernel"
+    if "avx512_bf16" in flags:
+        return True, "the CPU has AVX512-BF16 (avx512_bf16) without AMX"
+    return False, "the CPU has no AVX512-BF16: the kernel would not run"

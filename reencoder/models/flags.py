@@ -20,6 +20,7 @@ import warnings
 from data_prep.foundation import non_negative_float, positive_int, probability
 
 from .low_precision import BF16_CHOICES
+from .word_noise import WORD_NOISE
 
 #: the LSTM depth's input/output gate bias where an architecture does not set it: the block's
 #: original 0 for the translation models (not yet measured there); the language models use 2.0
@@ -113,6 +114,12 @@ def add_grid_args(parser) -> None:
                             help=f'deprecated: = {new}')
     parser.add_argument('--grid-depth-dropout', type=probability, metavar='D',
                         help='dropout on hidden vectors passed up the depth axis')
+    parser.add_argument('--target-word-noise', type=probability, metavar='P',
+                        help='in training, replace each previous target word the decoder reads with probability P '
+                             '(default 0; reencoder.models.word_noise)')
+    parser.add_argument('--target-word-noise-kind', choices=WORD_NOISE,
+                        help="what replaces it: 'unk' (word dropout), a 'random' word or the decoder's own "
+                             "'predicted' word (parallel scheduled sampling; default: unk)")
     parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                         help='one matrix for the (target) embedding and the output layer')
     parser.add_argument('--grid-bf16', choices=BF16_CHOICES,
@@ -157,7 +164,8 @@ def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float)
     upgrade_renamed_flags(args)
     set_defaults(args, dropout=dropout, decoder_embed_dim=embed_dim, grid_hidden_size=hidden, grid_depth=depth,
                  grid_cell="standard", grid_no_priority=False, grid_shared_dims=False, grid_tied_depth=False,
-                 grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1)
+                 grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1,
+                 target_word_noise=0.0, target_word_noise_kind="unk")
     set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto",
                  output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never")
 

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
+import torch
 import torch.nn as nn
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
 from torch import Tensor
 
 from ..grid.grid_stack import GridState, reorder_state
+from ..grid.hardware import bf16_dot_kernel_pays
 from .low_precision import Bf16Choice, WeightCopies, linear
+from .word_noise import replace_words
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
@@ -61,16 +64,19 @@ class GridDecoderBase(FairseqIncrementalDecoder):
             # its init bounds how fast the first plateau is left (RESULTS, "The LSTM depth")
             self.fc_out = Linear(out_dim, len(dictionary), init=getattr(args, "decoder_output_init", 0.1))
         self.max_target_positions = args.max_target_positions
+        self.word_noise = (getattr(args, "target_word_noise", 0.0), getattr(args, "target_word_noise_kind", "unk"))
         self.grid_bf16 = Bf16Choice(args.grid_bf16, "--grid-bf16", "grid")
         self.output_bf16 = Bf16Choice(args.output_layer_bf16, "--output-layer-bf16", "output layer")
         self.output_grads_bf16 = Bf16Choice(args.output_layer_bf16_grads, "--output-layer-bf16-grads",
                                             "output layer's backward")
         self.output_inputs_bf16 = Bf16Choice(args.output_layer_bf16_inputs,
                                              "--output-layer-bf16-inputs", "output layer's forward (fp32 sums)",
-                                             cpu_only=True)
+                                             decide=bf16_dot_kernel_pays)
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
+        if self.training and self.word_noise[1] == "predicted" and self.word_noise[0] > 0.0:
+            prev_output_tokens = self.with_own_predictions(prev_output_tokens, encoder_out)
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, observer)
         return self.output_layer(x, copies=self.weight_copies(incremental_state)), extra
 
@@ -93,8 +99,25 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         (``copies``: see :meth:`weight_copies`)."""
         raise NotImplementedError
 
+    def with_own_predictions(self, tokens: Tensor, encoder_out) -> Tensor:
+        """``--target-word-noise-kind predicted``: the teacher-forced ``[B, T]`` input words, each
+        after the first replaced with probability ``p`` by this decoder's most likely word for it
+        (a first pass over ``tokens`` without gradients; :mod:`.word_noise`)."""
+        with torch.no_grad():
+            logits = self.output_layer(self.extract_features(tokens, encoder_out)[0])
+        guess = torch.cat([tokens[:, :1], logits.argmax(dim=-1)[:, :-1]], dim=1)  # input j+1 is output j
+        return self.noisy(tokens, guess)
+
+    def noisy(self, tokens: Tensor, predicted: Optional[Tensor] = None) -> Tensor:
+        """``tokens`` after ``--target-word-noise`` (:func:`.word_noise.replace_words`)."""
+        d, (p, kind) = self.dictionary, self.word_noise
+        return replace_words(tokens, p, kind, d.unk(), d.pad(), d.nspecial, len(d), predicted)
+
     def embed(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs."""
+        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs (in training, after ``--target-word-noise``
+        of kind ``unk`` or ``random``)."""
+        if self.training and self.word_noise[0] > 0.0 and self.word_noise[1] != "predicted":
+            tokens = self.noisy(tokens)
         return self.proj(self.dropout(self.embed_tokens(tokens)))
 
     def run_grid(self, like: Tensor, *args, **kwargs):

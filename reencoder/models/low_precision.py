@@ -7,8 +7,10 @@ over the vocabulary), ``--output-layer-bf16-grads`` for the output layer's backw
 ``--output-layer-bf16-inputs`` for its forward on bf16 inputs with fp32 sums (``sums_fp32``:
 :func:`reencoder.grid.bf16_gemm.linear_bf16_operands`).  ``auto`` is bf16
 where bf16 matmuls are native (:func:`reencoder.grid.hardware.native_bf16`) and the model runs
-in fp32.  At equal wall clock torch's bf16 forward of the output layer, whose logits come out
-rounded to bf16, cost dev loss; a bf16 backward, and a forward with fp32 sums, did not
+in fp32 (for ``--output-layer-bf16-inputs``: where its kernel beats fp32,
+:func:`reencoder.grid.hardware.bf16_dot_kernel_pays`).  At equal wall clock torch's bf16
+forward of the output layer, whose logits come out rounded to bf16, cost dev loss; a bf16
+backward, and a forward with fp32 sums, did not
 (``recipes/RESULTS.md``, "Single changes at equal wall clock").
 
 Only the GEMM operands are bf16: parameters, their gradients and the optimizer stay fp32, and
@@ -20,7 +22,7 @@ over 4,001 pieces costs about a third of its fp32 time (``recipes/RESULTS.md``, 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -36,20 +38,20 @@ logger = logging.getLogger(__name__)
 class Bf16Choice:
     """One ``auto|always|never`` flag (``flag`` and ``what`` it covers name it in the log): :meth:`dtype` is the GEMM
     dtype for inputs like a tensor; the first decision per (device, dtype) is logged with its
-    reason, so a training log says which path ran.  ``cpu_only``: ``auto`` never picks bf16 off
-    the CPU (a choice whose gain is a CPU kernel)."""
+    reason, so a training log says which path ran.  ``decide``: what ``auto`` asks of the device,
+    ``(use bf16, why)`` (default :func:`~reencoder.grid.hardware.native_bf16`; a CPU kernel's
+    choice passes :func:`~reencoder.grid.hardware.bf16_dot_kernel_pays`)."""
 
-    def __init__(self, setting: str, flag: str, what: str, cpu_only: bool = False):
+    def __init__(self, setting: str, flag: str, what: str,
+                 decide: Optional[Callable[[torch.device], Tuple[bool, str]]] = None):
         if setting not in BF16_CHOICES:
             raise ValueError(f"{flag} must be one of {BF16_CHOICES}, got {setting!r}")
-        self.setting, self.flag, self.what, self.cpu_only = setting, flag, what, cpu_only
+        self.setting, self.flag, self.what, self.decide = setting, flag, what, decide
         self._said = set()
 
     def use(self, like: Tensor) -> bool:
-        if self.setting == "auto" and self.cpu_only and like.device.type != "cpu":
-            use, why = False, "a CPU kernel: elsewhere it would only add casts"
-        elif self.setting == "auto":
-            native, why = native_bf16(like.device)
+        if self.setting == "auto":
+            native, why = (self.decide or native_bf16)(like.device)
             use = like.dtype == torch.float32 and native
         else:
             use, why = self.setting == "always", "as asked"

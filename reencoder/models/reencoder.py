@@ -95,7 +95,8 @@ class ReencoderGridDecoder(GridDecoderBase):
 
     def __init__(self, dictionary, args):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
-        readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim)
+        readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim,
+                             word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0)
         super().__init__(dictionary, args, grid, feature_size=readout.output_size)
         self.readout = readout
 
@@ -105,7 +106,7 @@ class ReencoderGridDecoder(GridDecoderBase):
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer, src_lengths=src_lengths,
                                        copies=copies)
-        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies), new_state
+        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in), new_state
 
 
 @register_model("reencoder")
@@ -127,6 +128,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         parser.add_argument('--grid-readout', choices=READOUTS,
                             help="how a row predicts its target word: 'last' source cell (the paper), "
                                  "'max' over the row, 'attn' (attention pooling over the row)")
+        parser.add_argument('--grid-readout-prev-word', action='store_true',
+                            help="the 'attn' readout also reads the previous target word's grid input (RNNsearch's "
+                                 "deep output)")
         parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
                             help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
         parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
@@ -164,7 +168,7 @@ def base_architecture(args):
     set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
                  max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
                  grid_source_order="reverse", grid_readout="attn", grid_source_input="embed",
-                 grid_source_lstm_size=None)
+                 grid_source_lstm_size=None, grid_readout_prev_word=False)
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")

@@ -106,15 +106,21 @@ def test_linear_into_adds_the_exact_sums_into_its_output_or_writes_them_over_a_b
     torch.testing.assert_close(over, reference(x, w, b.bfloat16().float()), rtol=1e-5, atol=1e-5)
 
 
-def test_auto_picks_the_bf16_inputs_kernel_only_on_a_cpu(monkeypatch):
-    """``--output-layer-bf16-inputs auto`` is a CPU kernel's choice: on another device (here
-    ``meta``) ``auto`` keeps fp32 even where bf16 is native; ``always`` still rounds."""
+@pytest.mark.parametrize("flags, on_cpu", [({"avx512_bf16"}, True), ({"avx512_bf16", "amx_bf16"}, False),
+                                           ({"avx2"}, False)])
+def test_auto_picks_the_bf16_inputs_kernel_only_on_a_cpu_where_it_pays(monkeypatch, flags, on_cpu):
+    """``--output-layer-bf16-inputs auto`` is a CPU kernel's choice: only on a CPU with AVX512-BF16
+    and without AMX (on the AMX Xeon fp32 GEMMs beat it), never on another device (here ``meta``)
+    even where bf16 is native; ``always`` still rounds; the other flags take native bf16."""
+    from reencoder.grid import hardware
     from reencoder.models import low_precision
     from reencoder.models.low_precision import Bf16Choice
 
+    monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     monkeypatch.setattr(low_precision, "native_bf16", lambda device: (True, "native (test)"))
+    kernel = hardware.bf16_dot_kernel_pays
     elsewhere, cpu = torch.empty(2, device="meta"), torch.empty(2)
-    assert not Bf16Choice("auto", "--f", "f", cpu_only=True).use(elsewhere)
-    assert Bf16Choice("auto", "--f", "f", cpu_only=True).use(cpu)
+    assert not Bf16Choice("auto", "--f", "f", decide=kernel).use(elsewhere)
+    assert Bf16Choice("auto", "--f", "f", decide=kernel).use(cpu) is on_cpu
     assert Bf16Choice("auto", "--f", "f").use(elsewhere)  # the other flags: native is enough
-    assert Bf16Choice("always", "--f", "f", cpu_only=True).use(elsewhere)
+    assert Bf16Choice("always", "--f", "f", decide=kernel).use(elsewhere)
