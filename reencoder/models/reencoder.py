@@ -199,9 +199,10 @@ def reencoder_base(args):
     Chosen on dev (see ``recipes/RESULTS.md``): the readout and the embedding size lowered the
     dev loss far more than grid width with the LSTM cell; the cheaper cell then learned faster
     per update *and* per second, which paid for the wider grid.  Where bf16 is native, the output
-    layer's backward GEMMs run in bf16 (``--output-layer-bf16-grads auto``) and its forward on bf16
-    inputs with fp32 sums (``--output-layer-bf16-inputs auto``): each a cheaper step at no worse dev
-    loss, where torch's bf16 forward, whose logits are rounded to bf16, cost dev loss."""
+    layer's backward GEMMs run in bf16 (``--output-layer-bf16-grads auto``) and, on CPUs with
+    AVX512-BF16 and without AMX, its forward on bf16 inputs with fp32 sums
+    (``--output-layer-bf16-inputs auto``): each a cheaper step at no worse dev loss, where torch's
+    bf16 forward, whose logits are rounded to bf16, cost dev loss."""
     set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, output_layer_bf16_grads="auto",
                  output_layer_bf16_inputs="auto")
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",

@@ -59,12 +59,16 @@ def test_bf16_gemms_match_fp32_to_bf16_precision(tiny_bin, flag):
 @pytest.mark.parametrize("flags,native", [({"avx2"}, False), ({"avx2", "avx512f", "avx512_bf16"}, True),
                                           ({"avx2", "avx512f", "amx_bf16"}, True)], ids=["avx2", "avx512_bf16", "amx"])
 def test_bf16_auto_follows_the_hardware(tiny_bin, monkeypatch, flags, native, flag):
-    """``auto``: bf16 GEMMs for float32 models exactly where the CPU has AMX or AVX512-BF16;
+    """``auto``: bf16 GEMMs for float32 models exactly where the CPU has AMX or AVX512-BF16 (the
+    output layer's bf16-input kernel only with AVX512-BF16 and without AMX, where it beats fp32);
     float64 models and ``never`` stay exact."""
     from reencoder.grid import hardware
 
     monkeypatch.setattr(hardware, "cpu_flags", lambda: frozenset(flags))
     assert hardware.native_bf16(torch.device("cpu"))[0] == native
+    if flag == BF16_FLAGS["output-inputs"]:
+        native = "avx512_bf16" in flags and "amx_bf16" not in flags
+        assert hardware.bf16_dot_kernel_pays(torch.device("cpu"))[0] == native
     _, task, exact = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, flag, "never"])
     _, _, auto = build_task_and_model(tiny_bin / "bin", extra=[*ATTN, flag, "auto"])
     auto.load_state_dict(exact.state_dict())

@@ -15,6 +15,8 @@ VARIANTS = {
     "attn-bilstm-5": ["--grid-readout", "attn", "--grid-source-input", "bilstm", "--grid-source-lstm-size", "5"],
     # paper §3.4 + §3.6: source and target share one set of gates, depth is h' = tanh(V H')
     "attn-shared-dims-tanh-depth": ["--grid-readout", "attn", "--grid-shared-dims", "--grid-depth-transform", "tanh"],
+    # the readout also reads the previous word's grid input (RNNsearch's deep output)
+    "attn-prev-word": ["--grid-readout", "attn", "--grid-readout-prev-word"],
 }
 
 
