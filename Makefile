@@ -27,10 +27,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -c "from reencoder.cjk_font import packaged_cjk_font as f; print('CJK font for the heat maps:', f())"
 	touch $(STAMP)
 
-# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow):
-# ~9 min on 2 cores (8 min 39 s from a fresh clone, install and lint included).
+# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow),
+# in two worker processes (pytest-xdist, one test file per worker at a time, so a file's fixtures
+# are built once): ~9 min on 2 cores before it (11 min 03 s from a fresh clone on an AMX Xeon).
 test: install lint
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
 
 # The linter and the unit tests alone (no training, no fairseq console scripts): under a minute.
 test-fast: install lint
@@ -40,8 +41,8 @@ test-fast: install lint
 lint: install
 	$(BIN)/ruff check reencoder data_prep eval recipes tests
 
-# The main job: data, Thot, the Reencoder, fairseq lstm + transformer, BLEU table (~23 min on 2
-# cores; 22 min 35 s from a fresh clone).
+# The main job: data, Thot, the Reencoder, fairseq lstm + transformer, BLEU table (~25 min on 2
+# cores; 24 min 08 s from a fresh clone on an AMX Xeon, 22 min 35 s on a Zen 4).
 demo: install
 	SHARED=$(SHARED) bash recipes/tatoeba_demo.sh
 
