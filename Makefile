@@ -27,11 +27,11 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -c "from reencoder.cjk_font import packaged_cjk_font as f; print('CJK font for the heat maps:', f())"
 	touch $(STAMP)
 
-# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow),
-# in two worker processes (pytest-xdist, one test file per worker at a time, so a file's fixtures
-# are built once): ~9 min on 2 cores before it (11 min 03 s from a fresh clone on an AMX Xeon).
+# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow):
+# ~9 min on 2 cores (8 min 04 s from a fresh clone on a Zen 4, 11 min 03 s on an AMX Xeon,
+# install and lint included).
 test: install lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q tests
 
 # The linter and the unit tests alone (no training, no fairseq console scripts): under a minute.
 test-fast: install lint

@@ -17,6 +17,16 @@ from .casing import Truecaser
 from .config import CONFIG_NAME, read_info
 from .oov import back_off, load_vocab
 
+#: the most words Thot's stack decoder takes in one sentence (it refuses more: "the sentence to
+#: translate is too long (MAX= 201 words)")
+MAX_WORDS = 200
+
+
+def pieces(segment: Sequence[str], max_words: int = MAX_WORDS) -> list[list[str]]:
+    """``segment`` cut into consecutive pieces of at most ``max_words`` words (Thot translates
+    each on its own; a TED talk has sentences of more than 200 words)."""
+    return [list(segment[i:i + max_words]) for i in range(0, len(segment), max_words)]
+
 
 class PhraseBasedModel:
     """Translate with a model folder written by :func:`eval.phrase_based.recipe.train`.
@@ -39,17 +49,19 @@ class PhraseBasedModel:
 
     def translate_tokens(self, segments: Sequence[Sequence[str]], batch_size: int = 100,
                          progress: bool = False) -> list[str]:
-        """Detokenized translations of segmented sentences (in order, none dropped)."""
-        outputs = [""] * len(segments)
-        todo = [i for i, seg in enumerate(segments) if len(seg) > 0]
+        """Detokenized translations of segmented sentences (in order, none dropped; a sentence of
+        more than :data:`MAX_WORDS` words is translated in :func:`pieces`, joined in order)."""
+        words: list[list[str]] = [[] for _ in segments]
+        # pieces of the backed-off words: the back-off can split a sentence into more words
+        todo = [(i, piece) for i, seg in enumerate(segments) for piece in pieces(back_off(seg, self._vocab))]
         starts = range(0, len(todo), batch_size)
         for start in tqdm(starts, desc="decoding", unit=" batches", file=sys.stderr, leave=False,
                           disable=not progress):
             chunk = todo[start:start + batch_size]
-            results = self._decoder.translate_batch([to_sentence(back_off(segments[i], self._vocab)) for i in chunk])
-            for i, result in zip(chunk, results):
-                outputs[i] = detokenize_en(self._truecaser.detruecase(to_target_tokens(result.target)))
-        return outputs
+            results = self._decoder.translate_batch([to_sentence(piece) for _, piece in chunk])
+            for (i, _), result in zip(chunk, results):
+                words[i] += self._truecaser.detruecase(to_target_tokens(result.target))
+        return [detokenize_en(w) if w else "" for w in words]
 
     def translate(self, lines: Iterable[str]) -> list[str]:
         """Translations of raw Chinese sentences (normalised like the training data, then

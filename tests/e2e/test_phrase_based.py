@@ -20,7 +20,7 @@ from data_prep.readers import TatoebaReader
 from data_prep.references import load_reference_streams
 from eval.errors import EvalError
 from eval.phrase_based import recipe
-from eval.phrase_based.model import PhraseBasedModel
+from eval.phrase_based.model import PhraseBasedModel, pieces
 from eval.phrase_based.oov import back_off
 from eval.textio import read_lines
 from tests.helpers import run_cli
@@ -71,6 +71,18 @@ def test_empty_input_lines_stay_empty(trained):
     with PhraseBasedModel(model) as pb:
         out = pb.translate(["", "我爱你。", "   ", "汤姆在哪里？"])
     assert out[0] == "" and out[2] == "" and out[1] and out[3]
+
+
+def test_a_sentence_longer_than_thot_takes_is_translated_in_pieces(trained):
+    """Thot refuses sentences of more than 201 words (TED has some): they go in pieces of
+    MAX_WORDS, whose translations are joined in order."""
+    _, model, _, _ = trained
+    short = ["我", "爱", "你", "。"]
+    long = short * 120  # 480 words: pieces of 200, 200 and 80
+    assert [len(p) for p in pieces(long)] == [200, 200, 80] and sum(pieces(long), []) == long
+    with PhraseBasedModel(model) as pb:
+        whole, *parts = pb.translate_tokens([long] + pieces(long))
+    assert whole.split() == " ".join(parts).split() and len(whole.split()) > 100
 
 
 def test_save_load_gives_same_output_and_cli_translates_raw_chinese(trained, tmp_path):
