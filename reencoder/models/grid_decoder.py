@@ -75,8 +75,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
-        if self.training and self.word_noise[1] == "predicted" and self.word_noise[0] > 0.0:
-            prev_output_tokens = self.with_own_predictions(prev_output_tokens, encoder_out)
+        if self.training and self.word_noise[0] > 0.0:
+            prev_output_tokens = self.noisy(prev_output_tokens, encoder_out)
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, observer)
         return self.output_layer(x, copies=self.weight_copies(incremental_state)), extra
 
@@ -99,25 +99,23 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         (``copies``: see :meth:`weight_copies`)."""
         raise NotImplementedError
 
-    def with_own_predictions(self, tokens: Tensor, encoder_out) -> Tensor:
-        """``--target-word-noise-kind predicted``: the teacher-forced ``[B, T]`` input words, each
-        after the first replaced with probability ``p`` by this decoder's most likely word for it
-        (a first pass over ``tokens`` without gradients; :mod:`.word_noise`)."""
+    def own_predictions(self, tokens: Tensor, encoder_out) -> Tensor:
+        """This decoder's most likely word for each of the teacher-forced ``[B, T]`` input words
+        after the first (a first pass over ``tokens`` without gradients; the first stays)."""
         with torch.no_grad():
             logits = self.output_layer(self.extract_features(tokens, encoder_out)[0])
-        guess = torch.cat([tokens[:, :1], logits.argmax(dim=-1)[:, :-1]], dim=1)  # input j+1 is output j
-        return self.noisy(tokens, guess)
+        return torch.cat([tokens[:, :1], logits.argmax(dim=-1)[:, :-1]], dim=1)  # input j+1 is output j
 
-    def noisy(self, tokens: Tensor, predicted: Optional[Tensor] = None) -> Tensor:
-        """``tokens`` after ``--target-word-noise`` (:func:`.word_noise.replace_words`)."""
+    def noisy(self, tokens: Tensor, encoder_out) -> Tensor:
+        """The teacher-forced ``[B, T]`` input words after ``--target-word-noise``: each after the
+        first replaced with probability ``p`` by ``<unk>``, a random word or this decoder's own
+        guess (:func:`own_predictions`), as ``--target-word-noise-kind`` says (:mod:`.word_noise`)."""
         d, (p, kind) = self.dictionary, self.word_noise
+        predicted = self.own_predictions(tokens, encoder_out) if kind == "predicted" else None
         return replace_words(tokens, p, kind, d.unk(), d.pad(), d.nspecial, len(d), predicted)
 
     def embed(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs (in training, after ``--target-word-noise``
-        of kind ``unk`` or ``random``)."""
-        if self.training and self.word_noise[0] > 0.0 and self.word_noise[1] != "predicted":
-            tokens = self.noisy(tokens)
+        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs."""
         return self.proj(self.dropout(self.embed_tokens(tokens)))
 
     def run_grid(self, like: Tensor, *args, **kwargs):

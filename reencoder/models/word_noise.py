@@ -3,7 +3,7 @@
 Under teacher forcing a decoder always reads the right previous words; in beam search it reads
 its own, wrong ones included.  Replacing a fraction of the teacher-forced words during training
 (target-side word dropout: Gal & Ghahramani, NeurIPS 2016; Sennrich, Haddow & Birch, WMT 2016)
-makes it rely less on a perfect prefix.  Two kinds of replacement:
+makes it rely less on a perfect prefix.  Three kinds of replacement:
 
 * ``unk``    — the dictionary's ``<unk>`` (word dropout);
 * ``random`` — a word drawn uniformly from the dictionary's real words;

@@ -55,16 +55,21 @@ def tiny_decoder(noise):
     return reencoder.ReencoderGridDecoder(d, args), d
 
 
-def test_the_decoder_embeds_noisy_words_in_training_only():
+def encoder_out(B=1, S=5):
+    return {"src_in": [torch.randn(B, S, 16)], "src_lengths": [torch.full((B,), S)]}
+
+
+def test_the_decoder_reads_noisy_words_in_training_only():
     torch.manual_seed(0)
     dec, d = tiny_decoder(1.0)  # every real word after the start becomes <unk>
     tokens = torch.tensor([[d.eos(), 5, 6, 7]])
     unk = torch.tensor([[d.eos(), d.unk(), d.unk(), d.unk()]])
+    enc = encoder_out()
     dec.train()
     dec.dropout.p = 0.0
-    assert torch.equal(dec.embed(tokens), dec.embed(unk))
+    assert torch.equal(dec(tokens, enc)[0], dec(unk, enc)[0])
     dec.eval()
-    assert not torch.equal(dec.embed(tokens), dec.embed(unk))
+    assert not torch.equal(dec(tokens, enc)[0], dec(unk, enc)[0])
 
 
 def test_architectures_default_to_no_noise():
@@ -86,7 +91,7 @@ def test_predicted_noise_feeds_the_decoders_own_guesses():
     tokens[:, 0] = d.eos()
     with torch.no_grad():
         guess = dec.output_layer(dec.extract_features(tokens, enc)[0]).argmax(-1)
-    out = dec.with_own_predictions(tokens, enc)
+    out = dec.noisy(tokens, enc)
     assert torch.equal(out[:, 0], tokens[:, 0]) and torch.equal(out[:, 1:], guess[:, :-1])
     assert not torch.equal(out, tokens)  # an untrained decoder guesses wrong
     with pytest.raises(ValueError, match="needs the predicted ids"):
