@@ -15,9 +15,11 @@ from torch import Tensor
 from ..grid.grid_stack import GridState, reorder_state
 from ..grid.hardware import bf16_dot_kernel_pays
 from .low_precision import Bf16Choice, WeightCopies, linear
+from .target_lstm import TargetLSTM
 from .word_noise import replace_words
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
+TARGET_LSTM_KEY = "target_lstm"  # the target LSTM's (h, c) in the incremental state
 
 
 def Embedding(num_embeddings: int, embedding_dim: int, padding_idx: int) -> nn.Embedding:
@@ -47,12 +49,16 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     state_key = "grid_state"
 
-    def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None):
+    def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None,
+                 target_lstm_size: int = 0):
         super().__init__(dictionary)
         n = args.grid_hidden_size if feature_size is None else feature_size  # what grid_features returns
         self.embed_tokens = Embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         self.dropout = FairseqDropout(args.dropout, module_name=self.__class__.__name__)
-        self.proj = Linear(args.decoder_embed_dim, args.grid_hidden_size, bias=True)
+        # target_lstm_size: the grid's target input is a causal LSTM's state over the prefix (.target_lstm)
+        self.target_lstm = TargetLSTM(args.decoder_embed_dim, target_lstm_size) if target_lstm_size else None
+        proj_in = target_lstm_size or args.decoder_embed_dim
+        self.proj = Linear(proj_in, args.grid_hidden_size, bias=True)
         self.grid = grid
         out_dim = args.decoder_out_embed_dim
         self.out_proj = Linear(n, out_dim, bias=False) if out_dim != n else None
@@ -87,7 +93,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         state = self.cached_state(incremental_state)
         if state is not None:  # later steps: only the newest token's row (column)
             prev_output_tokens = prev_output_tokens[:, -1:]
-        x = self.embed(prev_output_tokens)  # [B, T, n]
+        x = self.embed(prev_output_tokens, incremental_state)  # [B, T, n]
         features, new_state = self.grid_features(x, encoder_out, state, observer, self.weight_copies(incremental_state))
         self.store_state(incremental_state, new_state)
         return features, {"attn": [None], "inner_states": [features]}
@@ -114,9 +120,15 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         predicted = self.own_predictions(tokens, encoder_out) if kind == "predicted" else None
         return replace_words(tokens, p, kind, d.unk(), d.pad(), d.nspecial, len(d), predicted)
 
-    def embed(self, tokens: Tensor) -> Tensor:
-        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs."""
-        return self.proj(self.dropout(self.embed_tokens(tokens)))
+    def embed(self, tokens: Tensor, incremental_state: Optional[IncrementalState] = None) -> Tensor:
+        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs (through the target LSTM where there is
+        one, continuing from its state carried in ``incremental_state``)."""
+        x = self.dropout(self.embed_tokens(tokens))
+        if self.target_lstm is not None:
+            x, lstm_state = self.target_lstm(x, self.carried(incremental_state, TARGET_LSTM_KEY))
+            self.carry(incremental_state, TARGET_LSTM_KEY, lstm_state)
+            x = self.dropout(x)
+        return self.proj(x)
 
     def run_grid(self, like: Tensor, *args, **kwargs):
         """Call the grid with its GEMM dtype given explicitly (``compute_dtype``): bf16 as
@@ -125,15 +137,20 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         x, state = self.grid(*args, compute_dtype=self.grid_bf16.dtype(like), **kwargs)
         return x.to(like.dtype), state
 
-    def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
-        if incremental_state is None:
-            return None
-        cached = self.get_incremental_state(incremental_state, self.state_key)
+    def carried(self, incremental_state: Optional[IncrementalState], key: str) -> Optional[Tuple[Tensor, Tensor]]:
+        """The ``(h, m)`` pair stored under ``key`` in fairseq's incremental state (``None``: none yet)."""
+        cached = None if incremental_state is None else self.get_incremental_state(incremental_state, key)
         return None if cached is None else (cached["h"], cached["m"])
 
-    def store_state(self, incremental_state: Optional[IncrementalState], state: GridState) -> None:
+    def carry(self, incremental_state: Optional[IncrementalState], key: str, pair: Tuple[Tensor, Tensor]) -> None:
         if incremental_state is not None:
-            self.set_incremental_state(incremental_state, self.state_key, {"h": state[0], "m": state[1]})
+            self.set_incremental_state(incremental_state, key, {"h": pair[0], "m": pair[1]})
+
+    def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
+        return self.carried(incremental_state, self.state_key)
+
+    def store_state(self, incremental_state: Optional[IncrementalState], state: GridState) -> None:
+        self.carry(incremental_state, self.state_key, state)
 
     def weight_copies(self, incremental_state: Optional[IncrementalState]) -> Optional[WeightCopies]:
         """Low-precision weight copies for one decoding run (:mod:`.low_precision`), kept in its
@@ -164,6 +181,9 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         state = self.cached_state(incremental_state)
         if state is not None:
             self.store_state(incremental_state, reorder_state(state, new_order))
+        lstm_state = self.carried(incremental_state, TARGET_LSTM_KEY)
+        if lstm_state is not None:  # [1, B, size] each
+            self.carry(incremental_state, TARGET_LSTM_KEY, tuple(t.index_select(1, new_order) for t in lstm_state))
 
     def max_positions(self) -> int:
         return self.max_target_positions

@@ -6,7 +6,8 @@ fairseq's encoder/decoder split maps onto the grid as follows:
   the input projection and moves padding to the right (fairseq left-pads sources by default;
   the grid needs right padding for padding invariance, see :mod:`reencoder.grid.reencoder_grid`).
   It does no recurrent work: the source is *re-encoded* inside the grid for every target word.
-* :class:`ReencoderGridDecoder` embeds the previous target tokens, runs the 3D grid and reads
+* :class:`ReencoderGridDecoder` embeds the previous target tokens (optionally through a causal
+  LSTM, :mod:`reencoder.models.target_lstm`), runs the 3D grid and reads
   each target distribution from the top of its row.  With ``incremental_state`` (fairseq's
   SequenceGenerator) it computes one row per new token from the cached row state.
 """
@@ -30,6 +31,7 @@ from .flags import add_grid_args, check_positive, grid_defaults, grid_kwargs, po
 from .grid_decoder import Embedding, GridDecoderBase, Linear
 from .numerics import check_finite
 from .readout import READOUTS, RowReadout
+from .target_lstm import TARGET_INPUTS
 
 DEFAULT_MAX_POSITIONS = 1024
 
@@ -97,7 +99,8 @@ class ReencoderGridDecoder(GridDecoderBase):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim,
                              word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0)
-        super().__init__(dictionary, args, grid, feature_size=readout.output_size)
+        target_lstm_size = (args.grid_target_lstm_size or args.grid_hidden_size) if args.grid_target_input == "lstm" else 0
+        super().__init__(dictionary, args, grid, feature_size=readout.output_size, target_lstm_size=target_lstm_size)
         self.readout = readout
 
     def grid_features(self, tgt_in, encoder_out, row_state, observer=None, copies=None):
@@ -136,6 +139,11 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
                             help="units per direction of the 'bilstm' source input (default: half the source "
                                  "embedding size)")
+        parser.add_argument('--grid-target-input', choices=TARGET_INPUTS,
+                            help="each row's target input: the previous word's 'embed' (the paper) or the state of "
+                                 "a causal 'lstm' over the target prefix (reencoder.models.target_lstm)")
+        parser.add_argument('--grid-target-lstm-size', type=positive_int, metavar='N',
+                            help="units of the 'lstm' target input (default: --grid-hidden-size)")
         # fmt: on
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
@@ -168,7 +176,8 @@ def base_architecture(args):
     set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
                  max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
                  grid_source_order="reverse", grid_readout="attn", grid_source_input="embed",
-                 grid_source_lstm_size=None, grid_readout_prev_word=False)
+                 grid_source_lstm_size=None, grid_readout_prev_word=False, grid_target_input="embed",
+                 grid_target_lstm_size=None)
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")

@@ -17,6 +17,9 @@ VARIANTS = {
     "attn-shared-dims-tanh-depth": ["--grid-readout", "attn", "--grid-shared-dims", "--grid-depth-transform", "tanh"],
     # the readout also reads the previous word's grid input (RNNsearch's deep output)
     "attn-prev-word": ["--grid-readout", "attn", "--grid-readout-prev-word"],
+    # each row's target input: a causal LSTM over the target prefix, also read by the readout
+    "attn-target-lstm-prev-word": ["--grid-readout", "attn", "--grid-target-input", "lstm", "--grid-target-lstm-size", "5",
+                                   "--grid-readout-prev-word"],
 }
 
 
@@ -41,6 +44,30 @@ def test_source_lstm_size_sets_the_bilstm_width(tiny_bin):
     embed = default.encoder.embed_tokens.embedding_dim
     assert default.encoder.lstm.hidden_size == embed // 2
     assert sized.encoder.lstm.hidden_size == 5 and sized.encoder.proj.in_features == 10
+
+
+def test_target_lstm_input_reads_the_whole_prefix(tiny_bin):
+    """Row j's grid input: the previous word's embedding alone, or with ``--grid-target-input
+    lstm`` a function of every earlier word (and of no later one)."""
+    _, _, embed = build_task_and_model(tiny_bin / "bin", extra=[])
+    _, _, lstm = build_task_and_model(tiny_bin / "bin", extra=["--grid-target-input", "lstm"])
+    assert embed.decoder.target_lstm is None
+    assert lstm.decoder.target_lstm.size == lstm.decoder.proj.in_features == lstm.decoder.grid.hidden_size
+    tokens = torch.tensor([[2, 7, 8, 9, 10]])
+    changed = tokens.clone()
+    changed[0, 0] = 11  # the first word only
+    for model in (embed, lstm):
+        model.eval()
+    with torch.no_grad():
+        a, b = embed.decoder.embed(tokens), embed.decoder.embed(changed)
+        assert not torch.equal(a[:, 0], b[:, 0])
+        torch.testing.assert_close(a[:, 1:], b[:, 1:])
+        a, b = lstm.decoder.embed(tokens), lstm.decoder.embed(changed)
+        assert all(not torch.allclose(a[:, j], b[:, j]) for j in range(tokens.shape[1]))
+    with torch.no_grad():  # causal: a later word changes no earlier row's input
+        later = tokens.clone()
+        later[0, 3] = 12
+        torch.testing.assert_close(lstm.decoder.embed(tokens)[:, :3], lstm.decoder.embed(later)[:, :3])
 
 
 def sentence_alone(sample, b, pad):
