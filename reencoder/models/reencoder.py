@@ -98,7 +98,8 @@ class ReencoderGridDecoder(GridDecoderBase):
     def __init__(self, dictionary, args):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim,
-                             word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0)
+                             word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0,
+                             source_size=args.grid_hidden_size if args.grid_readout_source_words else 0)
         target_lstm_size = (args.grid_target_lstm_size or args.grid_hidden_size) if args.grid_target_input == "lstm" else 0
         super().__init__(dictionary, args, grid, feature_size=readout.output_size, target_lstm_size=target_lstm_size)
         self.readout = readout
@@ -109,7 +110,7 @@ class ReencoderGridDecoder(GridDecoderBase):
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer, src_lengths=src_lengths,
                                        copies=copies)
-        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in), new_state
+        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in, source=src_in), new_state
 
 
 @register_model("reencoder")
@@ -134,6 +135,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         parser.add_argument('--grid-readout-prev-word', action='store_true',
                             help="the 'attn' readout also reads the previous target word's grid input (RNNsearch's "
                                  "deep output)")
+        parser.add_argument('--grid-readout-source-words', action='store_true',
+                            help="the 'attn' readout also pools the cells' source inputs with its attention weights (a "
+                                 "lexical path from the attended source words, Nguyen & Chiang 2018)")
         parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
                             help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
         parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
@@ -176,8 +180,8 @@ def base_architecture(args):
     set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
                  max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
                  grid_source_order="reverse", grid_readout="attn", grid_source_input="embed",
-                 grid_source_lstm_size=None, grid_readout_prev_word=False, grid_target_input="embed",
-                 grid_target_lstm_size=None)
+                 grid_source_lstm_size=None, grid_readout_prev_word=False, grid_readout_source_words=False,
+                 grid_target_input="embed", grid_target_lstm_size=None)
 
 
 @register_model_architecture("reencoder", "reencoder_tiny")

@@ -17,6 +17,8 @@ VARIANTS = {
     "attn-shared-dims-tanh-depth": ["--grid-readout", "attn", "--grid-shared-dims", "--grid-depth-transform", "tanh"],
     # the readout also reads the previous word's grid input (RNNsearch's deep output)
     "attn-prev-word": ["--grid-readout", "attn", "--grid-readout-prev-word"],
+    # the readout also pools the source words with its attention weights (a lexical path)
+    "attn-source-words": ["--grid-readout", "attn", "--grid-readout-source-words"],
     # each row's target input: a causal LSTM over the target prefix, also read by the readout
     "attn-target-lstm-prev-word": ["--grid-readout", "attn", "--grid-target-input", "lstm", "--grid-target-lstm-size", "5",
                                    "--grid-readout-prev-word"],

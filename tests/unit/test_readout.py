@@ -83,3 +83,26 @@ def test_attention_reads_the_previous_word_as_a_third_part():
     torch.testing.assert_close(rows_one_by_one, out)
     with pytest.raises(ValueError, match="only the 'attn' readout"):
         RowReadout("last", 6, word_size=6)
+
+
+def test_attention_pools_the_source_words_with_its_own_weights():
+    """--grid-readout-source-words: r_j = tanh(W_o [c_j; h_|x|j; Σ_i α_ij s_i]) with the α of c_j;
+    padding source words never matter, and row by row equals the whole."""
+    top, lengths = rows()
+    source = torch.randn(top.shape[0], top.shape[2], 5, dtype=torch.float64)
+    ro = RowReadout("attn", 6, source_size=5).double()
+    with torch.no_grad():
+        ro.query.weight.copy_(torch.eye(6) * 1e3)
+    top[0, :, 4] = top[0, :, 1] * 10  # item 0's query points at cell 1, as in the test above
+    top[0, :, 1] = top[0, :, 4]  # (cells 1 and 4 share the weight: give them one source word)
+    source[0, 4] = source[0, 1]
+    out = ro(top, lengths, source=source)
+    expect = torch.tanh(ro.out(torch.cat([top[0, :, 1], top[0, :, 4], source[0, 1].expand(top.shape[1], 5)], dim=-1)))
+    torch.testing.assert_close(out[0], expect)
+    padded = source.clone()
+    padded[1, 2:] = 1e6  # item 1 has 2 real cells
+    torch.testing.assert_close(ro(top, lengths, source=padded), out)
+    rows_one_by_one = torch.cat([ro(top[:, j:j + 1], lengths, source=source) for j in range(top.shape[1])], 1)
+    torch.testing.assert_close(rows_one_by_one, out)
+    with pytest.raises(ValueError, match="only the 'attn' readout"):
+        RowReadout("max", 6, source_size=5)
