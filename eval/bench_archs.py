@@ -36,6 +36,10 @@ SYSTEMS: Dict[str, List[str]] = {
     # the same with the output layer's forward in fp32 (the demo's Reencoder before --output-layer-bf16-inputs)
     "reencoder_base_bf16_grads": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "never",
                                   "--output-layer-bf16-grads", "always", "--output-layer-bf16-inputs", "never"],
+    # the same without the readout's source words (the demo's Reencoder before they became its default)
+    "reencoder_base_bf16_grads_no_source_words": ["--arch", "reencoder_base", "--grid-bf16", "always",
+                                                  "--output-layer-bf16", "never", "--output-layer-bf16-grads", "always",
+                                                  "--output-layer-bf16-inputs", "never", "--grid-readout-no-source-words"],
     # the grid's and the output layer's GEMMs in bf16, forward and backward
     "reencoder_base_bf16": ["--arch", "reencoder_base", "--grid-bf16", "always", "--output-layer-bf16", "always"],
     # bf16 in the grid only (the demo's Reencoder before --output-layer-bf16-grads)

@@ -19,11 +19,12 @@ reads the prediction from the last one only; later 2D translation models pool ov
   the deep output of RNNsearch (Bahdanau, Cho & Bengio, ICLR 2015, appendix A.2.2), which
   reads the previous word beside the context.
 
-  With ``source_size`` (``--grid-readout-source-words``) the same weights also pool the cells'
-  source inputs ``s_i`` (the projected source embeddings), ``r_j = tanh(W_o [c_j; h_{|x| j}; Σ_i
-  α_ij s_i])``: a lexical path from the attended source words straight to the prediction, the
-  attention-weighted source embeddings of Nguyen & Chiang's lexical model (NAACL 2018), which
-  made NMT choose rarer words more adequately.
+  With ``source_size`` (``--grid-readout-source-words``) the same weights also pool the source
+  words' embeddings ``E_src(x_i)``, ``r_j = tanh(W_o [c_j; h_{|x| j}; Σ_i α_ij E_src(x_i)])``: a
+  lexical path from the attended source words straight to the prediction, the attention-weighted
+  source embeddings of Nguyen & Chiang's lexical model (NAACL 2018), which made NMT choose rarer
+  words more adequately.  (Pooling the grid's 128-unit source inputs instead did less:
+  ``recipes/RESULTS.md``, "The readout's source words".)
 
   Every cell of the row then has a direct path to the prediction (and its gradient), instead
   of only through the source-axis LSTM of the row.
@@ -94,7 +95,7 @@ class RowReadout(nn.Module):
         operands (the softmax and the results stay in ``top``'s dtype); ``copies``: its weights
         in that dtype while decoding (:mod:`.low_precision`); ``words``: the ``[B, T,
         word_size]`` inputs of the previous words, read when ``word_size`` is set; ``source``:
-        the ``[B, S, source_size]`` source inputs, pooled when ``source_size`` is set."""
+        the ``[B, S, source_size]`` source words' embeddings, pooled when ``source_size`` is set."""
         if self.kind == "max":
             mask = padding_mask(src_lengths, top.shape[2]).unsqueeze(-1)  # [B, 1, S, 1]
             return top.masked_fill(mask, float("-inf")).amax(dim=2)
@@ -111,6 +112,16 @@ class RowReadout(nn.Module):
         if self.source_size:
             parts.append(torch.einsum("bts,bsn->btn", alpha, source.to(top.dtype)))
         return torch.tanh(linear(torch.cat(parts, dim=-1), self.out.weight, self.out.bias, dtype, copies, "readout.out"))
+
+    def upgrade_state_dict_named(self, state_dict: dict, name: str) -> None:
+        """fairseq's hook before loading a checkpoint: one saved without the source words
+        (``reencoder_base`` before they became its default) gets zero weights for them, so the
+        model computes exactly what it saved."""
+        key = f"{name}.out.weight"
+        weight = state_dict.get(key)
+        if self.kind == "attn" and self.source_size and weight is not None and weight.shape[1] + self.source_size == \
+                self.out.in_features:
+            state_dict[key] = torch.cat([weight, weight.new_zeros(weight.shape[0], self.source_size)], dim=1)
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, hidden_size={self.hidden_size}, output_size={self.output_size}, "

@@ -42,6 +42,8 @@ SOURCE_INPUTS = ("embed", "bilstm")
 class ReencoderSourceEncoder(FairseqEncoder):
     """Source embeddings and the source half of the grid's input projection; with
     ``reverse=True`` each source sentence is laid along the grid's source axis last word first.
+    Its output also holds the embeddings themselves (``src_words``, in the grid's order), for a
+    readout that pools them (``--grid-readout-source-words``).
 
     ``source_input="embed"`` (the paper) feeds each cell its raw source embedding;
     ``"bilstm"`` feeds it the states of a one-layer bidirectional LSTM over the source (the
@@ -73,7 +75,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
         lengths = right_pad_lengths(tokens, self.padding_idx)
         if self.reverse:
             tokens = reverse_real_tokens(tokens, lengths)
-        x = self.dropout(self.embed_tokens(tokens))
+        x = words = self.dropout(self.embed_tokens(tokens))
         if self.lstm is not None:
             packed = nn.utils.rnn.pack_padded_sequence(x, lengths.clamp(min=1).cpu(), batch_first=True,
                                                        enforce_sorted=False)
@@ -81,7 +83,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
                                                     total_length=tokens.shape[1])
             x = self.dropout(x)
         x = self.proj(x)  # [B, S, n]
-        return {"src_in": [x], "src_lengths": [lengths]}
+        return {"src_in": [x], "src_lengths": [lengths], "src_words": [words]}
 
     def reorder_encoder_out(self, encoder_out: Dict[str, List[Tensor]], new_order: Tensor):
         return {key: [t.index_select(0, new_order) for t in value] for key, value in encoder_out.items()}
@@ -99,7 +101,7 @@ class ReencoderGridDecoder(GridDecoderBase):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim,
                              word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0,
-                             source_size=args.grid_hidden_size if args.grid_readout_source_words else 0)
+                             source_size=args.encoder_embed_dim if args.grid_readout_source_words else 0)
         target_lstm_size = (args.grid_target_lstm_size or args.grid_hidden_size) if args.grid_target_input == "lstm" else 0
         super().__init__(dictionary, args, grid, feature_size=readout.output_size, target_lstm_size=target_lstm_size)
         self.readout = readout
@@ -110,7 +112,8 @@ class ReencoderGridDecoder(GridDecoderBase):
         src_in, src_lengths = encoder_out["src_in"][0], encoder_out["src_lengths"][0]
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer, src_lengths=src_lengths,
                                        copies=copies)
-        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in, source=src_in), new_state
+        source = encoder_out["src_words"][0] if self.readout.source_size else None
+        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in, source=source), new_state
 
 
 @register_model("reencoder")
@@ -136,8 +139,10 @@ class ReencoderModel(FairseqEncoderDecoderModel):
                             help="the 'attn' readout also reads the previous target word's grid input (RNNsearch's "
                                  "deep output)")
         parser.add_argument('--grid-readout-source-words', action='store_true',
-                            help="the 'attn' readout also pools the cells' source inputs with its attention weights (a "
-                                 "lexical path from the attended source words, Nguyen & Chiang 2018)")
+                            help="the 'attn' readout also pools the source words' embeddings with its attention weights "
+                                 "(a lexical path from the attended source words, Nguyen & Chiang 2018; reencoder_base: on)")
+        parser.add_argument('--grid-readout-no-source-words', dest='grid_readout_source_words', action='store_false',
+                            help="the readout does not pool the source words (undoes an architecture that does)")
         parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
                             help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
         parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
@@ -219,7 +224,7 @@ def reencoder_base(args):
     set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, output_layer_bf16_grads="auto",
                  output_layer_bf16_inputs="auto")
     set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
-                 grid_shared_dims=True, grid_depth_transform="tanh")
+                 grid_shared_dims=True, grid_depth_transform="tanh", grid_readout_source_words=True)
     reencoder_paper(args)
 
 

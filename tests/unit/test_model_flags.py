@@ -45,6 +45,8 @@ def test_named_architectures_have_the_documented_sizes(name):
     # sums) too for the demo's model only
     assert (args.grid_bf16, args.output_layer_bf16) == ("never" if name == "reencoder_tiny" else "auto", "never")
     assert args.output_layer_bf16_grads == args.output_layer_bf16_inputs == ("auto" if cheap else "never")
+    # the demo's readout also pools the source words (a lexical path)
+    assert args.grid_readout_source_words is cheap
 
 
 def test_given_flags_win_and_derived_defaults_follow_them():
@@ -193,3 +195,43 @@ def test_a_checkpoint_with_the_old_names_loads_through_fairseq(tmp_path):
     (loaded,), _ = load_checkpoint_models(tmp_path / "old.pt", tmp_path)
     assert repr(loaded) == repr(model.eval())
     assert all(torch.equal(x, y) for x, y in zip(model.state_dict().values(), loaded.state_dict().values()))
+
+
+def test_a_checkpoint_saved_before_the_source_words_readout_loads_as_it_was(tmp_path):
+    """reencoder_base now pools the source words in its readout; a checkpoint saved before (its
+    stored args without the flag) loads through fairseq, strictly, with zero weights for them, and
+    computes exactly what the saved model computed."""
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+    from omegaconf import OmegaConf
+
+    from reencoder.loading import build_model, load_checkpoint_models
+
+    for lang in ("zh", "en"):
+        tiny_dictionary().save(str(tmp_path / f"dict.{lang}.txt"))
+    small = ["--grid-hidden-size", "8", "--encoder-embed-dim", "12", "--decoder-embed-dim", "8"]
+    argv = [tmp_path, "--arch", "reencoder_base", "--task", "translation", "-s", "zh", "-t", "en", "--cpu", *small]
+    new_args, _, new_model = build_model(argv, seed=0)
+    assert new_args.grid_readout_source_words and new_model.decoder.readout.source_size == 12  # the source embedding
+    old = Namespace(arch="reencoder_base", grid_readout_source_words=False, grid_hidden_size=8, encoder_embed_dim=12,
+                    decoder_embed_dim=8)
+    reencoder.reencoder_base(old)
+    old_model = built(old)
+    assert old_model.decoder.readout.source_size == 0
+    cfg = OmegaConf.to_container(convert_namespace_to_omegaconf(new_args), resolve=True, enum_to_str=True)
+    del cfg["model"].grid_readout_source_words  # stored before the flag existed
+    history = [{"criterion_name": "CrossEntropyCriterion", "optimizer_name": "Adam", "lr_scheduler_state": {},
+                "num_updates": 0}]
+    torch.save({"args": None, "cfg": cfg, "model": old_model.state_dict(), "criterion": None,
+                "optimizer_history": history, "task_state": {}, "extra_state": {}}, tmp_path / "old.pt")
+    (loaded,), _ = load_checkpoint_models(tmp_path / "old.pt", tmp_path)
+    assert loaded.decoder.readout.source_size == 12
+    assert not loaded.decoder.readout.out.weight[:, -12:].any()
+    src, prev = torch.tensor([[4, 5, 2], [5, 2, 1]]), torch.tensor([[2, 6, 7], [2, 7, 1]])
+    old_model.eval()
+    with torch.no_grad():
+        want, _ = old_model(src, torch.tensor([3, 2]), prev)
+        got, _ = loaded(src, torch.tensor([3, 2]), prev)
+    torch.testing.assert_close(got, want)
+    loaded.decoder.readout.out.weight.data[:, -12:] = 1.0  # the new part really is read
+    with torch.no_grad():
+        assert not torch.allclose(loaded(src, torch.tensor([3, 2]), prev)[0], want)
