@@ -8,17 +8,18 @@ checkpoints load under torch's safe (``weights_only``) unpickler, and a fix that
 
 import logging
 
-from . import ngram_block_fix
 from .checkpoint_safety import allow_fairseq_checkpoints
 
 # fairseq's speech task logs "Please install tensorboardX" at import, noise for a text plugin
 logging.getLogger("fairseq.tasks.text_to_speech").setLevel(logging.WARNING)
 
 allow_fairseq_checkpoints()
-ngram_block_fix.install()
 
 from . import (  # noqa: E402  (after the allow-list, which the models' import needs)
     models,  # noqa: E402,F401  (registers --arch reencoder*)
+    ngram_block_fix,  # noqa: E402  (imports fairseq: after the logging level above)
     optim,  # noqa: E402,F401  (registers --optimizer fused_adam, --lr-scheduler wallclock_linear)
     tasks,  # noqa: E402,F401  (registers --task algorithmic, --criterion sequence_accuracy)
 )
+
+ngram_block_fix.install()
