@@ -142,5 +142,6 @@ class DepthGridStack(nn.Module):
 
 
 def reorder_state(state: GridState, new_order: Tensor) -> GridState:
-    """Reorder a carried grid state along the batch (beam search)."""
+    """Reorder a carried grid state (or any ``(h, m)`` pair with the batch on dim 1, such as a
+    target LSTM's) along the batch (beam search)."""
     return state[0].index_select(1, new_order), state[1].index_select(1, new_order)

@@ -178,12 +178,10 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out", grads, sums_fp32)
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
-        state = self.cached_state(incremental_state)
-        if state is not None:
-            self.store_state(incremental_state, reorder_state(state, new_order))
-        lstm_state = self.carried(incremental_state, TARGET_LSTM_KEY)
-        if lstm_state is not None:  # [1, B, size] each
-            self.carry(incremental_state, TARGET_LSTM_KEY, tuple(t.index_select(1, new_order) for t in lstm_state))
+        for key in (self.state_key, TARGET_LSTM_KEY):  # each pair has the batch on dim 1
+            pair = self.carried(incremental_state, key)
+            if pair is not None:
+                self.carry(incremental_state, key, reorder_state(pair, new_order))
 
     def max_positions(self) -> int:
         return self.max_target_positions

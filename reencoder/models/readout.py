@@ -119,8 +119,7 @@ class RowReadout(nn.Module):
         model computes exactly what it saved."""
         key = f"{name}.out.weight"
         weight = state_dict.get(key)
-        if self.kind == "attn" and self.source_size and weight is not None and weight.shape[1] + self.source_size == \
-                self.out.in_features:
+        if self.source_size and weight is not None and weight.shape[1] + self.source_size == self.out.in_features:
             state_dict[key] = torch.cat([weight, weight.new_zeros(weight.shape[0], self.source_size)], dim=1)
 
     def extra_repr(self) -> str:

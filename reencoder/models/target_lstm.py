@@ -42,5 +42,4 @@ class TargetLSTM(nn.Module):
         return self.lstm.hidden_size
 
     def forward(self, x: Tensor, state: Optional[LstmState] = None) -> Tuple[Tensor, LstmState]:
-        out, new_state = self.lstm(x, state)
-        return out, new_state
+        return self.lstm(x, state)
