@@ -21,15 +21,14 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	# torchaudio, which has no build for torch 2.13 and is not needed for text.
 	$(PIP) install -q --no-deps ve-fairseq==0.12.3
 	$(PIP) install -q --no-deps --no-build-isolation -e .
-	# the grid's fused C++ gate kernels, compiled once into torch's extension cache
+	# the grid's C++ kernels, compiled once into torch's extension cache
 	$(BIN)/python -c "from reencoder.grid.gate_kernels import report; print(report())"
 	# the heat maps' CJK font (pylopdf-fonts-zh-cn in requirements.txt: Noto Sans SC, +20 MB)
 	$(BIN)/python -c "from reencoder.cjk_font import packaged_cjk_font as f; print('CJK font for the heat maps:', f())"
 	touch $(STAMP)
 
-# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow):
-# ~9 min on 2 cores (8 min 04 s from a fresh clone on a Zen 4, 11 min 03 s on an AMX Xeon,
-# install and lint included).
+# Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow);
+# about 8-11 min on 2 cores from a fresh clone, install and lint included.
 test: install lint
 	$(BIN)/python -m pytest -q tests
 
@@ -41,15 +40,15 @@ test-fast: install lint
 lint: install
 	$(BIN)/ruff check reencoder data_prep eval recipes tests
 
-# The main job: data, Thot, the Reencoder, fairseq lstm + transformer, BLEU table (~25 min on 2
-# cores; 24 min 08 s from a fresh clone on an AMX Xeon, 22 min 35 s on a Zen 4).
+# The main job: data, Thot, the Reencoder, fairseq lstm + transformer for BUDGET_MIN (10) minutes
+# each in two lanes, decoding chosen on dev, the BLEU table (runs/demo; about 22-25 min on 2 cores).
 demo: install
 	SHARED=$(SHARED) bash recipes/tatoeba_demo.sh
 
 # TVsub zh-en (2.15M subtitle pairs) end to end: data, dev tuning, Thot, the Reencoder, fairseq lstm +
 # transformer for BUDGET_MIN (60) minutes each in two lanes, the paper's BLEU and sacrebleu's, the
-# fine-tuning on Tatoeba, the cross-domain matrix, the demo's sentences (~4 h 10 min on 2 cores: 3 h 40 min
-# measured on 2026-12-04, the fine-tuning since adds ~30; BUDGET_MIN=3 TVSUB_LIMIT=200000: a 19 min check, 2026-12-05).
+# fine-tuning on Tatoeba, the cross-domain matrix, the demo's sentences (about 4 h on 2 cores;
+# BUDGET_MIN=3 TVSUB_LIMIT=200000 checks every stage in about 20 min).
 tvsub: install
 	SHARED=$(SHARED) bash recipes/tvsub.sh
 
@@ -59,7 +58,7 @@ tvsub: install
 # then the demo's systems per update at 1 and 2 threads (runs/bench/archs.json), the whole fairseq
 # training step of reencoder_base and the lstm split by part (runs/bench/profile_step.json), and
 # reencoder-translate's speed with the demo's model folders (runs/bench/decode.json).  On a CPU without
-# AMX or AVX512-BF16 the emulated-bf16 rows take most of its ~50 min: BENCH_ARGS="--bf16 never" leaves them out.
+# AMX or AVX512-BF16 the emulated-bf16 rows take most of its time: BENCH_ARGS="--bf16 never" leaves them out.
 BENCH_ARGS ?=
 bench: install
 	test -f work/data/tatoeba/manifest.json || $(MAKE) data
@@ -78,7 +77,7 @@ bench-ladder: install
 	$(BIN)/python -m eval.bench --data work/data/tatoeba --out runs/bench/bench.json
 
 # The Reencoder ablation: every variant for the same CPU time (BUDGET_MIN, default 3) on Tatoeba,
-# scored on dev only (runs/ablation/table.md); VARIANTS="paper base" picks some.
+# scored on dev only (runs/ablation/table.md; about 20 min for all); VARIANTS="paper base" picks some.
 ablation: install
 	SHARED=$(SHARED) bash recipes/ablation.sh
 
@@ -87,7 +86,7 @@ data: install
 	$(BIN)/reencoder-data --tatoeba $(SHARED)/tatoeba-cmn-eng/cmn-eng.tsv --out work/data/tatoeba
 
 # TVsub zh-en (2.15M subtitle pairs; the authors' dev and test sets, 3 test references) -> work/data/tvsub,
-# streamed (~7 min and < 1 GB on 2 busy cores); no-op when up to date.
+# streamed (about 7 min and under 1 GB on 2 cores); no-op when up to date.
 tvsub-data: install
 	$(BIN)/reencoder-data --tvsub $(SHARED)/tvsub-zh-en --out work/data/tvsub
 
@@ -97,7 +96,7 @@ baseline: install
 	test -f $(BASELINE_DATA)/manifest.json || $(MAKE) data
 	nice $(BIN)/reencoder-baseline run --data $(BASELINE_DATA) --out runs/phrase_based
 
-# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (~4-5 min on 2 idle cores).
+# Grid LSTM paper §5.1: 2D Grid LSTM vs stacked LSTM character LM on TED English (about 5 min on 2 cores).
 # CHAR_LM_ARGS="--corpus enwik8 --max-update 20000 --gpu" for the Hutter data (needs internet).
 CHAR_LM_ARGS ?=
 char-lm: install
@@ -105,8 +104,8 @@ char-lm: install
 
 # Grid LSTM paper §4: tied 2D Grid LSTM vs stacked LSTM on addition and memorisation, depths 1/2/4, each
 # model at its own tuned learning rate and output init (`recipes/algo.py --tune`), then the tied 1D Grid
-# LSTM vs a ReLU net on 12-bit parity, depths 2/5/10 (short versions of the tasks, <= 15 min on 2 idle
-# cores); ALGO_ARGS="--digits 15 --length 20 --symbols 64" for the paper's sizes, PARITY_ARGS="--bits 20".
+# LSTM vs a ReLU net on 12-bit parity, depths 2/5/10 (short versions of the tasks, at most about 15 min
+# on 2 cores); ALGO_ARGS="--digits 15 --length 20 --symbols 64" for the paper's sizes, PARITY_ARGS="--bits 20".
 ALGO_ARGS ?=
 PARITY_ARGS ?=
 algo: install
