@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also the TVsub paper's BLEU: hypotheses Moses-tokenized (@-@ hyphens) and "
                              "lowercased against the references as given, sacrebleu --tokenize none -lc, "
                              "with its own paired bootstrap")
+    parser.add_argument("--lc", action="store_true",
+                        help="sacrebleu's BLEU case-insensitive (-lc), e.g. against TVsub's lowercased references "
+                             "(chrF stays case-sensitive)")
     parser.add_argument("--out", required=True, help="folder for table.md, results.json, bleu.png")
     return parser
 
@@ -85,7 +88,7 @@ def _main(argv: list[str]) -> int:
     if list(edges) != sorted(set(edges)) or edges[0] < 1:
         raise EvalError(f"--buckets {args.buckets!r}: expected increasing positive integers")
     evaluation = evaluate(parse_systems(args.system), args.refs, args.prefix, args.baseline, args.source, edges,
-                          detok_refs=args.detok_refs, tok_bleu=args.tok_bleu)
+                          detok_refs=args.detok_refs, tok_bleu=args.tok_bleu, lowercase=args.lc)
     attach_training(evaluation, args.training)
     from .plots import plot_bleu  # matplotlib is slow to import; only needed on success
 

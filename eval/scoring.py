@@ -111,13 +111,14 @@ def length_buckets(sources: Sequence[str], edges: Sequence[int]) -> list[str]:
     return out
 
 
-def bleu_by_bucket(hyps: Sequence[str], refs: RefStreams, buckets: Sequence[str]) -> dict[str, float]:
+def bleu_by_bucket(hyps: Sequence[str], refs: RefStreams, buckets: Sequence[str],
+                   lowercase: bool = False) -> dict[str, float]:
     """Corpus BLEU of each bucket's subset of lines (buckets without lines left out)."""
     scores = {}
     for label in dict.fromkeys(sorted(set(buckets), key=lambda b: int(b.split("-")[0].rstrip("+")))):
         idx = [i for i, b in enumerate(buckets) if b == label]
         sub_refs = [[stream[i] for i in idx] for stream in refs]
-        scores[label] = round(BLEU().corpus_score([hyps[i] for i in idx], sub_refs).score, 2)
+        scores[label] = round(BLEU(lowercase=lowercase).corpus_score([hyps[i] for i in idx], sub_refs).score, 2)
     return scores
 
 
@@ -147,13 +148,15 @@ def add_tokenized_bleu(evaluation: Evaluation, named: list[tuple[str, list[str]]
 def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str = "test",
              baseline: Optional[str] = None, source: Optional[str | Path] = None,
              edges: Sequence[int] = DEFAULT_BUCKET_EDGES, detok_refs: bool = False,
-             tok_bleu: bool = False) -> Evaluation:
+             tok_bleu: bool = False, lowercase: bool = False) -> Evaluation:
     """Score ``systems`` (name -> hypothesis file) against ``refs_dir/{prefix}.en.*``.
 
     ``baseline`` (default: the first system) is the reference point of the paired
     bootstrap. ``source`` (default ``refs_dir/{prefix}.zh``) gives the length buckets.
     ``detok_refs``: the references are Moses tokens, detokenized for BLEU and chrF;
-    ``tok_bleu``: also the tokenized, lowercased BLEU against the references as given.
+    ``tok_bleu``: also the tokenized, lowercased BLEU against the references as given;
+    ``lowercase``: sacrebleu's BLEU (and the length buckets') case-insensitive (``-lc``), for
+    lowercased references such as TVsub's; chrF stays case-sensitive, as sacrebleu's default.
     """
     if not systems:
         raise EvalError("no systems to evaluate (give at least one NAME=HYP_FILE)")
@@ -171,13 +174,14 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
     scored_refs = detokenize_references(refs) if detok_refs else refs
 
     order = [baseline] + [name for name in systems if name != baseline]
-    signatures, results = _paired_bootstrap([(name, hyps[name]) for name in order], scored_refs)
+    signatures, results = _paired_bootstrap([(name, hyps[name]) for name in order], scored_refs,
+                                            {"BLEU": BLEU(lowercase=lowercase), "chrF": CHRF()})
     bleu_key, chrf_key = list(signatures)
     buckets = length_buckets(sources, edges)
     scores = []
     for i, name in enumerate(order):
         bleu_res, chrf_res = results[bleu_key][i], results[chrf_key][i]
-        detail = BLEU().corpus_score(hyps[name], scored_refs)
+        detail = BLEU(lowercase=lowercase).corpus_score(hyps[name], scored_refs)
         scores.append(SystemScore(
             name=name, path=str(systems[name]),
             bleu=round(bleu_res.score, 2), chrf=round(chrf_res.score, 2),
@@ -185,7 +189,7 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
             chrf_mean=round(float(chrf_res.mean), 2), chrf_ci=round(float(chrf_res.ci), 2),
             p_bleu=_p_value(bleu_res, i, hyps[name] == hyps[baseline]),
             p_chrf=_p_value(chrf_res, i, hyps[name] == hyps[baseline]),
-            bleu_detail=str(detail), buckets=bleu_by_bucket(hyps[name], scored_refs, buckets)))
+            bleu_detail=str(detail), buckets=bleu_by_bucket(hyps[name], scored_refs, buckets, lowercase)))
     sizes = {label: buckets.count(label) for label in scores[0].buckets}
     evaluation = Evaluation(baseline=baseline, references=[str(p) for p in _ref_paths(refs_dir, prefix, len(refs))],
                             n_lines=n_lines, n_refs=len(refs), bleu_signature=str(signatures[bleu_key]),

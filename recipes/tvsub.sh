@@ -69,7 +69,7 @@ for name in "${NEURAL[@]}"; do arch_flags "$name" > /dev/null; done
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 # every fairseq-generate: output length at most 2 x source pieces + 10, as reencoder-translate
 export DECODE_ARGS=${DECODE_ARGS---max-len-a 2 --max-len-b 10}
-EVAL_ARGS=(--detok-refs --tok-bleu)
+EVAL_ARGS=(--detok-refs --tok-bleu --lc)
 trap 'echo "error: recipes/tvsub.sh: stage ${CURRENT_STAGE:-setup} failed (exit $?), see the message above; lane logs in $RUNS" >&2' ERR
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"  # appended to by every invocation: a resumed run's stages add up

@@ -57,3 +57,16 @@ def test_cli_table_has_the_tokenized_columns_and_signature(tmp_path, capsys):
     saved = json.loads((tmp_path / "eval" / "results.json").read_text(encoding="utf-8"))
     assert saved["systems"][0]["tok_bleu"] == 100.0 and saved["refs_detokenized"] is True
     assert "BLEU (tok, lc) 100.00" in capsys.readouterr().out
+
+
+def test_lc_makes_sacrebleus_bleu_case_insensitive_against_lowercased_references(tmp_path):
+    hyp = write_set(tmp_path, HYPS)  # cased hypotheses, lowercased references
+    cased = evaluate({"sys": hyp}, tmp_path, detok_refs=True).systems[0]
+    lc_eval = evaluate({"sys": hyp}, tmp_path, detok_refs=True, lowercase=True)
+    lc = lc_eval.systems[0]
+    assert cased.bleu < 100 and lc.bleu == 100.0 and "case:lc" in lc_eval.bleu_signature
+    assert lc.chrf == cased.chrf  # chrF stays case-sensitive
+    assert set(lc.buckets.values()) == {100.0}
+    assert eval_main(["--refs", str(tmp_path), "--system", f"sys={hyp}", "--detok-refs", "--lc",
+                      "--out", str(tmp_path / "eval")]) == 0
+    assert "case:lc" in (tmp_path / "eval" / "table.md").read_text(encoding="utf-8")
