@@ -29,6 +29,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,8 +49,9 @@ SYSTEMS = ("reencoder_big", "transformer")
 LR = {"reencoder_big": ["--lr", "0.003", "--warmup-updates", "200"],
       "transformer": ["--lr", "0.002", "--warmup-updates", "600"]}
 #: each system's GEMM precision on a GPU: the grid's GEMMs are bf16 there by default (--grid-bf16
-#: auto); the transformer gets fairseq's --bf16 (fp32 master weights), retried in fp32 if it fails
-PRECISION = {"reencoder_big": [], "transformer": ["--bf16"]}
+#: auto); the transformer gets fairseq's --fp16 (its --bf16 means a TPU; fp32 master weights, loss scaling),
+#: retried in fp32 if it fails
+PRECISION = {"reencoder_big": [], "transformer": ["--fp16"]}
 #: the dry run's sizes: the same architectures made tiny by their own flags
 TINY = {"reencoder_big": ["--grid-hidden-size", "16", "--encoder-embed-dim", "16", "--decoder-embed-dim", "16"],
         "transformer": ["--encoder-embed-dim", "16", "--decoder-embed-dim", "16", "--encoder-ffn-embed-dim", "32",
@@ -184,9 +186,10 @@ def fairseq(tool: str, args: List[str], out: Path, name: str, timeout: float) ->
 
 def train(system: str, data: Path, out: Path, seconds: float, dry_run: bool, clock: Clock) -> dict:
     ckpt, log = out / system / "ckpt", out / system / "train.log"
-    ckpt.mkdir(parents=True, exist_ok=True)
     precision = PRECISION[system] if not dry_run else []
     for attempt in (precision, []) if precision else (precision,):
+        shutil.rmtree(ckpt, ignore_errors=True)  # fairseq would resume an earlier check's checkpoint
+        ckpt.mkdir(parents=True)
         log.unlink(missing_ok=True)
         cmd = train_command(system, data, ckpt, log, seconds, dry_run, attempt)
         limit = clock.left() if dry_run else clock.allow(seconds + 90)
@@ -196,7 +199,7 @@ def train(system: str, data: Path, out: Path, seconds: float, dry_run: bool, clo
         err = failure(proc, out / system / "fairseq-train.log")
         if err:
             res["error"] = err
-        if not (err and res["updates"] == 0 and attempt):  # a failed --bf16 run is retried in fp32
+        if not (err and res["updates"] == 0 and attempt):  # a failed --fp16 run is retried in fp32
             break
         print(f"gpu-check: {system} with {' '.join(attempt)} failed; retrying in fp32", file=sys.stderr, flush=True)
     res["checkpoint"] = str(ckpt / "checkpoint_last.pt") if (ckpt / "checkpoint_last.pt").exists() else None
@@ -280,7 +283,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     out = args.out or REPO / ("runs/gpu_check_dry" if args.dry_run else "runs/gpu_check")
     out.mkdir(parents=True, exist_ok=True)
-    train_s = 4.0 if args.dry_run else args.train_s
+    train_s = 120.0 if args.dry_run else args.train_s  # a dry run stops at 3 updates (--max-update)
     budget = args.budget_s or (900.0 if args.dry_run else 480.0)
     clock = Clock(budget)
     results: dict = {"started": datetime.now(timezone.utc).isoformat(timespec="seconds"), "budget_s": budget}

@@ -142,7 +142,6 @@ def grid_rows(grid, lstm, shapes, dev: torch.device, seconds: float, max_steps: 
                 ("grid, autograd wavefront, bf16 GEMMs", "grid", lambda: grid_step(autograd, True), "bfloat16"),
                 ("nn.LSTM (cuDNN on a GPU), same parameters, bf16", "lstm", lambda: lstm_step(torch.bfloat16), "bfloat16"),
                 ("nn.LSTM (cuDNN on a GPU), same parameters, fp32", "lstm", lambda: lstm_step(torch.float32), "float32")]
-    grid_flops = counted_flops(grid_step(grid, False))
     lstm_fl = sum(lstm_flops(B, S + T, lstm.hidden_size, lstm.num_layers) for B, S, T, _ in shapes)
     tokens = sum(s[3] for s in shapes)
     hyperplanes = sum(S + T + depth - 2 for _, S, T, _ in shapes)  # per pass (forward, and again backward)
@@ -151,12 +150,13 @@ def grid_rows(grid, lstm, shapes, dev: torch.device, seconds: float, max_steps: 
         row = {"name": name, "kind": kind, "dtype": dtype,
                "params": sum(p.numel() for p in (grid if kind == "grid" else lstm).parameters())}
         try:
-            row.update(timed(make_step(), dev, seconds, max_steps))
+            step = make_step()
+            flops = counted_flops(step) if kind == "grid" else lstm_fl  # the fused runner adds the input once
+            row.update(timed(step, dev, seconds, max_steps))
         except Exception as e:  # one variant's failure (an op without a kernel here, memory) is a row's error
             rows.append({**row, "error": f"{type(e).__name__}: {e}"[:500]})
             print(f"  {name}: failed ({row_error(rows[-1])})", file=sys.stderr, flush=True)
             continue
-        flops = grid_flops if kind == "grid" else lstm_fl
         row.update(tflop_per_step=flops / 1e12, tflops=flops / row["s_per_step"] / 1e12,
                    tgt_tokens_per_s=tokens / row["s_per_step"])
         if kind == "grid":

@@ -58,7 +58,7 @@ def markdown_table(res: dict) -> str:
     out += grid_section(res.get("grid", {}))
     train = res.get("train", {})
     budget = next((r.get("train_budget_s") for r in train.values() if r.get("train_budget_s")), None)
-    out += [f"### Training on the TVsub slice ({fmt(budget, '.0f')} s of wall clock each)", ""]
+    out += [f"### Training on {res.get('data')} ({fmt(budget, '.0f')} s of wall clock each at most)", ""]
     out += rows(["system", "precision", "parameters", "updates", "target tokens/s", "last train loss", "dev loss", "peak GiB"],
                 ([name, " ".join(r["precision"]) if isinstance(r.get("precision"), list) else str(r.get("precision", "—")),
                   fmt(r.get("params"), ",.0f"), fmt(r.get("updates"), "d"), fmt(r.get("tgt_tokens_per_s"), ",.0f"),

@@ -147,6 +147,22 @@ def system_flags(name: str) -> List[str]:
     return recipe_words(f"arch_flags {name}")
 
 
+def grid_ops(grid, sample: dict) -> dict:
+    """Ops of the grid alone (forward + backward, one pair at ``sample``'s padded shape) per
+    wavefront step: the grid runs ``S + T + D - 2`` hyperplanes one after another, forward and
+    again backward, each the same handful of kernels whatever the batch."""
+    S, T, n = sample["net_input"]["src_tokens"].shape[1], sample["target"].shape[1], grid.hidden_size
+    src, tgt = torch.randn(1, S, n, requires_grad=True), torch.randn(1, T, n, requires_grad=True)
+
+    def run() -> None:
+        top, _ = grid(src, tgt)
+        top.sum().backward()
+
+    ops = step_cost(run).ops
+    planes = S + T + grid.depth - 2
+    return {"S": S, "T": T, "ops": ops, "wavefront_steps": planes, "ops_per_wavefront_step": ops / (2 * planes)}
+
+
 def mean_batch_tokens(task, max_tokens: int) -> float:
     """Mean target tokens of fairseq's training batches at ``max_tokens`` (a fresh batching)."""
     data = task.dataset("train")
@@ -173,9 +189,7 @@ def measure(data_bin: Path, name: str, count_tokens: int, batches: int, max_toke
     res = {"flags": flags, "params": sum(p.numel() for p in model.parameters()), "batches_counted": len(samples),
            "fixed_per_step": asdict(fixed), "per_tgt_token": asdict(per_token)}
     if name.startswith("reencoder"):
-        D = model.decoder.grid.depth
-        planes = [s["net_input"]["src_tokens"].shape[1] + s["target"].shape[1] + D - 2 for s in samples]
-        res["wavefront_steps_per_pass"] = sum(planes) / len(planes)
+        res["grid"] = grid_ops(model.decoder.grid, samples[0])
     res["at_max_tokens"] = {}
     for m in max_tokens:  # a step at a GPU's batch size: its fixed cost and its tokens' costs
         toks = mean_batch_tokens(task, m)
