@@ -36,7 +36,11 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 GEMMS = {"mm", "addmm", "addmm_", "bmm", "baddbmm", "addbmm", "_scaled_dot_product_flash_attention_for_cpu"}
-FREE = {"detach", "lift_fresh", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
+#: ops that move selected rows: they read and write the rows moved, not the whole tensor they index
+INDEXING = {"index_select", "gather", "index", "embedding", "take", "index_add", "index_add_", "index_copy",
+            "index_copy_", "index_put", "index_put_", "_index_put_impl_", "scatter", "scatter_", "scatter_add",
+            "scatter_add_", "embedding_dense_backward"}
+FREE = {"detach", "lift_fresh", "_unsafe_view", "empty", "empty_like", "empty_strided", "new_empty", "new_empty_strided",
         "_local_scalar_dense", "set_", "resize_"}
 
 
@@ -74,7 +78,8 @@ class OpCounter(TorchDispatchMode):
             self.ops += 1
             if name not in GEMMS:
                 tensors = [t for t in torch.utils._pytree.tree_leaves((args, kwargs, out)) if isinstance(t, torch.Tensor)]
-                self.bytes += sum(t.numel() * t.element_size() for t in tensors)
+                sizes = [t.numel() * t.element_size() for t in tensors if t.is_floating_point()]
+                self.bytes += 2 * min(sizes, default=0) if name in INDEXING else sum(sizes)
         return out
 
 
@@ -101,12 +106,14 @@ def rows_of(sample: dict, k: int) -> dict:
 
 def batch_cost(model, sample: dict) -> Tuple[StepCost, StepCost]:
     """``(fixed, per_pair)``: a step's cost on this batch's padded shape is ``fixed + B per_pair``,
-    from its first one and two pairs."""
+    FLOPs and bytes from its first one and two pairs; its ops are those of two pairs (a step runs
+    the same ops whatever its batch, except a few: one pair's reshapes can be views, and pairs of
+    several lengths add a handful)."""
     from .bench import train_step
 
     one, two = (step_cost(lambda k=k: train_step(model, rows_of(sample, k))) for k in (1, 2))
-    per_pair = two.combine(one, 1, -1)
-    return one.combine(per_pair, 1, -1), per_pair
+    per_pair = StepCost(two.flops - one.flops, 0.0, two.bytes - one.bytes)
+    return StepCost(one.flops - per_pair.flops, two.ops, one.bytes - per_pair.bytes), per_pair
 
 
 @dataclass
@@ -148,11 +155,11 @@ def system_flags(name: str) -> List[str]:
 
 
 def grid_ops(grid, sample: dict) -> dict:
-    """Ops of the grid alone (forward + backward, one pair at ``sample``'s padded shape) per
+    """Ops of the grid alone (forward + backward of two pairs at ``sample``'s padded shape) per
     wavefront step: the grid runs ``S + T + D - 2`` hyperplanes one after another, forward and
     again backward, each the same handful of kernels whatever the batch."""
     S, T, n = sample["net_input"]["src_tokens"].shape[1], sample["target"].shape[1], grid.hidden_size
-    src, tgt = torch.randn(1, S, n, requires_grad=True), torch.randn(1, T, n, requires_grad=True)
+    src, tgt = torch.randn(2, S, n, requires_grad=True), torch.randn(2, T, n, requires_grad=True)
 
     def run() -> None:
         top, _ = grid(src, tgt)
