@@ -135,8 +135,9 @@ def step_estimate(cost: StepCost, tokens: float, a: Assumptions) -> Dict[str, fl
               "memory": cost.bytes / (a.hbm_tbs * 1e12 * a.mem_eff),
               "launches": cost.ops * a.launch_us * 1e-6}
     bound = max(bounds, key=bounds.get)
+    serial = sum(bounds.values())  # no overlap at all: the other end of the range
     return {**{f"{k}_s": v for k, v in bounds.items()}, "step_s": bounds[bound], "bound": bound,
-            "tgt_tokens_per_s": tokens / bounds[bound]}
+            "tgt_tokens_per_s": tokens / bounds[bound], "serial_s": serial, "tgt_tokens_per_s_serial": tokens / serial}
 
 
 def epoch_hours(epoch_tokens: float, tokens_per_s: float) -> float:
@@ -201,7 +202,7 @@ def measure(data_bin: Path, name: str, count_tokens: int, batches: int, max_toke
     for m in max_tokens:  # a step at a GPU's batch size: its fixed cost and its tokens' costs
         toks = mean_batch_tokens(task, m)
         cost = fixed + per_token.scaled(toks)
-        res["at_max_tokens"][m] = {"tgt_tokens_per_step": toks, "cost": asdict(cost),
+        res["at_max_tokens"][str(m)] = {"tgt_tokens_per_step": toks, "cost": asdict(cost),
                                    "flops_per_tgt_token": cost.flops / toks}
     res["epoch_tgt_tokens"] = int(task.dataset("train").tgt_sizes.sum())
     res["epoch_pairs"] = len(task.dataset("train"))
@@ -213,24 +214,36 @@ def estimate_all(measured: Dict[str, dict], a: Assumptions) -> List[dict]:
     for name, m in measured.items():
         for mt, at in m["at_max_tokens"].items():
             est = step_estimate(StepCost(**at["cost"]), at["tgt_tokens_per_step"], a)
-            rows.append({"system": name, "max_tokens": int(mt), **est,
+            rows.append({"system": name, "max_tokens": int(mt), "tgt_tokens_per_step": at["tgt_tokens_per_step"], **est,
                          "epoch_hours": epoch_hours(m["epoch_tgt_tokens"], est["tgt_tokens_per_s"]),
+                         "epoch_hours_serial": epoch_hours(m["epoch_tgt_tokens"], est["tgt_tokens_per_s_serial"]),
                          "compute_only_tokens_per_s": a.peak_tflops * 1e12 * a.gemm_eff / at["flops_per_tgt_token"]})
     return rows
 
 
 def table(measured: Dict[str, dict], rows: List[dict], a: Assumptions) -> str:
+    epoch = next(iter(measured.values()))
     out = [f"Estimate (not measured) for one {a.gpu}: {a.peak_tflops:g} TFLOP/s dense bf16 at {a.gemm_eff:.0%} for GEMMs, "
-           f"{a.hbm_tbs:g} TB/s at {a.mem_eff:.0%} for the other ops, {a.launch_us:g} µs per op in sequence.", "",
-           "| system | parameters | GFLOP / target token | ops / step | max tokens | step ms (compute / memory / launches) "
-           "| bound | target tokens/s | hours / epoch |", "|---|---|---|---|---|---|---|---|---|"]
+           f"{a.hbm_tbs:g} TB/s at {a.mem_eff:.0%} for the other ops, {a.launch_us:g} µs per op in sequence; "
+           f"an epoch = {epoch['epoch_tgt_tokens']:,} target tokens ({epoch['epoch_pairs']:,} pairs).  Ranges: the "
+           "three bounds overlapping perfectly … run one after another.", "",
+           "| system | parameters | GFLOP / target token | ops / step | target tokens / step "
+           "| step ms: compute / memory / launches | bound | target tokens/s | minutes / epoch |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = measured[r["system"]]
-        at = m["at_max_tokens"][r["max_tokens"]]
-        out.append(f"| {r['system']} | {m['params'] / 1e6:.1f}M | {at['flops_per_tgt_token'] / 1e9:.2f} "
-                   f"| {at['cost']['ops']:,.0f} "
-                   f"| {r['max_tokens']} | {r['compute_s'] * 1e3:.1f} / {r['memory_s'] * 1e3:.1f} / {r['launches_s'] * 1e3:.1f} "
-                   f"| {r['bound']} | {r['tgt_tokens_per_s']:,.0f} | {r['epoch_hours']:.2f} |")
+        at = m["at_max_tokens"][str(r["max_tokens"])]
+        out.append(f"| {r['system']} | {m['params'] / 1e6:.1f}M | {at['flops_per_tgt_token'] / 1e9:.3g} "
+                   f"| {at['cost']['ops']:,.0f} | {r['tgt_tokens_per_step']:,.0f} "
+                   f"| {r['compute_s'] * 1e3:.1f} / {r['memory_s'] * 1e3:.1f} / {r['launches_s'] * 1e3:.1f} "
+                   f"| {r['bound']} | {r['tgt_tokens_per_s']:,.0f} … {r['tgt_tokens_per_s_serial']:,.0f} "
+                   f"| {r['epoch_hours'] * 60:.1f} … {r['epoch_hours_serial'] * 60:.1f} |")
+    grids = {k: m["grid"] for k, m in measured.items() if m.get("grid")}
+    for name, g in grids.items():
+        out.append(f"\n{name}: the grid alone runs {g['ops']:,.0f} ops for two pairs of {g['S']} source × {g['T']} "
+                   f"target tokens: {g['wavefront_steps']} wavefront steps forward and again backward, "
+                   f"{g['ops_per_wavefront_step']:.0f} ops each, {g['ops_per_wavefront_step'] * a.launch_us:.0f} µs of "
+                   "launches per step whatever the batch.")
     return "\n".join(out) + "\n"
 
 
@@ -242,14 +255,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--count-max-tokens", type=int, default=1024, help="batch size of the counted batches")
     ap.add_argument("--max-tokens", default="4096,16384", help="GPU batch sizes estimated")
     ap.add_argument("--out", default="runs/scaling/estimate.json")
+    ap.add_argument("--measured", help="the JSON of an earlier run: its counts, without counting again")
     for field, value in asdict(Assumptions()).items():
         ap.add_argument("--" + field.replace("_", "-"), type=type(value), default=value)
     args = ap.parse_args(argv)
     os.environ["REENCODER_GATE_KERNELS"] = "0"  # the eager gate math a GPU runs (before any grid runs)
     a = Assumptions(**{f: getattr(args, f) for f in asdict(Assumptions())})
     torch.manual_seed(0)
-    measured = {name: measure(Path(args.data) / "bin", name, args.count_max_tokens, args.batches,
-                              [int(m) for m in args.max_tokens.split(",")]) for name in args.systems.split(",")}
+    if args.measured:  # the counts of an earlier run, estimated again under other assumptions
+        measured = json.loads(Path(args.measured).read_text(encoding="utf-8"))["measured"]
+    else:
+        measured = {name: measure(Path(args.data) / "bin", name, args.count_max_tokens, args.batches,
+                                  [int(m) for m in args.max_tokens.split(",")]) for name in args.systems.split(",")}
     rows = estimate_all(measured, a)
     text = table(measured, rows, a)
     print(text, end="")
