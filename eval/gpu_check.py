@@ -254,8 +254,9 @@ def environment(dry_run: bool) -> dict:
     return env
 
 
-def part(results: dict, name: str, fn: Callable[[], dict]) -> None:
-    """Run one part; an exception in it becomes its error."""
+def part(results: dict, name: str, fn: Callable[[], dict], save: Callable[[], None]) -> None:
+    """Run one part (an exception in it becomes its error), then ``save`` what is known so far:
+    a check killed from outside still leaves the parts it finished."""
     print(f"gpu-check: {name} ...", file=sys.stderr, flush=True)
     try:
         results[name] = fn()
@@ -263,6 +264,19 @@ def part(results: dict, name: str, fn: Callable[[], dict]) -> None:
         results[name] = {"error": f"{type(e).__name__}: {e}"}
     err = results[name].get("error")
     print(f"gpu-check: {name} {'FAILED: ' + str(err).splitlines()[0] if err else 'done'}", file=sys.stderr, flush=True)
+    save()
+
+
+def summarize(results: dict, clock: Clock) -> None:
+    """The check's peak memory over its parts, its time so far and every part's error."""
+    mems = [r.get("peak_mem_gib") for r in [*results["train"].values(), *results["decode"].values(),
+                                            *results["grid"].get("rows", [])]]
+    results["peak_mem_gib"] = max([m for m in mems if m is not None], default=None)
+    results["total_s"] = round(time.monotonic() - clock.start, 1)
+    parts = [("cuda_tests", results["cuda_tests"]), ("grid", results["grid"]),
+             *[(f"train {s}", r) for s, r in results["train"].items()],
+             *[(f"decode {s}", r) for s, r in results["decode"].items()]]
+    results["errors"] = {name: r["error"] for name, r in parts if r.get("error")}
 
 
 def dry_data(out: Path) -> Path:
@@ -296,31 +310,25 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {data}: no prepared data (run `make gpu-data` where ../shared is, and carry work/gpu_data)",
               file=sys.stderr)
         return 2
-    results["data"] = str(data)
+    results.update(data=str(data), memory="GPU memory allocated (torch)" if not args.dry_run else "CPU peak RSS",
+                   cuda_tests={}, grid={}, train={}, decode={})
+
+    def save() -> None:
+        summarize(results, clock)
+        (out / "result.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        (out / "table.md").write_text(markdown_table(results), encoding="utf-8")
+
     cap = clock.left if args.dry_run else lambda: PART_S  # a dry run's parts share its whole budget (slow CPUs)
-    part(results, "cuda_tests", lambda: cuda_tests(out, clock.allow(cap())))
-    part(results, "grid", lambda: grid(data, out, args.dry_run, clock.allow(cap())))
-    results["train"], results["decode"] = {}, {}
+    part(results, "cuda_tests", lambda: cuda_tests(out, clock.allow(cap())), save)
+    part(results, "grid", lambda: grid(data, out, args.dry_run, clock.allow(cap())), save)
     for k, system in enumerate(SYSTEMS):  # each system's share of what the decoding runs leave, less its start and end
         seconds = max(1.0, min(train_s, (clock.left() - DECODE_S * len(SYSTEMS)) / (len(SYSTEMS) - k) - START_S))
-        part(results["train"], system, lambda s=system, t=seconds: train(s, data, out, t, args.dry_run, clock))
+        part(results["train"], system, lambda s=system, t=seconds: train(s, data, out, t, args.dry_run, clock), save)
     for system in SYSTEMS:
         ckpt = results["train"][system].get("checkpoint")
         part(results["decode"], system, lambda s=system, c=ckpt: decode(s, data, out, c, args.dry_run,
-                                                                             clock.allow(max(cap(), 2 * DECODE_S))))
-    mems = [r.get("peak_mem_gib") for r in [*results["train"].values(), *results["decode"].values(),
-                                            *results["grid"].get("rows", [])]]
-    results["peak_mem_gib"] = max([m for m in mems if m is not None], default=None)
-    results["memory"] = "GPU memory allocated (torch)" if env["cuda_available"] and not args.dry_run else "CPU peak RSS"
-    results["total_s"] = round(time.monotonic() - clock.start, 1)
-    results["errors"] = {k: v["error"] for k, v in [("cuda_tests", results["cuda_tests"]), ("grid", results["grid"]),
-                                                     *[(f"train {s}", r) for s, r in results["train"].items()],
-                                                     *[(f"decode {s}", r) for s, r in results["decode"].items()]]
-                         if v.get("error")}
-    (out / "result.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    table = markdown_table(results)
-    (out / "table.md").write_text(table, encoding="utf-8")
-    print(table)
+                                                                             clock.allow(max(cap(), 2 * DECODE_S))), save)
+    print(markdown_table(results))
     print(f"wrote {out / 'result.json'} and {out / 'table.md'} in {results['total_s']} s"
           f"{'; errors in ' + ', '.join(results['errors']) if results['errors'] else ''}")
     return 1 if results["errors"] else 0
