@@ -70,6 +70,21 @@ bench: install
 	  $(BIN)/python -m eval.bench_decode --out runs/bench/decode.json; \
 	else echo "no model folders in runs/demo: run make demo for the decoding benchmark"; fi
 
+# The accelerator check (issue 46): `make gpu-data` here (where ../shared is) prepares a 100k-pair TVsub slice
+# (work/gpu_data, ~5 MB) and fairseq's wheels for the GPU image's Python 3.12 (.whl, ~21 MB); on the GPU
+# machine, with both carried, `make gpu-check` runs the CUDA tests, reencoder_big's grid against cuDNN's
+# LSTM, ~2 min of training of reencoder_big and the transformer each and their beam decoding in <= 8 min
+# (runs/gpu_check/result.json and table.md).  DRY_RUN=1: the same check on the CPU at tiny sizes (make test);
+# GPU_CHECK_ARGS="--budget-s 590 --train-s 180": ~3 min of training each.
+.PHONY: gpu-data gpu-check
+GPU_DATA_PAIRS ?= 100000
+GPU_CHECK_ARGS ?=
+gpu-data: install
+	SHARED=$(SHARED) GPU_DATA_PAIRS=$(GPU_DATA_PAIRS) bash recipes/gpu_data.sh
+
+gpu-check:
+	bash recipes/gpu_check.sh $(GPU_CHECK_ARGS)
+
 # The optimisation ladder of one grid (naive loop, autograd wavefront, fused, additive input, bf16),
 # peak RSS and decoding speed (runs/bench/bench.json).
 bench-ladder: install
