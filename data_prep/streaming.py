@@ -35,14 +35,14 @@ import shutil
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from . import fixed_sets, manifest, subwords, wordseg
 from .chunked import map_chunks
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, PairCleaner
 from .errors import DataError
 from .fixed_sets import FixedSet
-from .foundation import line_writer
+from .foundation import line_writer, numbered_lines
 from .progress import StepTimer, step, tqdm_bar, track
 from .readers import Reader
 from .sampling import Reservoir
@@ -50,7 +50,6 @@ from .split import HeldOut
 from .spm_binarize import encode_and_binarize, piece_counts
 from .stages import LANGS, fingerprint_or_skip, spm_record, write_json
 from .staging import staged_folder
-from .textio import read_lines
 from .tvsub import TvsubReader
 
 TVSUB_VOCAB = {"zh": 8000, "en": 8000}
@@ -93,11 +92,16 @@ def stream_train(reader: Reader, split: Path, cleaner: PairCleaner, held: HeldOu
     return TrainStream(report.input, report, overlap, out_zh.count, sample.items)
 
 
+def _lazy_lines(path: Path) -> Iterator[str]:
+    """The lines of a split's UTF-8 file, read as they are used (the training split need not
+    fit in memory)."""
+    return (text for _, text in numbered_lines(path, DataError))
+
+
 def tok_train(split: Path, tok: Path, lines: int, workers: int) -> int:
     """``tok/train.{zh,en}``: the first ``lines`` training pairs, jieba / Moses on ``workers``
     processes, streamed in order. Returns the number of lines written."""
-    pairs = zip((text for _, text in read_lines(split / "train.zh")),
-                (text for _, text in read_lines(split / "train.en")))
+    pairs = zip(_lazy_lines(split / "train.zh"), _lazy_lines(split / "train.en"))
     with line_writer(tok / "train.zh") as out_zh, line_writer(tok / "train.en") as out_en, \
             tqdm_bar("jieba/moses train", lines) as bar:
         for chunk in map_chunks(wordseg.segment_pairs, islice(pairs, lines), workers, TOK_CHUNK,
@@ -113,7 +117,7 @@ def _encode_language(tmp: Path, model: Path, lang: str, n_train: int,
                      sets: Sequence[FixedSet], workers: int) -> tuple[int, int]:
     """Encode and binarize ``split/train.LANG`` and the fixed sets; write the fairseq
     dictionary (``spm/`` and ``bin/``). Returns ``(dictionary entries, training tokens)``."""
-    train_lines = (text for _, text in read_lines(tmp / "split" / f"train.{lang}"))
+    train_lines = _lazy_lines(tmp / "split" / f"train.{lang}")
     ids = encode_and_binarize(model, train_lines, tmp / "encoded" / f"train.{lang}",
                               tmp / "bin" / f"train.zh-en.{lang}", n_train,
                               f"spm+bin train.{lang}", workers)

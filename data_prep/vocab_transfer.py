@@ -34,7 +34,7 @@ from .textio import sha256_file
 
 def _dictionary(path: Path) -> set[str]:
     """The symbols of a fairseq dictionary file (one ``SYMBOL COUNT`` per line)."""
-    return {line.rsplit(" ", 1)[0] for _, line in read_lines(path, DataError) if line}
+    return {line.rsplit(" ", 1)[0] for line in read_lines(path, DataError) if line}
 
 
 #: subset of the encoded/ and bin/ folders -> file stem of its text in split/
@@ -64,7 +64,7 @@ def _encode(split: Path, spm_dir: Path, encoded: Path, dictionaries: dict) -> di
     for name, stem in SPLIT_STEMS.items():
         counts[name] = {}
         for lang in LANGS:
-            text = [line for _, line in read_lines(split / f"{stem}.{lang}", DataError)]
+            text = read_lines(split / f"{stem}.{lang}", DataError)
             lines = subwords.encode_lines(spm_dir / f"spm.{lang}.model", text, f"spm {name}.{lang}")
             write_lines(encoded / f"{name}.{lang}", lines)
             known = Counter(piece in dictionaries[lang] for line in lines for piece in line.split())
