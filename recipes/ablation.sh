@@ -7,12 +7,7 @@
 # lanes.  `make ablation` = this script; BUDGET_MIN (default 3) minutes of training per variant.
 #   VARIANTS="paper base" BUDGET_MIN=3 bash recipes/ablation.sh
 # The table goes to $RUNS/table.md and $RUNS/results.json (python -m eval.ablation_table).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/ablation}
 BUDGET_MIN=${BUDGET_MIN:-3}
 MAX_TOKENS=${MAX_TOKENS:-512}

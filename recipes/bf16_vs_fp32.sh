@@ -5,12 +5,7 @@
 # one plot (runs/bf16/curves.png) and the last losses side by side.  The two runs go in
 # parallel with one thread each.  On a CPU without AMX or AVX512-BF16 (or a GPU), bf16 is slower than fp32
 # here: this recipe is about convergence, `make bench` about speed.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/bf16}
 MAX_UPDATE=${MAX_UPDATE:-120}
 VALID_EVERY=${VALID_EVERY:-40}

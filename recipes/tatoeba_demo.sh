@@ -18,12 +18,7 @@
 #      a model folder per neural system ($RUNS/NAME/model) for reencoder-translate
 # Every step calls a public CLI; re-running skips what is done.  The budget is a variable,
 # e.g. `BUDGET_MIN=30 make demo`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/demo}
 BUDGET_MIN=${BUDGET_MIN:-10}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

@@ -12,13 +12,7 @@
 # SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
 # EXTRA_TRAIN_ARGS go to fairseq-train.  DEV_ONLY=1 stops after the dev tuning (a configuration
 # being compared on dev: the test set is not read; recipes/tune_full.sh).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
-TED=${TED:-work/data/ted-tst2010}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/full}
 SYSTEM=${SYSTEM:-reencoder}
 PATIENCE=${PATIENCE:-8}

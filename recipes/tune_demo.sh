@@ -15,12 +15,7 @@
 # with SCHEDULE_MIN > BUDGET_MIN each tuning run is the first BUDGET_MIN minutes of a run of
 # SCHEDULE_MIN (recipes/tvsub.sh: its training budget; a rate that stalls a long run shows there).
 # Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/tune}
 BUDGET_MIN=${BUDGET_MIN:-10}
 SCHEDULE_MIN=${SCHEDULE_MIN:-$BUDGET_MIN}

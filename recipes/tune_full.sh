@@ -9,12 +9,7 @@
 # Output: $RUNS/eval/table.md (dev BLEU, chrF, training minutes, updates, exact command per
 # configuration) and the best configuration per system as tatoeba_full.sh settings.
 # A re-run skips finished configurations.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/full_tune}
 LANES=${LANES:-2}
 GRID=${GRID:-"reencoder:1024:0.005:300:invsqrt:60:0.1 reencoder:512:0.005:200:wallclock:25:0.2
