@@ -37,7 +37,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from . import fixed_sets, manifest, subwords, wordseg
+from . import fixed_sets, subwords, wordseg
 from .chunked import map_chunks
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, PairCleaner
 from .errors import DataError
@@ -48,8 +48,7 @@ from .readers import Reader
 from .sampling import Reservoir
 from .split import HeldOut
 from .spm_binarize import encode_and_binarize, piece_counts
-from .stages import LANGS, fingerprint_or_skip, spm_record, write_json
-from .staging import staged_folder
+from .stages import LANGS, build_once, spm_record, write_json
 from .tvsub import TvsubReader
 
 TVSUB_VOCAB = {"zh": 8000, "en": 8000}
@@ -176,14 +175,11 @@ def prepare_tvsub(directory: str | Path, out_dir: str | Path, *, limit: int | No
     ``out_dir`` was built from the same files and settings; a failure or an interrupt leaves
     ``out_dir`` as it was (:func:`~data_prep.staging.staged_folder`).
     """
-    out_dir, reader = Path(out_dir), TvsubReader(directory, limit)
+    reader = TvsubReader(directory, limit)
     vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
     settings = _settings(reader, tok_limit, spm_sample, vocab, t2s, max_len, max_ratio, seed)
-    build = fingerprint_or_skip(out_dir, [reader], settings, print_fn)
-    if build is None:
-        return out_dir
-    described, expected = build
-    with staged_folder(out_dir) as tmp:
+
+    def make(tmp: Path) -> tuple[dict, str]:
         timer = StepTimer()
         with timer("dev_test", "reading the fixed dev and test sets"):
             sets = [fixed_sets.from_eval_set(reader.eval_set(name), t2s)
@@ -206,14 +202,11 @@ def prepare_tvsub(directory: str | Path, out_dir: str | Path, *, limit: int | No
         with timer("tok_train", "word segmentation of train for the phrase-based baseline"):
             tok_lines = tok_train(tmp / "split", tmp / "tok",
                                   min(train.kept, tok_limit or train.kept), workers)
-        counts = _counts(train, sets, refs_info, tok_lines, spm_info)
-        manifest.write(tmp, {"fingerprint": expected, "sources": described,
-                             "settings": settings, "counts": counts,
-                             "wall_times_s": timer.total(),
-                             "arguments": list(command) if command is not None else None})
-    print_fn(f"wrote {out_dir}: train {train.kept} pairs (of {train.read} read), "
-             f"dev {len(sets[0].items)} items, test {len(sets[1].items)} items")
-    return out_dir
+        entries = {"counts": _counts(train, sets, refs_info, tok_lines, spm_info), "wall_times_s": timer.total()}
+        return entries, (f"train {train.kept} pairs (of {train.read} read), "
+                         f"dev {len(sets[0].items)} items, test {len(sets[1].items)} items")
+
+    return build_once(Path(out_dir), [reader.describe()], settings, command, print_fn, make)
 
 
 def _counts(train: TrainStream, sets: Sequence[FixedSet], refs_info: dict, tok_lines: int,
