@@ -38,9 +38,9 @@ for v in $VARIANTS; do
 done
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 
-HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
+HOURS=$(hours "$BUDGET_MIN")
 COMMON=(--max-epoch 1000 --stop-time-hours "$HOURS" --max-tokens "$MAX_TOKENS" "${DEMO_TRAIN[@]}")
 
 # run_variant NAME: train for the budget, decode dev, score it, measure source reliance

@@ -14,7 +14,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 ARGS=(--arch reencoder_base --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens "$MAX_TOKENS"
       --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --lr 0.004
       --lr-scheduler inverse_sqrt --warmup-updates 50 --warmup-init-lr 1e-07

@@ -25,7 +25,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 echo "training budget: $BUDGET_MIN minutes of wall-clock per neural system, $OMP_NUM_THREADS thread each" >&2
 read -r -a BUDGET <<< "$(budget "$BUDGET_MIN")"
 COMMON=("${DEMO_OPT[@]}" "${BUDGET[@]}" ${EXTRA_TRAIN_ARGS:-})

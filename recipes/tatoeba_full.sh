@@ -51,7 +51,7 @@ touch "$RUNS/times.tsv"
 if [ "${SKIP_DATA:-0}" = 1 ] && [ -f "$DATA/manifest.json" ]; then
     echo "=== [data] using $DATA as it is (SKIP_DATA=1)" >&2
 else
-    stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+    tatoeba_data "$DATA"
 fi
 stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
     "${DEMO_OPT[@]}" "${DECAY[@]}" --max-tokens "$MAX_TOKENS" "${SCHED[@]}" --lr "$LR" --warmup-updates "$WARMUP" \

@@ -33,7 +33,7 @@ done
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
 
-[ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+[ -f "$DATA/manifest.json" ] || tatoeba_data "$DATA"
 
 # run_name SYSTEM:TOKENS:LR:WARMUP[:PRECISION]: the run's folder name, SYSTEM_tTOKENS_lrLR_wWARMUP[_PRECISION]
 run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}${5:+_$5}"; }

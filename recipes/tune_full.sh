@@ -19,7 +19,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
 
-[ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+[ -f "$DATA/manifest.json" ] || tatoeba_data "$DATA"
 
 # run_name ENTRY: the configuration's folder, SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT
 run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}_${5}${6}_d${7}"; }
