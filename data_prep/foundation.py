@@ -11,9 +11,12 @@ than in a package of its own.
   (``data_prep.errors.DataError``, ``eval.errors.EvalError``,
   ``reencoder.model_folder.ModelFolderError``, ...): :func:`run_main` prints it as one
   ``error: MESSAGE`` line and exits with status 2, without a traceback.
-* :func:`iter_lines` / :func:`read_lines` — UTF-8 lines split on ``\\n`` only (never on U+2028
-  and friends, which would shift parallel or reference files against each other), a trailing
-  ``\\r`` and a leading byte-order mark removed, invalid UTF-8 named as ``file:line``.
+* :func:`read_lines`, :func:`numbered_lines`, :func:`numbered_stream_lines` — UTF-8 lines split
+  on ``\\n`` only (never on U+2028 and friends, which would shift parallel or reference files
+  against each other), a trailing ``\\r`` and a leading byte-order mark removed, invalid UTF-8
+  named as ``file:line``; each raises the caller's error type (``DataError``, ``EvalError``, ...):
+  a file's lines as a list, a file's ``(line_number, text)`` lazily, an open stream's
+  ``(line_number, text)`` lazily (stdin, a gzip stream).
 * :func:`atomic_path`, :func:`atomic_write_bytes`, :func:`atomic_write_text`,
   :func:`write_lines`, :func:`line_writer` — a file appears whole or not at all (temporary file +
   rename); :func:`line_writer` streams its lines.
@@ -40,8 +43,8 @@ class UserError(Exception):
 
 # -- reading ---------------------------------------------------------------------------------
 
-def iter_lines(stream: BinaryIO, name: str, error: type = UserError) -> Iterator[tuple[int, str]]:
-    """``(line_number, text)`` of a binary stream, lazily, without the line ends.
+def numbered_stream_lines(stream: BinaryIO, name: str, error: type = UserError) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` of an open binary stream, lazily, without the line ends.
 
     Lines are split on ``\\n`` only; trailing ``\\r`` and a leading byte-order mark are removed.
     Invalid UTF-8 raises ``error("NAME:LINE: invalid UTF-8 at byte K of the line")``.
@@ -56,12 +59,14 @@ def iter_lines(stream: BinaryIO, name: str, error: type = UserError) -> Iterator
             raise error(f"{name}:{number}: invalid UTF-8 at byte {exc.start + 1} of the line") from None
 
 
-def read_lines(path: str | os.PathLike, error: type = UserError) -> Iterator[tuple[int, str]]:
-    """:func:`iter_lines` of a file; a missing file, a folder or an unreadable file is
-    ``error("PATH: ...")``."""
+def numbered_lines(path: str | os.PathLike, error: type = UserError,
+                   opener: Callable[..., BinaryIO] = open) -> Iterator[tuple[int, str]]:
+    """``(line_number, text)`` of a UTF-8 file, lazily (constant memory;
+    :func:`numbered_stream_lines`); a missing file, a folder or an unreadable file is
+    ``error("PATH: ...")``.  ``opener(path, "rb")`` opens it (``gzip.open``: a compressed file)."""
     path = Path(path)
     try:
-        handle = open(path, "rb")
+        handle = opener(path, "rb")
     except FileNotFoundError:
         raise error(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -69,7 +74,13 @@ def read_lines(path: str | os.PathLike, error: type = UserError) -> Iterator[tup
     except OSError as exc:
         raise error(f"{path}: cannot read ({exc.strerror})") from None
     with handle:
-        yield from iter_lines(handle, str(path), error)
+        yield from numbered_stream_lines(handle, str(path), error)
+
+
+def read_lines(path: str | os.PathLike, error: type = UserError) -> List[str]:
+    """All lines of a UTF-8 file, as a list, without their line ends (the rules and errors of
+    :func:`numbered_lines`)."""
+    return [text for _, text in numbered_lines(path, error)]
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -20,16 +20,15 @@ from itertools import chain
 from pathlib import Path
 from typing import Sequence
 
-from . import binarize, manifest, subwords
+from . import binarize, subwords
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, clean, normalize
 from .errors import DataError
 from .foundation import write_lines
 from .progress import step, track
 from .readers import Pair, Reader
 from .references import reference_columns, write_items
-from .split import Item, make_splits
-from .stages import LANGS, copy_models, fingerprint_or_skip, model_files, spm_record, write_json, write_tok
-from .staging import staged_folder
+from .split import Item, Splits, make_splits
+from .stages import LANGS, build_once, copy_models, model_files, spm_record, write_json, write_tok
 from .textio import sha256_file
 
 DEFAULT_DEV_SIZE = 500
@@ -96,61 +95,63 @@ def prepare(sources: Reader | Sequence[Reader], out_dir: str | Path, *, seed: in
     Does nothing (prints "up to date") if ``out_dir`` was built from the same sources and
     settings. Raises :class:`DataError` for bad input; ``out_dir`` is then left as it was.
     """
-    out_dir, sources = Path(out_dir), _as_list(sources)
+    sources = _as_list(sources)
+    vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
     settings = {"mode": "full", "seed": seed, "dev_size": dev_size, "test_size": test_size,
-                "min_refs": min_refs, "spm_vocab": {"zh": spm_vocab_zh, "en": spm_vocab_en},
+                "min_refs": min_refs, "spm_vocab": vocab,
                 "spm_model_type": subwords.MODEL_TYPE,
                 "character_coverage": subwords.CHARACTER_COVERAGE,
                 "add_dummy_prefix": subwords.ADD_DUMMY_PREFIX, "t2s": t2s,
                 "max_len": max_len, "max_ratio": max_ratio}
-    build = fingerprint_or_skip(out_dir, sources, settings, print_fn)
-    if build is None:
-        return out_dir
-    described, expected = build
-    with staged_folder(out_dir) as tmp:
+
+    def make(tmp: Path) -> tuple[dict, str]:
         raw = _read_raw(sources, tmp)
-
-        step("cleaning")
-        kept, report = clean(raw, t2s=t2s, max_len=max_len, max_ratio=max_ratio)
-        _write_pairs(tmp / "clean", "clean", kept)
-        write_json(tmp / "clean" / "report.json", report.to_dict())
-        if not kept:
-            raise DataError(f"no sentence pairs left after cleaning "
-                            f"(removed per rule: {report.removed})")
-
+        kept, report = _cleaned(tmp, raw, t2s, max_len, max_ratio)
         step("splitting")
         splits = make_splits(kept, dev_size, test_size, seed, min_refs)
-        split = tmp / "split"
-        _write_pairs(split, "train", splits.train)
-        refs_info = {name: write_items(split, name, items)
-                     for name, items in (("dev", splits.dev), ("test", splits.test))}
-        write_json(split / "references.json", refs_info)
-
-        step("word segmentation for the phrase-based baseline")
-        train_zh, train_en = [zh for zh, _ in splits.train], [en for _, en in splits.train]
-        write_tok(tmp / "tok", "train", train_zh, {"train.en": train_en})
-        for name, items in (("dev", splits.dev), ("test", splits.test)):
-            write_tok(tmp / "tok", name, [item.zh for item in items],
-                       reference_columns(items, name))
-
-        spm_dir, encoded = tmp / "spm", tmp / "encoded"
-        texts = {"train": {"zh": train_zh, "en": train_en},
-                 "valid": _first_refs(splits.dev), "test": _first_refs(splits.test)}
-        spm_info = _subwords(split, spm_dir, encoded, texts,
-                             {"zh": spm_vocab_zh, "en": spm_vocab_en})
-
+        train = {"zh": [zh for zh, _ in splits.train], "en": [en for _, en in splits.train]}
+        refs_info = _write_splits(tmp, splits, train)
+        spm_info = _subwords(tmp / "split", tmp / "spm", tmp / "encoded", {
+            "train": train, "valid": _first_refs(splits.dev), "test": _first_refs(splits.test)}, vocab)
         step("binarizing")
-        binarize.fairseq_preprocess(tmp / "bin", spm_dir / "dict.zh.txt", spm_dir / "dict.en.txt",
-                                    trainpref=encoded / "train", validpref=encoded / "valid",
-                                    testpref=encoded / "test", workers=workers)
+        binarize.fairseq_preprocess(tmp / "bin", tmp / "spm" / "dict.zh.txt", tmp / "spm" / "dict.en.txt",
+                                    trainpref=tmp / "encoded" / "train", validpref=tmp / "encoded" / "valid",
+                                    testpref=tmp / "encoded" / "test", workers=workers)
         counts = {"raw": len(raw), "clean": len(kept), "cleaning": report.to_dict(),
                   "split": splits.stats, "references": refs_info, "spm": spm_info}
-        manifest.write(tmp, {"fingerprint": expected, "sources": described,
-                             "settings": settings, "counts": counts,
-                             "arguments": list(command) if command is not None else None})
-    print_fn(f"wrote {out_dir}: train {len(splits.train)} pairs, dev {len(splits.dev)} items, "
-             f"test {len(splits.test)} items")
-    return out_dir
+        return {"counts": counts}, (f"train {len(splits.train)} pairs, dev {len(splits.dev)} items, "
+                                    f"test {len(splits.test)} items")
+
+    return build_once(Path(out_dir), [source.describe() for source in sources], settings, command, print_fn, make)
+
+
+def _cleaned(tmp: Path, raw: Sequence[Pair], t2s: bool, max_len: int,
+             max_ratio: float) -> tuple[list[Pair], CleaningReport]:
+    """The pairs kept by the cleaning rules and the report, both written to ``tmp/clean``."""
+    step("cleaning")
+    kept, report = clean(raw, t2s=t2s, max_len=max_len, max_ratio=max_ratio)
+    _write_pairs(tmp / "clean", "clean", kept)
+    write_json(tmp / "clean" / "report.json", report.to_dict())
+    if not kept:
+        raise DataError(f"no sentence pairs left after cleaning "
+                        f"(removed per rule: {report.removed})")
+    return kept, report
+
+
+def _write_splits(tmp: Path, splits: Splits, train: dict[str, list[str]]) -> dict:
+    """``tmp/split`` (train pairs, dev and test items with their references) and ``tmp/tok``
+    (their word segmentation for the phrase-based baseline; ``train``: the training text per
+    language); returns the references' record."""
+    split = tmp / "split"
+    _write_pairs(split, "train", splits.train)
+    refs_info = {name: write_items(split, name, items)
+                 for name, items in (("dev", splits.dev), ("test", splits.test))}
+    write_json(split / "references.json", refs_info)
+    step("word segmentation for the phrase-based baseline")
+    write_tok(tmp / "tok", "train", train["zh"], {"train.en": train["en"]})
+    for name, items in (("dev", splits.dev), ("test", splits.test)):
+        write_tok(tmp / "tok", name, [item.zh for item in items], reference_columns(items, name))
+    return refs_info
 
 
 def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_dir: str | Path,
@@ -163,16 +164,13 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
     Every segment is kept, in order (only :func:`normalize` is applied), so the output stays
     aligned with the official set; one reference per item.
     """
-    out_dir, spm_dir, dict_dir = Path(out_dir), Path(spm_dir), Path(dict_dir)
+    spm_dir, dict_dir = Path(spm_dir), Path(dict_dir)
     sources = _as_list(sources)
     needed = model_files(spm_dir, dict_dir)
     settings = {"mode": "eval-only", "t2s": t2s,
                 "models": {path.name: sha256_file(path) for path in needed}}
-    build = fingerprint_or_skip(out_dir, sources, settings, print_fn)
-    if build is None:
-        return out_dir
-    described, expected = build
-    with staged_folder(out_dir) as tmp:
+
+    def make(tmp: Path) -> tuple[dict, str]:
         raw = _read_raw(sources, tmp)
         pairs = [(normalize(zh, t2s=t2s), normalize(en)) for zh, en in track(raw, "normalize")]
         _write_pairs(tmp / "clean", "clean", pairs)
@@ -192,10 +190,8 @@ def prepare_eval(sources: Reader | Sequence[Reader], out_dir: str | Path, spm_di
         binarize.fairseq_preprocess(tmp / "bin", dict_dir / "dict.zh.txt",
                                     dict_dir / "dict.en.txt", testpref=tmp / "encoded" / "test",
                                     workers=workers)
-        manifest.write(tmp, {"fingerprint": expected, "sources": described,
-                             "settings": settings,
-                             "counts": {"raw": len(raw), "test_items": len(items),
-                                        "cleaning": report.to_dict(), "references": refs_info},
-                             "arguments": list(command) if command is not None else None})
-    print_fn(f"wrote {out_dir}: test {len(items)} items (eval-only)")
-    return out_dir
+        counts = {"raw": len(raw), "test_items": len(items), "cleaning": report.to_dict(),
+                  "references": refs_info}
+        return {"counts": counts}, f"test {len(items)} items (eval-only)"
+
+    return build_once(Path(out_dir), [source.describe() for source in sources], settings, command, print_fn, make)

@@ -14,7 +14,8 @@ from typing import Iterator
 from xml.sax.saxutils import unescape
 
 from .errors import DataError
-from .textio import read_lines, sha256_file
+from .foundation import numbered_lines, read_lines
+from .textio import sha256_file
 
 Pair = tuple[str, str]
 
@@ -58,7 +59,7 @@ class TatoebaReader(Reader):
         self.path = Path(path)
 
     def pairs(self) -> Iterator[Pair]:
-        for number, line in read_lines(self.path):
+        for number, line in numbered_lines(self.path, DataError):
             fields = line.split("\t")
             if len(fields) != self.columns:
                 raise DataError(
@@ -85,8 +86,8 @@ class ParallelReader(Reader):
                             "parallel files must be aligned line by line")
 
     def pairs(self) -> Iterator[Pair]:
-        zh_lines = [text for _, text in read_lines(self.zh_path)]
-        en_lines = [text for _, text in read_lines(self.en_path)]
+        zh_lines = read_lines(self.zh_path, DataError)
+        en_lines = read_lines(self.en_path, DataError)
         self._check_line_counts(len(zh_lines), len(en_lines))
         yield from zip(zh_lines, en_lines)
 

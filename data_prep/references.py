@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import DataError
-from .foundation import write_lines
+from .foundation import read_lines, write_lines
 from .split import Item, refs_histogram
-from .textio import read_lines
 
 RefStreams = list[list[Optional[str]]]
 
@@ -69,7 +68,7 @@ def load_reference_streams(folder: str | Path, prefix: str = "test", lang: str =
     different lengths or empty, invalid UTF-8, or an item blank in every file.
     """
     files = reference_files(folder, prefix, lang)
-    streams = [[text for _, text in read_lines(path)] for path in files]
+    streams = [read_lines(path, DataError) for path in files]
     counts = {len(s) for s in streams}
     if len(counts) != 1:
         sizes = ", ".join(f"{p.name}={len(s)}" for p, s in zip(files, streams))

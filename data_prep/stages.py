@@ -1,8 +1,9 @@
 """Steps that every preparation mode shares (:mod:`data_prep.pipeline` for corpora held in
 memory, :mod:`data_prep.streaming` for large ones, :mod:`data_prep.vocab_transfer` for a prepared
-corpus in another's vocabulary): the up-to-date check, JSON reports, the word-level ``tok/``
-files of evaluation sets, the record of a sentencepiece model, and the existing sentencepiece
-models and dictionaries an output is encoded with."""
+corpus in another's vocabulary): the frame of a build (up-to-date check, staged folder,
+manifest), JSON reports, the word-level ``tok/`` files of evaluation sets, the record of a
+sentencepiece model, and the existing sentencepiece models and dictionaries an output is
+encoded with."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from typing import Callable, Sequence
 from . import manifest, subwords, wordseg
 from .errors import DataError
 from .foundation import atomic_write_text, write_lines
-from .readers import Reader
+from .staging import staged_folder
 
 LANGS = ("zh", "en")
 
@@ -23,24 +24,24 @@ def write_json(path: Path, content: dict) -> None:
     atomic_write_text(path, json.dumps(content, indent=2, ensure_ascii=False) + "\n")
 
 
-def fingerprint_or_skip(out_dir: Path, sources: Sequence[Reader], settings: dict,
-                        print_fn: Callable[[str], object]) -> tuple[list[dict], str] | None:
-    """``(described sources, fingerprint)`` of a build, or ``None`` when ``out_dir`` already holds
-    it (then says "up to date")."""
-    described = [source.describe() for source in sources]
-    expected = described_or_skip(out_dir, described, settings, print_fn)
-    return None if expected is None else (described, expected)
-
-
-def described_or_skip(out_dir: Path, described: list[dict], settings: dict,
-                      print_fn: Callable[[str], object]) -> str | None:
-    """The fingerprint of a build from sources already described, or ``None`` when ``out_dir``
-    already holds it (then says "up to date")."""
+def build_once(out_dir: Path, described: list[dict], settings: dict, command: Sequence[str] | None,
+               print_fn: Callable[[str], object], make: Callable[[Path], tuple[dict, str]]) -> Path:
+    """The frame of every preparation mode: nothing when ``out_dir`` already holds the build of
+    the ``described`` sources with ``settings`` (it says "up to date"); else ``make(tmp)`` fills a
+    staged folder (:func:`~data_prep.staging.staged_folder`: ``out_dir`` stays as it was if
+    anything fails) and returns the manifest's own entries (``counts``, ...) and a summary; the
+    manifest is written last, the folder renamed into place and ``wrote OUT: SUMMARY`` said.
+    ``command``: the arguments the manifest records (None: not a command line)."""
     expected = manifest.fingerprint(described, settings)
     if manifest.is_up_to_date(out_dir, expected):
         print_fn(f"up to date: {out_dir}")
-        return None
-    return expected
+        return out_dir
+    with staged_folder(out_dir) as tmp:
+        entries, summary = make(tmp)
+        manifest.write(tmp, {"fingerprint": expected, "sources": described, "settings": settings, **entries,
+                             "arguments": list(command) if command is not None else None})
+    print_fn(f"wrote {out_dir}: {summary}")
+    return out_dir
 
 
 def model_files(spm_dir: Path, dict_dir: Path) -> list[Path]:

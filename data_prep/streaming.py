@@ -35,22 +35,20 @@ import shutil
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
-from . import fixed_sets, manifest, subwords, wordseg
+from . import fixed_sets, subwords, wordseg
 from .chunked import map_chunks
 from .cleaning import DEFAULT_MAX_LEN, DEFAULT_MAX_RATIO, CleaningReport, PairCleaner
 from .errors import DataError
 from .fixed_sets import FixedSet
-from .foundation import line_writer
+from .foundation import line_writer, numbered_lines
 from .progress import StepTimer, step, tqdm_bar, track
 from .readers import Reader
 from .sampling import Reservoir
 from .split import HeldOut
 from .spm_binarize import encode_and_binarize, piece_counts
-from .stages import LANGS, fingerprint_or_skip, spm_record, write_json
-from .staging import staged_folder
-from .textio import read_lines
+from .stages import LANGS, build_once, spm_record, write_json
 from .tvsub import TvsubReader
 
 TVSUB_VOCAB = {"zh": 8000, "en": 8000}
@@ -93,11 +91,16 @@ def stream_train(reader: Reader, split: Path, cleaner: PairCleaner, held: HeldOu
     return TrainStream(report.input, report, overlap, out_zh.count, sample.items)
 
 
+def _lazy_lines(path: Path) -> Iterator[str]:
+    """The lines of a split's UTF-8 file, read as they are used (the training split need not
+    fit in memory)."""
+    return (text for _, text in numbered_lines(path, DataError))
+
+
 def tok_train(split: Path, tok: Path, lines: int, workers: int) -> int:
     """``tok/train.{zh,en}``: the first ``lines`` training pairs, jieba / Moses on ``workers``
     processes, streamed in order. Returns the number of lines written."""
-    pairs = zip((text for _, text in read_lines(split / "train.zh")),
-                (text for _, text in read_lines(split / "train.en")))
+    pairs = zip(_lazy_lines(split / "train.zh"), _lazy_lines(split / "train.en"))
     with line_writer(tok / "train.zh") as out_zh, line_writer(tok / "train.en") as out_en, \
             tqdm_bar("jieba/moses train", lines) as bar:
         for chunk in map_chunks(wordseg.segment_pairs, islice(pairs, lines), workers, TOK_CHUNK,
@@ -113,7 +116,7 @@ def _encode_language(tmp: Path, model: Path, lang: str, n_train: int,
                      sets: Sequence[FixedSet], workers: int) -> tuple[int, int]:
     """Encode and binarize ``split/train.LANG`` and the fixed sets; write the fairseq
     dictionary (``spm/`` and ``bin/``). Returns ``(dictionary entries, training tokens)``."""
-    train_lines = (text for _, text in read_lines(tmp / "split" / f"train.{lang}"))
+    train_lines = _lazy_lines(tmp / "split" / f"train.{lang}")
     ids = encode_and_binarize(model, train_lines, tmp / "encoded" / f"train.{lang}",
                               tmp / "bin" / f"train.zh-en.{lang}", n_train,
                               f"spm+bin train.{lang}", workers)
@@ -172,14 +175,11 @@ def prepare_tvsub(directory: str | Path, out_dir: str | Path, *, limit: int | No
     ``out_dir`` was built from the same files and settings; a failure or an interrupt leaves
     ``out_dir`` as it was (:func:`~data_prep.staging.staged_folder`).
     """
-    out_dir, reader = Path(out_dir), TvsubReader(directory, limit)
+    reader = TvsubReader(directory, limit)
     vocab = {"zh": spm_vocab_zh, "en": spm_vocab_en}
     settings = _settings(reader, tok_limit, spm_sample, vocab, t2s, max_len, max_ratio, seed)
-    build = fingerprint_or_skip(out_dir, [reader], settings, print_fn)
-    if build is None:
-        return out_dir
-    described, expected = build
-    with staged_folder(out_dir) as tmp:
+
+    def make(tmp: Path) -> tuple[dict, str]:
         timer = StepTimer()
         with timer("dev_test", "reading the fixed dev and test sets"):
             sets = [fixed_sets.from_eval_set(reader.eval_set(name), t2s)
@@ -202,14 +202,11 @@ def prepare_tvsub(directory: str | Path, out_dir: str | Path, *, limit: int | No
         with timer("tok_train", "word segmentation of train for the phrase-based baseline"):
             tok_lines = tok_train(tmp / "split", tmp / "tok",
                                   min(train.kept, tok_limit or train.kept), workers)
-        counts = _counts(train, sets, refs_info, tok_lines, spm_info)
-        manifest.write(tmp, {"fingerprint": expected, "sources": described,
-                             "settings": settings, "counts": counts,
-                             "wall_times_s": timer.total(),
-                             "arguments": list(command) if command is not None else None})
-    print_fn(f"wrote {out_dir}: train {train.kept} pairs (of {train.read} read), "
-             f"dev {len(sets[0].items)} items, test {len(sets[1].items)} items")
-    return out_dir
+        entries = {"counts": _counts(train, sets, refs_info, tok_lines, spm_info), "wall_times_s": timer.total()}
+        return entries, (f"train {train.kept} pairs (of {train.read} read), "
+                         f"dev {len(sets[0].items)} items, test {len(sets[1].items)} items")
+
+    return build_once(Path(out_dir), [reader.describe()], settings, command, print_fn, make)
 
 
 def _counts(train: TrainStream, sets: Sequence[FixedSet], refs_info: dict, tok_lines: int,

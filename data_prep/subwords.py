@@ -17,9 +17,8 @@ import sentencepiece as spm
 
 from .cleaning import normalize
 from .errors import DataError
-from .foundation import atomic_write_bytes, atomic_write_text
+from .foundation import atomic_write_bytes, atomic_write_text, read_lines
 from .progress import track
-from .textio import read_lines
 
 #: Defaults for ~25k short sentence pairs (Tatoeba). Chinese needs coverage below 1.0 so
 #: that very rare characters become <unk> rather than wasting pieces; English keeps all.
@@ -35,7 +34,7 @@ def train(input_path: str | Path, model_prefix: str | Path, vocab_size: int,
           character_coverage: float, model_type: str = MODEL_TYPE, threads: int = 2,
           add_dummy_prefix: bool = True) -> Path:
     """Train a SentencePiece model on the lines of ``input_path`` (:func:`train_lines`)."""
-    lines = [text for _, text in read_lines(input_path)]
+    lines = read_lines(input_path, DataError)
     return train_lines(lines, model_prefix, vocab_size, character_coverage, model_type,
                        threads, add_dummy_prefix, source=str(input_path))
 

@@ -20,9 +20,10 @@ from typing import Iterator
 from xml.sax.saxutils import unescape
 
 from .errors import DataError
+from .foundation import read_lines
 from .readers import Pair, Reader, file_record
 from .sgml import read_references
-from .textio import read_gzip_lines, read_lines
+from .textio import read_gzip_lines
 
 TRAIN_FILES = {"zh": "train.zh.gz", "en": "train.en.gz"}
 #: name -> (source, tokenized English as shipped, SGML references); "orignal" is the authors' spelling
@@ -81,9 +82,8 @@ class TvsubReader(Reader):
     def eval_set(self, name: str) -> EvalSet:
         """The fixed ``dev`` or ``test`` set, every line kept, in order."""
         zh_name, en_name, sgm_name = EVAL_FILES[name]
-        zh = [text for _, text in read_lines(self.path(zh_name))]
-        en = [unescape(text.strip(), _MOSES_ENTITIES)
-              for _, text in read_lines(self.path(en_name))]
+        zh = read_lines(self.path(zh_name), DataError)
+        en = [unescape(text.strip(), _MOSES_ENTITIES) for text in read_lines(self.path(en_name), DataError)]
         systems = read_references(self.path(sgm_name))
         if len(en) != len(zh):
             raise DataError(f"{self.path(en_name)} has {len(en)} lines but {zh_name} has "

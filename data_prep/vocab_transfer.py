@@ -27,14 +27,13 @@ from . import binarize, manifest, subwords
 from .errors import DataError
 from .foundation import read_lines, write_lines
 from .progress import step
-from .stages import LANGS, copy_models, described_or_skip, model_files
-from .staging import staged_folder
+from .stages import LANGS, build_once, copy_models, model_files
 from .textio import sha256_file
 
 
 def _dictionary(path: Path) -> set[str]:
     """The symbols of a fairseq dictionary file (one ``SYMBOL COUNT`` per line)."""
-    return {line.rsplit(" ", 1)[0] for _, line in read_lines(path, DataError) if line}
+    return {line.rsplit(" ", 1)[0] for line in read_lines(path, DataError) if line}
 
 
 #: subset of the encoded/ and bin/ folders -> file stem of its text in split/
@@ -64,7 +63,7 @@ def _encode(split: Path, spm_dir: Path, encoded: Path, dictionaries: dict) -> di
     for name, stem in SPLIT_STEMS.items():
         counts[name] = {}
         for lang in LANGS:
-            text = [line for _, line in read_lines(split / f"{stem}.{lang}", DataError)]
+            text = read_lines(split / f"{stem}.{lang}", DataError)
             lines = subwords.encode_lines(spm_dir / f"spm.{lang}.model", text, f"spm {name}.{lang}")
             write_lines(encoded / f"{name}.{lang}", lines)
             known = Counter(piece in dictionaries[lang] for line in lines for piece in line.split())
@@ -86,10 +85,8 @@ def prepare_transfer(prepared: str | Path, out_dir: str | Path, spm_dir: str | P
     settings = {"mode": "vocab-transfer", "t2s": manifest.t2s(prepared),
                 "models": {path.name: sha256_file(path) for path in needed}}
     described = [{"kind": "prepared", "path": str(prepared), "fingerprint": info.get("fingerprint")}]
-    expected = described_or_skip(out_dir, described, settings, print_fn)
-    if expected is None:
-        return out_dir
-    with staged_folder(out_dir) as tmp:
+
+    def make(tmp: Path) -> tuple[dict, str]:
         step(f"copying {prepared}'s split/ and tok/")
         for folder in ("split", "tok"):
             if (prepared / folder).is_dir():
@@ -101,11 +98,10 @@ def prepare_transfer(prepared: str | Path, out_dir: str | Path, spm_dir: str | P
                                     trainpref=tmp / "encoded" / "train",
                                     validpref=tmp / "encoded" / "valid",
                                     testpref=tmp / "encoded" / "test", workers=workers)
-        manifest.write(tmp, {"fingerprint": expected, "sources": described, "settings": settings,
-                             "counts": counts,
-                             "arguments": list(command) if command is not None else None})
-    train = counts["train"]
-    print_fn(f"wrote {out_dir}: train {train['zh']['lines']} pairs in {spm_dir}'s vocabulary "
-             f"(unknown pieces: zh {train['zh']['unknown_pieces']} of {train['zh']['pieces']}, "
-             f"en {train['en']['unknown_pieces']} of {train['en']['pieces']})")
-    return out_dir
+        train = counts["train"]
+        return {"counts": counts}, (
+            f"train {train['zh']['lines']} pairs in {spm_dir}'s vocabulary "
+            f"(unknown pieces: zh {train['zh']['unknown_pieces']} of {train['zh']['pieces']}, "
+            f"en {train['en']['unknown_pieces']} of {train['en']['pieces']})")
+
+    return build_once(out_dir, described, settings, command, print_fn, make)

@@ -20,10 +20,10 @@ from typing import Optional, Sequence
 from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.significance import PairedTest
 
+from data_prep.foundation import read_lines
 from data_prep.references import RefStreams, load_reference_streams
 
 from .errors import EvalError
-from .textio import read_lines
 from .tokenized import detokenize_references, tokenize_lower, tokenized_bleu
 
 #: upper ends (inclusive) of the source-length buckets, in characters; the last bucket is open
@@ -84,7 +84,7 @@ class Evaluation:
 def read_hypotheses(path: str | Path, n_lines: int, reference: str) -> list[str]:
     """Hypothesis lines of ``path``; :class:`EvalError` unless there are exactly
     ``n_lines`` (named against ``reference``). Nothing is truncated or padded."""
-    hyps = read_lines(path)
+    hyps = read_lines(path, EvalError)
     if len(hyps) != n_lines:
         raise EvalError(f"{path}: {len(hyps)} lines but the references {reference} have {n_lines}; "
                         "hypotheses must be aligned one line per test line")
@@ -167,7 +167,7 @@ def evaluate(systems: dict[str, str | Path], refs_dir: str | Path, prefix: str =
     n_lines = len(refs[0])
     ref_name = str(Path(refs_dir) / f"{prefix}.en.0..{len(refs) - 1}")
     source = Path(source) if source is not None else Path(refs_dir) / f"{prefix}.zh"
-    sources = read_lines(source)
+    sources = read_lines(source, EvalError)
     if len(sources) != n_lines:
         raise EvalError(f"{source}: {len(sources)} lines but the references {ref_name} have {n_lines}")
     hyps = {name: read_hypotheses(path, n_lines, ref_name) for name, path in systems.items()}

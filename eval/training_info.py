@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from data_prep.foundation import Parser, UserError, atomic_write_text, read_lines, run_main
+from data_prep.foundation import Parser, UserError, atomic_write_text, numbered_lines, run_main
 
 from .fairseq_log import log_records, parameter_count
 
@@ -81,7 +81,7 @@ def budget_of(command: str) -> str:
 def summed_seconds(path: str | Path) -> float:
     """The sum of the numbers of ``path``, one per line (a line that is not one is an error)."""
     total = 0.0
-    for lineno, line in read_lines(path):
+    for lineno, line in numbered_lines(path):
         try:
             total += float(line)
         except ValueError:

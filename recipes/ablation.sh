@@ -7,12 +7,7 @@
 # lanes.  `make ablation` = this script; BUDGET_MIN (default 3) minutes of training per variant.
 #   VARIANTS="paper base" BUDGET_MIN=3 bash recipes/ablation.sh
 # The table goes to $RUNS/table.md and $RUNS/results.json (python -m eval.ablation_table).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/ablation}
 BUDGET_MIN=${BUDGET_MIN:-3}
 MAX_TOKENS=${MAX_TOKENS:-512}
@@ -43,9 +38,9 @@ for v in $VARIANTS; do
 done
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 
-HOURS=$("$BIN/python" -c "import sys; print(float(sys.argv[1]) / 60)" "$BUDGET_MIN")
+HOURS=$(hours "$BUDGET_MIN")
 COMMON=(--max-epoch 1000 --stop-time-hours "$HOURS" --max-tokens "$MAX_TOKENS" "${DEMO_TRAIN[@]}")
 
 # run_variant NAME: train for the budget, decode dev, score it, measure source reliance

@@ -5,12 +5,7 @@
 # one plot (runs/bf16/curves.png) and the last losses side by side.  The two runs go in
 # parallel with one thread each.  On a CPU without AMX or AVX512-BF16 (or a GPU), bf16 is slower than fp32
 # here: this recipe is about convergence, `make bench` about speed.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/bf16}
 MAX_UPDATE=${MAX_UPDATE:-120}
 VALID_EVERY=${VALID_EVERY:-40}
@@ -19,7 +14,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 ARGS=(--arch reencoder_base --optimizer adam --adam-betas '(0.9,0.98)' --clip-norm 1.0 --max-tokens "$MAX_TOKENS"
       --criterion label_smoothed_cross_entropy --label-smoothing 0.1 --lr 0.004
       --lr-scheduler inverse_sqrt --warmup-updates 50 --warmup-init-lr 1e-07

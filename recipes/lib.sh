@@ -181,6 +181,12 @@ ted_data() {
         --iwslt-dir "$SHARED/iwslt15-ted-zh-en" --iwslt-sets "$1" --spm-dir "$2/spm" --dict-dir "$2/bin" --out "$3"
 }
 
+# tatoeba_data OUT: the Tatoeba corpus of $SHARED prepared into OUT (reencoder-data leaves an
+# up-to-date OUT as it is)
+tatoeba_data() {
+    stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$1"
+}
+
 # newer OUT INPUT: OUT exists, is not empty and is newer than INPUT (a finished stage whose
 # input has not changed since: re-running a recipe skips it; retraining redoes it)
 newer() {

@@ -18,19 +18,14 @@
 #      a model folder per neural system ($RUNS/NAME/model) for reencoder-translate
 # Every step calls a public CLI; re-running skips what is done.  The budget is a variable,
 # e.g. `BUDGET_MIN=30 make demo`.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/demo}
 BUDGET_MIN=${BUDGET_MIN:-10}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 : > "$RUNS/times.tsv"
 
-stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+tatoeba_data "$DATA"
 echo "training budget: $BUDGET_MIN minutes of wall-clock per neural system, $OMP_NUM_THREADS thread each" >&2
 read -r -a BUDGET <<< "$(budget "$BUDGET_MIN")"
 COMMON=("${DEMO_OPT[@]}" "${BUDGET[@]}" ${EXTRA_TRAIN_ARGS:-})

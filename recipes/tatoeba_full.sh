@@ -12,13 +12,7 @@
 # SKIP_DATA=1 uses an already prepared $DATA as it is (e.g. copied to a GPU machine);
 # EXTRA_TRAIN_ARGS go to fairseq-train.  DEV_ONLY=1 stops after the dev tuning (a configuration
 # being compared on dev: the test set is not read; recipes/tune_full.sh).
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
-TED=${TED:-work/data/ted-tst2010}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/full}
 SYSTEM=${SYSTEM:-reencoder}
 PATIENCE=${PATIENCE:-8}
@@ -57,7 +51,7 @@ touch "$RUNS/times.tsv"
 if [ "${SKIP_DATA:-0}" = 1 ] && [ -f "$DATA/manifest.json" ]; then
     echo "=== [data] using $DATA as it is (SKIP_DATA=1)" >&2
 else
-    stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+    tatoeba_data "$DATA"
 fi
 stage "train_$SYSTEM" train_nmt "$SYSTEM" "$DATA/bin" "$MAX_UPDATE" "${ARCH_ARGS[@]}" \
     "${DEMO_OPT[@]}" "${DECAY[@]}" --max-tokens "$MAX_TOKENS" "${SCHED[@]}" --lr "$LR" --warmup-updates "$WARMUP" \

@@ -6,13 +6,7 @@
 #   1. the Tatoeba test set (multi-reference): $RUNS/eval/table.md, results.json
 #   2. IWSLT15 TED tst2010 (out of domain, one reference): $RUNS/eval_ted/table.md, results.json
 # with BLEU, chrF, 95 % CIs, paired bootstrap against Thot, and how each system was trained.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
-TED=${TED:-work/data/ted-tst2010}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/full}
 THOT=${THOT:-runs/demo/phrase_based}
 mkdir -p "$RUNS"

@@ -3,13 +3,7 @@
 # translate the official IWSLT15 TED tst2010 set (1,570 long, spoken-style segments), encoded
 # with the Tatoeba sentencepiece models and dictionaries.  Expect low BLEU: the point is
 # robustness to long inputs and the relative order of the systems.  Single reference.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
-TED=${TED:-work/data/ted-tst2010}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/ted}
 MODELS=${MODELS:-runs/demo}   # a folder with reencoder/ transformer/ lstm/ phrase_based/
 SET=${SET:-tst2010}

@@ -15,12 +15,7 @@
 # with SCHEDULE_MIN > BUDGET_MIN each tuning run is the first BUDGET_MIN minutes of a run of
 # SCHEDULE_MIN (recipes/tvsub.sh: its training budget; a rate that stalls a long run shows there).
 # Copy the winners into recipes/lib.sh's DEMO_* settings.  A re-run skips finished runs.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/tune}
 BUDGET_MIN=${BUDGET_MIN:-10}
 SCHEDULE_MIN=${SCHEDULE_MIN:-$BUDGET_MIN}
@@ -38,7 +33,7 @@ done
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
 
-[ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+[ -f "$DATA/manifest.json" ] || tatoeba_data "$DATA"
 
 # run_name SYSTEM:TOKENS:LR:WARMUP[:PRECISION]: the run's folder name, SYSTEM_tTOKENS_lrLR_wWARMUP[_PRECISION]
 run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}${5:+_$5}"; }

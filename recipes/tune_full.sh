@@ -9,12 +9,7 @@
 # Output: $RUNS/eval/table.md (dev BLEU, chrF, training minutes, updates, exact command per
 # configuration) and the best configuration per system as tatoeba_full.sh settings.
 # A re-run skips finished configurations.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source recipes/lib.sh
-
-SHARED=${SHARED:-../shared/data}
-DATA=${DATA:-work/data/tatoeba}
+source "$(dirname "$0")/tatoeba_env.sh"  # strict mode, the repository root, lib.sh; SHARED, DATA, TED
 RUNS=${RUNS:-runs/full_tune}
 LANES=${LANES:-2}
 GRID=${GRID:-"reencoder:1024:0.005:300:invsqrt:60:0.1 reencoder:512:0.005:200:wallclock:25:0.2
@@ -24,7 +19,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$RUNS"
 touch "$RUNS/times.tsv"
 
-[ -f "$DATA/manifest.json" ] || stage data "$BIN/reencoder-data" --tatoeba "$SHARED/tatoeba-cmn-eng/cmn-eng.tsv" --out "$DATA"
+[ -f "$DATA/manifest.json" ] || tatoeba_data "$DATA"
 
 # run_name ENTRY: the configuration's folder, SYSTEM_tTOKENS_lrLR_wWARMUP_SCHEDULEMIN_dDROPOUT
 run_name() { local IFS=:; set -- $1; echo "${1}_t${2}_lr${3}_w${4}_${5}${6}_d${7}"; }

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SHARED_DATA, run_cli, tatoeba_pairs, write_tokenized
+from tests.helpers import SHARED_DATA, fairseq_preprocess, tatoeba_pairs, write_tokenized
 
 E2E = Path(__file__).resolve().parent / "e2e"
 
@@ -35,8 +35,8 @@ def tiny_bin(tmp_path_factory, shared_data) -> Path:
     write_tokenized(root / "train", pairs[:400])
     write_tokenized(root / "valid", pairs[400:460])
     write_tokenized(root / "test", pairs[460:])
-    run_cli(
-        ["fairseq-preprocess", "--source-lang", "zh", "--target-lang", "en",
+    fairseq_preprocess(
+        ["--source-lang", "zh", "--target-lang", "en",
          "--trainpref", root / "train", "--validpref", root / "valid", "--testpref", root / "test",
          "--destdir", root / "bin", "--workers", "1"]
     )

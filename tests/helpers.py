@@ -54,6 +54,16 @@ def run_cli(args, **kwargs) -> subprocess.CompletedProcess:
     return proc
 
 
+def fairseq_preprocess(args) -> None:
+    """``fairseq-preprocess ARGS`` in this process, for a fixture's binarized data
+    (:mod:`data_prep.binarize` runs the same in a subprocess; in-process saves a fairseq import,
+    seconds on a loaded machine)."""
+    from fairseq import options
+    from fairseq_cli import preprocess
+
+    preprocess.main(options.get_preprocessing_parser().parse_args([str(a) for a in args]))
+
+
 def make_set(root, n=3, refs=2):
     """A reference set of ``n`` items with ``refs`` references each (``test.zh``,
     ``test.en.K``) and a hypothesis file ``hyp.txt``, which it returns."""

@@ -15,14 +15,11 @@ import fcntl
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairseq import options
-from fairseq_cli import preprocess
-
 from data_prep import subwords
 from data_prep.cleaning import normalize
 from reencoder.loading import PLUGIN_DIR
 from reencoder.model_folder import export_model_folder
-from tests.helpers import run_cli, tatoeba_pairs
+from tests.helpers import fairseq_preprocess, run_cli, tatoeba_pairs
 
 MAX_POSITIONS = 32
 TRAIN_UPDATES = 40
@@ -56,14 +53,10 @@ def _prepare(root: Path) -> None:
             encoded[name] = subwords.encode_lines(model, raw)
             (enc_dir / f"{name}.{lang}").write_text("".join(x + "\n" for x in encoded[name]), encoding="utf-8")
         subwords.write_fairseq_dict(model, encoded["train"], spm_dir / f"dict.{lang}.txt")
-    # data_prep.binarize runs the same fairseq-preprocess in a subprocess; in-process saves a
-    # fairseq import on a loaded machine
-    args = options.get_preprocessing_parser().parse_args(
-        ["--source-lang", "zh", "--target-lang", "en", "--destdir", str(root / "bin"),
-         "--srcdict", str(root / "spm" / "dict.zh.txt"), "--tgtdict", str(root / "spm" / "dict.en.txt"),
-         "--trainpref", str(root / "encoded" / "train"), "--validpref", str(root / "encoded" / "valid"),
-         "--testpref", str(root / "encoded" / "test"), "--workers", "1"])
-    preprocess.main(args)
+    fairseq_preprocess(["--source-lang", "zh", "--target-lang", "en", "--destdir", root / "bin",
+                        "--srcdict", root / "spm" / "dict.zh.txt", "--tgtdict", root / "spm" / "dict.en.txt",
+                        "--trainpref", root / "encoded" / "train", "--validpref", root / "encoded" / "valid",
+                        "--testpref", root / "encoded" / "test", "--workers", "1"])
 
 
 def train_args(data_bin: Path, save_dir: Path, updates: int = TRAIN_UPDATES, arch=("--arch", "reencoder_tiny")):

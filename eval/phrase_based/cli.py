@@ -62,15 +62,14 @@ def _train(args, model_dir: Path) -> dict:
 
 
 def _translate_stdio(args) -> None:
-    from data_prep.foundation import iter_lines, write_lines
+    from data_prep.foundation import numbered_stream_lines, read_lines, write_lines
 
-    from ..textio import read_lines
     from .model import PhraseBasedModel
 
     if args.input:
-        lines = read_lines(args.input)
+        lines = read_lines(args.input, EvalError)
     else:
-        lines = [text for _, text in iter_lines(sys.stdin.buffer, "<stdin>", EvalError)]
+        lines = [text for _, text in numbered_stream_lines(sys.stdin.buffer, "<stdin>", EvalError)]
     with PhraseBasedModel(args.model) as model:
         hyps = model.translate_tokens([l.split() for l in lines]) if args.tokenized else model.translate(lines)
     if args.output:

@@ -10,12 +10,10 @@ from typing import Optional
 from machine.translation.thot import ThotWordAlignmentModelType
 
 from data_prep import manifest
-from data_prep.foundation import read_lines as numbered_lines
-from data_prep.foundation import write_lines
+from data_prep.foundation import numbered_lines, read_lines, write_lines
 from data_prep.references import load_reference_streams
 
 from ..errors import EvalError
-from ..textio import read_lines
 from .casing import Truecaser
 from .config import DecoderSettings, settings_dict, write_config, write_info
 from .model import PhraseBasedModel
@@ -96,7 +94,7 @@ def translate_file(model_dir: str | Path, source: str | Path, output: str | Path
                    tokenized: bool = True, progress: bool = False) -> float:
     """Translate ``source`` (segmented if ``tokenized``, else raw Chinese) into ``output``,
     one line per input line; return the decoding wall time in seconds."""
-    lines = read_lines(source)
+    lines = read_lines(source, EvalError)
     started = time.perf_counter()
     with PhraseBasedModel(model_dir) as model:
         if tokenized:

@@ -29,9 +29,9 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO, Iterator, List, Optional
+from typing import BinaryIO, List, Optional
 
-from data_prep.foundation import Parser, UserError, iter_lines, non_negative_float, positive_int
+from data_prep.foundation import Parser, UserError, non_negative_float, numbered_stream_lines, positive_int
 
 from .common import run_main
 
@@ -68,12 +68,6 @@ def build_parser() -> Parser:
     p.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     p.add_argument("--verbose", action="store_true", help="print lines/s at the end (stderr)")
     return p
-
-
-def read_lines(stream: BinaryIO, name: str) -> Iterator[str]:
-    """UTF-8 lines of a binary stream, lazily (:func:`data_prep.foundation.iter_lines`);
-    invalid UTF-8 -> UserError naming the line."""
-    return (text for _, text in iter_lines(stream, name))
 
 
 def format_nbest(number: int, hyps) -> List[str]:
@@ -159,8 +153,9 @@ def _translate(args, source: BinaryIO) -> int:
     out = _open_output(args.output)
     start = time.perf_counter()
     name = "<stdin>" if args.input == "-" else args.input
+    lines = (text for _, text in numbered_stream_lines(source, name))  # invalid UTF-8: a UserError naming the line
     try:
-        count = translate_stream(translator, read_lines(source, name), out, buffer_size=args.buffer_size,
+        count = translate_stream(translator, lines, out, buffer_size=args.buffer_size,
                                  n_best=args.n_best, scores=args.scores)
     finally:
         if out is not sys.stdout.buffer:

@@ -12,7 +12,7 @@ from data_prep import char_lm as char_lm_data
 from eval import plot_lm_curves
 from eval.fairseq_log import log_records
 from reencoder.loading import PLUGIN_DIR, build_model
-from tests.helpers import run_cli
+from tests.helpers import fairseq_preprocess, run_cli
 
 TPS = 48  # tokens per sample
 
@@ -25,8 +25,8 @@ def char_bin(shared_data, tmp_path_factory):
     take = lambda name, k: [char_lm_data.to_char_tokens(x) for x in list(char_lm_data.ted_lines(shared_data, [name]))[:k]]  # noqa: E731
     splits = {"train": take("tst2010", 250), "valid": take("dev2010", 40), "test": take("tst2013", 30)}
     counts = char_lm_data.write_splits(splits, root)
-    run_cli(["fairseq-preprocess", "--only-source", "--trainpref", root / "train.txt", "--validpref", root / "valid.txt",
-             "--testpref", root / "test.txt", "--destdir", root / "bin", "--workers", "1"])
+    fairseq_preprocess(["--only-source", "--trainpref", root / "train.txt", "--validpref", root / "valid.txt",
+                        "--testpref", root / "test.txt", "--destdir", root / "bin", "--workers", "1"])
     return root, counts
 
 

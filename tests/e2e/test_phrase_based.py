@@ -15,6 +15,7 @@ from collections import Counter
 import pytest
 from sacrebleu.metrics import BLEU
 
+from data_prep.foundation import read_lines
 from data_prep.pipeline import prepare
 from data_prep.readers import TatoebaReader
 from data_prep.references import load_reference_streams
@@ -22,7 +23,6 @@ from eval.errors import EvalError
 from eval.phrase_based import recipe
 from eval.phrase_based.model import PhraseBasedModel, pieces
 from eval.phrase_based.oov import back_off
-from eval.textio import read_lines
 from tests.helpers import run_cli
 
 

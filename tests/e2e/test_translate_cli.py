@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from data_prep.foundation import numbered_stream_lines
 from reencoder.cli import translate as translate_cli
 from reencoder.translate import Translator, one_line
 from tests.helpers import BIN, run_cli
@@ -78,8 +79,8 @@ def test_exactly_one_output_line_per_input_line(translator, doc):
     data = doc.encode("utf-8")
     expected = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     out = io.BytesIO()
-    count = translate_cli.translate_stream(translator, translate_cli.read_lines(io.BytesIO(data), "doc"), out,
-                                           buffer_size=3)
+    lines = (text for _, text in numbered_stream_lines(io.BytesIO(data), "doc"))
+    count = translate_cli.translate_stream(translator, lines, out, buffer_size=3)
     written = out.getvalue().decode("utf-8")
     assert count == expected
     assert written.count("\n") == expected and (not written or written.endswith("\n"))

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 
 from data_prep.errors import DataError
+from data_prep.foundation import read_lines
 from data_prep.references import load_reference_streams
 from eval.cli import main as eval_main
 from eval.errors import EvalError
 from eval.scoring import evaluate
-from eval.textio import read_lines
 from tests.helpers import make_set, run_cli
 
 
@@ -33,7 +33,7 @@ def test_invalid_utf8_names_file_and_line(tmp_path):
     hyp = make_set(tmp_path)
     hyp.write_bytes(b"fine\nbad \xff byte\nfine\n")
     with pytest.raises(EvalError, match=rf"{hyp}:2: invalid UTF-8 at byte 5"):
-        read_lines(hyp)
+        read_lines(hyp, EvalError)
     (tmp_path / "test.en.1").write_bytes(b"ok\nok\n\xc3(\n")
     with pytest.raises(DataError, match=r"test\.en\.1:3: invalid UTF-8"):
         load_reference_streams(tmp_path, "test")

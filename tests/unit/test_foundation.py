@@ -11,8 +11,9 @@ from data_prep.foundation import (
     Parser,
     UserError,
     atomic_path,
-    iter_lines,
     non_negative_float,
+    numbered_lines,
+    numbered_stream_lines,
     positive_int,
     probability,
     read_lines,
@@ -23,7 +24,7 @@ from data_prep.foundation import (
 
 def test_lines_split_on_newline_only_without_cr_and_bom():
     stream = io.BytesIO("\ufeffa\u2028b\r\n\nc".encode("utf-8"))
-    assert list(iter_lines(stream, "x")) == [(1, "a\u2028b"), (2, ""), (3, "c")]
+    assert list(numbered_stream_lines(stream, "x")) == [(1, "a\u2028b"), (2, ""), (3, "c")]
 
 
 def test_invalid_utf8_names_file_and_line_with_the_callers_error(tmp_path):
@@ -32,14 +33,18 @@ def test_invalid_utf8_names_file_and_line_with_the_callers_error(tmp_path):
 
     path = tmp_path / "bad.txt"
     path.write_bytes(b"fine\nbad \xff byte\n")
-    lines = read_lines(path, Mine)
+    lines = numbered_lines(path, Mine)
     assert next(lines) == (1, "fine")
     with pytest.raises(Mine, match=rf"^{path}:2: invalid UTF-8 at byte 5 of the line$"):
         next(lines)
+    with pytest.raises(Mine, match=rf"^{path}:2: invalid UTF-8"):
+        read_lines(path, Mine)  # the whole file at once: the error, not the lines before it
     with pytest.raises(UserError, match="no such file"):
-        list(read_lines(tmp_path / "missing.txt"))
+        read_lines(tmp_path / "missing.txt")
     with pytest.raises(UserError, match="is a directory"):
-        list(read_lines(tmp_path))
+        list(numbered_lines(tmp_path))
+    path.write_bytes("\ufeffa\u2028b\r\n\nc".encode("utf-8"))
+    assert read_lines(path) == ["a\u2028b", "", "c"]
 
 
 def test_atomic_path_leaves_the_old_file_on_failure_and_no_temporary(tmp_path):

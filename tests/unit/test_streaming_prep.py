@@ -15,6 +15,7 @@ from data_prep.readers import Reader
 from data_prep.sampling import Reservoir
 from data_prep.split import HeldOut, Item
 from data_prep.streaming import stream_train
+from tests.helpers import lines
 
 
 class ListReader(Reader):
@@ -48,15 +49,11 @@ PAIRS = [
 ]
 
 
-def read_lines(path):
-    return path.read_text(encoding="utf-8").splitlines()
-
-
 def test_stream_train_counts_every_removal_once(tmp_path):
     sample = Reservoir(100, seed=1)
     result = stream_train(ListReader(PAIRS), tmp_path, PairCleaner(), HELD, sample)
     kept = [("你好。", "Hello."), ("OK,走吧。", "OK, let's go."), ("一切顺利吗", "Did it go OK?")]
-    assert list(zip(read_lines(tmp_path / "train.zh"), read_lines(tmp_path / "train.en"))) == kept
+    assert list(zip(lines(tmp_path / "train.zh"), lines(tmp_path / "train.en"))) == kept
     assert result.report.removed == {"empty": 1, "untranslated": 1, "too_long": 0,
                                      "length_ratio": 1, "duplicate": 3}
     assert result.removed_for_overlap == 3
@@ -131,15 +128,15 @@ def test_line_writer_streams_counts_and_is_atomic(tmp_path):
 def test_encode_and_binarize_in_one_pass(tmp_path):
     from fairseq.data import Dictionary, data_utils
 
-    lines = ["Hi.", "Run!", "Who?", "Wow!", "Hello there, Tom.", "Zürich ∑"] * 50
-    (tmp_path / "train.en").write_text("\n".join(lines[6:]) + "\n", encoding="utf-8")
+    sentences = ["Hi.", "Run!", "Who?", "Wow!", "Hello there, Tom.", "Zürich ∑"] * 50
+    (tmp_path / "train.en").write_text("\n".join(sentences[6:]) + "\n", encoding="utf-8")
     model = subwords.train(tmp_path / "train.en", tmp_path / "spm", 40, 1.0)
-    lines[5] = "Zürich ∂"  # a character the model has never seen
-    id_counts = spm_binarize.encode_and_binarize(model, iter(lines), tmp_path / "enc.en",
+    sentences[5] = "Zürich ∂"  # a character the model has never seen
+    id_counts = spm_binarize.encode_and_binarize(model, iter(sentences), tmp_path / "enc.en",
                                                  tmp_path / "bin" / "train.zh-en.en",
                                                  chunk_lines=7)
-    encoded = read_lines(tmp_path / "enc.en")
-    assert encoded == subwords.encode_lines(model, lines)
+    encoded = lines(tmp_path / "enc.en")
+    assert encoded == subwords.encode_lines(model, sentences)
     counts = spm_binarize.piece_counts(model, id_counts)
     assert counts["<unk>"] == 1 and "∂" in encoded[5].split()  # text keeps the surface
     # the dictionary is the one the encoded text gives
@@ -149,7 +146,7 @@ def test_encode_and_binarize_in_one_pass(tmp_path):
     dictionary = Dictionary.load(str(tmp_path / "dict.en.txt"))
     dataset = data_utils.load_indexed_dataset(str(tmp_path / "bin" / "train.zh-en.en"),
                                               dictionary)
-    assert len(dataset) == len(lines)
+    assert len(dataset) == len(sentences)
     for number in (0, 5, 299):
         expected = dictionary.encode_line(encoded[number], add_if_not_exist=False)
         assert dataset[number].tolist() == expected.tolist()
