@@ -11,8 +11,8 @@ fairseq's *shared input/output embeddings* (``--share-decoder-input-output-embed
 names only the paper's layout (the architecture ``reencoder_paper``), and the cell
 ``h = tanh(o*m)`` of the paper's eq. 2 is ``gate-then-tanh``.
 
-Checkpoints keep their flags in their stored args.  :func:`upgrade_flags` brings older ones
-to today's names, and drops the flags of experiments that left the package where the stored
+Checkpoints keep their flags in their stored args.  :func:`rename_old_flags` brings older
+ones to today's names, :func:`drop_removed_flags` drops the flags of experiments that left the package where the stored
 value is the one that builds today's model; any other value is a one-line error naming the
 flag and the last commit that had it (the numbers of those experiments: ``recipes/RESULTS.md``).
 """
@@ -22,8 +22,9 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable, Dict
 
-from data_prep.foundation import non_negative_float, positive_int, probability
 from fairseq.models import register_model_architecture
+
+from data_prep.foundation import non_negative_float, positive_int, probability
 
 from .low_precision import BF16_CHOICES
 
@@ -140,11 +141,9 @@ def _spelled(name: str, value) -> str:
     return flag if value is True else f"{flag} {value}"
 
 
-def upgrade_flags(args) -> None:
-    """Today's flags from a checkpoint's stored ones: an old name fills the new one unless that
-    is already set (a flag given on the command line wins), old values are renamed, and the
-    removed flags dropped where their value builds today's model; otherwise ``ValueError``:
-    ``--grid-target-input lstm was removed; the last commit with it is 159fcb3``."""
+def rename_old_flags(args) -> None:
+    """Today's names of flags a checkpoint stored under older ones: an old name fills the new
+    one unless that is already set (a flag given on the command line wins); old values renamed."""
     for old, new in RENAMED_FLAGS.items():
         if hasattr(args, old):
             set_defaults(args, **{new: getattr(args, old)})
@@ -152,6 +151,12 @@ def upgrade_flags(args) -> None:
     for name, renamed in RENAMED_VALUES.items():
         if getattr(args, name, None) in renamed:
             setattr(args, name, renamed[getattr(args, name)])
+
+
+def drop_removed_flags(args) -> None:
+    """The removed flags a checkpoint stored, dropped where their value builds today's model;
+    otherwise ``ValueError``: ``--grid-target-input lstm was removed; the last commit with it is
+    159fcb3``."""
     stored = [name for name in REMOVED_FLAGS if hasattr(args, name)]
     for name in stored:
         if not REMOVED_FLAGS[name](args):
@@ -169,10 +174,11 @@ def register_architectures(model: str, architectures: Dict[str, dict], fill: Cal
 
 
 def fill_defaults(args, defaults: dict) -> None:
-    """An architecture's work: a checkpoint's flags upgraded (:func:`upgrade_flags`), then every
-    flag still unset taken from ``defaults``."""
-    upgrade_flags(args)
+    """An architecture's work: a checkpoint's old names made today's, every flag still unset
+    taken from ``defaults``, then the removed flags it stored dropped (or refused)."""
+    rename_old_flags(args)
     set_defaults(args, **defaults)
+    drop_removed_flags(args)
 
 
 def grid_kwargs(args) -> dict:

@@ -25,7 +25,6 @@ from fairseq.models import (
     FairseqEncoder,
     FairseqEncoderDecoderModel,
     register_model,
-    register_model_architecture,
 )
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
