@@ -12,9 +12,10 @@ names only the paper's layout (the architecture ``reencoder_paper``), and the ce
 ``h = tanh(o*m)`` of the paper's eq. 2 is ``gate-then-tanh``.
 
 Checkpoints keep their flags in their stored args.  :func:`rename_old_flags` brings older
-ones to today's names, :func:`drop_removed_flags` drops the flags of experiments that left the package where the stored
-value is the one that builds today's model; any other value is a one-line error naming the
-flag and the last commit that had it (the numbers of those experiments: ``recipes/RESULTS.md``).
+ones to today's names; :func:`drop_removed_flags` drops the flags of experiments that left the
+package where the stored value is the one that builds today's model, and any other value is a
+one-line error naming the flag and the last commit that had it (the numbers of those
+experiments: ``recipes/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from .low_precision import Bf16Choice, WeightCopies, linear
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
 
 
-class GridDecoderBase(FairseqIncrementalDecoder):
+class GridDecoder(FairseqIncrementalDecoder):
     """Embedding → dropout → projection to the grid → grid → softmax head.
 
     One forward pass runs down once: :meth:`extract_features` takes the carried grid state (its

@@ -27,12 +27,12 @@ from torch import Tensor
 
 from ..grid.lm_grid import LMGrid
 from .flags import add_grid_args, check_positive, fill_defaults, grid_kwargs, register_architectures, set_defaults
-from .grid_decoder import GridDecoderBase
+from .grid_decoder import GridDecoder
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024
 
 
-class GridLSTMLMDecoder(GridDecoderBase):
+class GridLSTMLMDecoder(GridDecoder):
     """Embedding → projection → 2D grid (time × depth) → softmax layer; one column per token."""
 
     state_key = "column_state"

@@ -39,7 +39,7 @@ from .flags import (
     register_architectures,
     set_defaults,
 )
-from .grid_decoder import GridDecoderBase
+from .grid_decoder import GridDecoder
 from .layers import Embedding, Linear
 from .numerics import check_finite
 from .readout import READOUTS, RowReadout
@@ -103,7 +103,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
         return self.max_source_positions
 
 
-class ReencoderGridDecoder(GridDecoderBase):
+class ReencoderGridDecoder(GridDecoder):
     """Runs the 3D grid; one row per target token (the row state is the carried state)."""
 
     state_key = "row_state"
