@@ -65,7 +65,7 @@ class GridLSTMLanguageModel(FairseqLanguageModel):
 
 
 #: Every named architecture: one flat list of the defaults it gives every flag (a flag given on
-#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim is always the
+#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim, unless given, is the
 #: --grid-hidden-size.  All three start the LSTM depth's input/output gates open (bias 2) and the
 #: output layer in U(-0.4, 0.4), which together take the grid off its first plateau
 #: (recipes/RESULTS.md, "The LSTM depth").

@@ -177,7 +177,7 @@ class ReencoderModel(FairseqEncoderDecoderModel):
 
 
 #: Every named architecture: one flat list of the defaults it gives every flag (a flag given on
-#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim is always the
+#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim, unless given, is the
 #: --decoder-embed-dim.  Why each value: recipes/RESULTS.md.
 ARCHITECTURES = {
     # the default: the paper's grid, two layers of 256-unit blocks, read out by attention over each row
