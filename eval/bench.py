@@ -248,7 +248,7 @@ def lstm_args(size: int) -> List[str]:
 
 
 def lstm_of(size: int) -> List[str]:
-    """fairseq's lstm with embeddings, hidden states and output all of width ``size``, tied output."""
+    """fairseq's lstm with embeddings, hidden states and output all of width ``size``, shared input/output embeddings."""
     return ["--arch", "lstm", *lstm_args(size)]
 
 

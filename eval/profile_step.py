@@ -9,8 +9,8 @@ real Tatoeba batches at the demo's batch size, with one thread.  The step is spl
 * **model parts** (embeddings, grid, readout, attention, LSTMs, output layer): forward time
   from module hooks (exclusive of nested parts), backward time from hooks on every autograd
   node of the step's graph, each node charged to the part whose forward created it (autograd
-  sequence numbers; a parameter's gradient accumulation to the part that owns it, so the tied
-  output layer's weight gradient counts under the target embedding);
+  sequence numbers; a parameter's gradient accumulation to the part that owns it, so the shared
+  input/output embedding's output-layer gradient counts under the target embedding);
 * **loss** (the criterion's own ops), **model glue** (ops of the model outside the parts);
 * **backward (engine)**: the backward's wall time not spent inside any node;
 * **optimizer** (Adam's step: the demo's ``fused_adam`` unless ``--optimizer adam``), **clip**

@@ -1,82 +1,82 @@
-"""The command-line flags of the Grid LSTM models, in fairseq's conventions: ``add_args`` adds
-them, a named architecture fills the unset ones (``base_architecture``), ``build_model`` checks
-them.  The argument types (:func:`~data_prep.foundation.positive_int`, ...) are the project's,
-so a bad value is one ``error:`` line of fairseq's argparse.
+"""The command-line flags both Grid LSTM models take, in fairseq's conventions: ``add_args``
+adds them, a named architecture fills the unset ones from its one list of defaults
+(:func:`register_architectures`), ``build_model`` checks them.  The argument types
+(:func:`~data_prep.foundation.positive_int`, ...) are the project's, so a bad value is one
+``error:`` line of fairseq's argparse.
 
-One meaning per name: *tied* is the paper's "Tied N-LSTM", one block shared along depth
+One meaning per name: *tied* is only the paper's "Tied N-LSTM", one block shared along depth
 (``--grid-tied-depth``); *shared dims* is §3.4's sharing of one weight matrix among a block's
-dimensions (``--grid-shared-dims``); *paper* names only the paper's layout (the architecture
-``reencoder_paper``), and the cell ``h = tanh(o*m)`` of the paper's eq. 2 is ``gate-then-tanh``.
-The older spellings (``--grid-tied-dims``, ``--grid-untied-dims``, ``--grid-shared-depth``,
-``--grid-cell paper``) still work for this release with a ``FutureWarning``; a checkpoint that
-stored them (or the removed ``grid_bf16_autocast``) builds the identical model
-(:func:`upgrade_renamed_flags`)."""
+dimensions (``--grid-shared-dims``); the embedding matrix reused as the output layer is
+fairseq's *shared input/output embeddings* (``--share-decoder-input-output-embed``); *paper*
+names only the paper's layout (the architecture ``reencoder_paper``), and the cell
+``h = tanh(o*m)`` of the paper's eq. 2 is ``gate-then-tanh``.
+
+Checkpoints keep their flags in their stored args.  :func:`rename_old_flags` brings older
+ones to today's names; :func:`drop_removed_flags` drops the flags of experiments that left the
+package where the stored value is the one that builds today's model, and any other value is a
+one-line error naming the flag and the last commit that had it (the numbers of those
+experiments: ``recipes/RESULTS.md``).
+"""
 
 from __future__ import annotations
 
-import argparse
-import warnings
+from functools import partial
+from typing import Callable, Dict
+
+from fairseq.models import register_model_architecture
 
 from data_prep.foundation import non_negative_float, positive_int, probability
 
 from .low_precision import BF16_CHOICES
-from .word_noise import WORD_NOISE
-
-#: the LSTM depth's input/output gate bias where an architecture does not set it: the block's
-#: original 0 for the translation models (not yet measured there); the language models use 2.0
-#: (a conditioning fix, see :mod:`reencoder.grid.grid_lstm`)
-DEPTH_GATE_BIAS = 0.0
 
 #: ``--grid-cell`` values: ``h = o*tanh(m)`` (the usual LSTM) or ``h = tanh(o*m)`` (the paper's eq. 2)
 CELLS = ("standard", "gate-then-tanh")
 
-#: renamed flags, old dest -> new dest (the old spelling is a deprecated alias for one release)
+#: renamed flags, old dest -> new dest (a checkpoint's stored args may hold the old name)
 RENAMED_FLAGS = {"grid_tied_dims": "grid_shared_dims", "grid_shared_depth": "grid_tied_depth"}
 #: renamed values, dest -> {old: new}
 RENAMED_VALUES = {"grid_cell": {"paper": "gate-then-tanh"}}
-#: flags that are gone; a checkpoint that stored them loads without them
-REMOVED_FLAGS = ("grid_bf16_autocast",)
+
+#: the last commit with the experiments' flags in :data:`REMOVED_FLAGS`
+LAST_COMMIT = "159fcb3"
 
 
-def _deprecated(old: str, new: str) -> None:
-    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}",
-                  FutureWarning, stacklevel=2)
+def _source_lstm_size_is_default(args) -> bool:
+    """The removed ``--grid-source-lstm-size`` at the size the BiLSTM source input takes now."""
+    size = args.grid_source_lstm_size
+    if size is None or getattr(args, "grid_source_input", "embed") != "bilstm":
+        return True
+    embed = getattr(args, "encoder_embed_dim", None)
+    return embed is not None and size == max(embed // 2, 1)
 
 
-class DeprecatedFlag(argparse.Action):
-    """An old spelling of a switch: sets ``const`` on the new flag's ``dest`` and warns."""
-
-    def __init__(self, option_strings, dest, new: str, const: bool, **kwargs):
-        super().__init__(option_strings, dest, nargs=0, const=const, **kwargs)
-        self.new = new
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        _deprecated(option_string, self.new)
-        setattr(namespace, self.dest, self.const)
-
-
-def grid_cell(text: str) -> str:
-    """``--grid-cell``'s type: the old value ``paper`` becomes ``gate-then-tanh`` (with a warning)."""
-    new = RENAMED_VALUES["grid_cell"].get(text)
-    if new is None:
-        return text
-    _deprecated(f"--grid-cell {text}", f"--grid-cell {new}")
-    return new
-
-
-def set_defaults(args, **values) -> None:
-    """``args.NAME = VALUE`` for every flag not set yet (on the command line or by a more
-    specific architecture): fairseq's ``getattr(args, NAME, VALUE)`` idiom, once."""
-    for name, value in values.items():
-        if not hasattr(args, name):
-            setattr(args, name, value)
+#: flags that are gone, dest -> "the stored value builds today's model" (then it is dropped;
+#: otherwise loading fails naming it and :data:`LAST_COMMIT`).  ``grid_bf16_autocast`` chose
+#: only the GEMMs' precision, so it is dropped at any value.
+REMOVED_FLAGS: Dict[str, Callable] = {
+    "grid_bf16_autocast": lambda args: True,
+    # word noise on the previous target words (RESULTS, nineteenth session): its kind
+    # mattered only with a noise above 0
+    "target_word_noise": lambda args: not args.target_word_noise,
+    "target_word_noise_kind": lambda args: True,
+    # the readout reading the previous word (RESULTS, nineteenth session)
+    "grid_readout_prev_word": lambda args: not args.grid_readout_prev_word,
+    # a causal LSTM as each row's target input, and its size (RESULTS, twentieth session)
+    "grid_target_input": lambda args: args.grid_target_input in (None, "embed"),
+    "grid_target_lstm_size": lambda args: True,
+    # the BiLSTM source input's width (RESULTS, seventeenth session): half the embedding now
+    "grid_source_lstm_size": _source_lstm_size_is_default,
+    # dropout up the depth axis of its own: --dropout's now
+    "grid_depth_dropout": lambda args: args.grid_depth_dropout == getattr(args, "dropout", None),
+}
 
 
 def add_grid_args(parser) -> None:
     """The flags of every Grid LSTM model (fairseq ``add_args`` convention)."""
     # fmt: off
     parser.add_argument('--dropout', type=probability, metavar='D',
-                        help='dropout on embeddings and before the output layer')
+                        help='dropout on embeddings, on hidden vectors passed up the depth axis and before the '
+                             'output layer')
     parser.add_argument('--decoder-embed-dim', type=positive_int, metavar='N',
                         help='(target) embedding dimension')
     parser.add_argument('--decoder-out-embed-dim', type=positive_int, metavar='N',
@@ -85,9 +85,9 @@ def add_grid_args(parser) -> None:
                         help='hidden and memory size of every grid block')
     parser.add_argument('--grid-depth', type=positive_int, metavar='N',
                         help='number of layers along the depth axis')
-    parser.add_argument('--grid-cell', type=grid_cell, choices=CELLS,
+    parser.add_argument('--grid-cell', choices=CELLS,
                         help="LSTM output: 'standard' h = o*tanh(m), or 'gate-then-tanh' h = tanh(o*m) (the "
-                             "output gate applied before the tanh, as in the paper's eq. 2; was 'paper')")
+                             "output gate applied before the tanh, as in the paper's eq. 2)")
     parser.add_argument('--grid-no-priority', action='store_true',
                         help='do not make depth the priority dimension')
     parser.add_argument('--grid-depth-transform', choices=['lstm', 'tanh', 'relu'],
@@ -107,19 +107,6 @@ def add_grid_args(parser) -> None:
     parser.add_argument('--grid-tied-depth', action='store_true',
                         help="one block tied across all depth layers, the paper's \"Tied N-LSTM\" "
                              "(default: one block per layer)")
-    for old, new, dest, const in (('--grid-tied-dims', '--grid-shared-dims', 'grid_shared_dims', True),
-                                  ('--grid-untied-dims', '--grid-unshared-dims', 'grid_shared_dims', False),
-                                  ('--grid-shared-depth', '--grid-tied-depth', 'grid_tied_depth', True)):
-        parser.add_argument(old, dest=dest, action=DeprecatedFlag, new=new, const=const,
-                            help=f'deprecated: = {new}')
-    parser.add_argument('--grid-depth-dropout', type=probability, metavar='D',
-                        help='dropout on hidden vectors passed up the depth axis')
-    parser.add_argument('--target-word-noise', type=probability, metavar='P',
-                        help='in training, replace each previous target word the decoder reads with probability P '
-                             '(default 0; reencoder.models.word_noise)')
-    parser.add_argument('--target-word-noise-kind', choices=WORD_NOISE,
-                        help="what replaces it: 'unk' (word dropout), a 'random' word or the decoder's own "
-                             "'predicted' word (parallel scheduled sampling; default: unk)")
     parser.add_argument('--share-decoder-input-output-embed', action='store_true',
                         help='one matrix for the (target) embedding and the output layer')
     parser.add_argument('--grid-bf16', choices=BF16_CHOICES,
@@ -138,15 +125,26 @@ def add_grid_args(parser) -> None:
                              "weights, its sums and the logits in fp32 (a kernel for CPUs with AVX512-BF16 or AMX; "
                              "elsewhere the same arithmetic at fp32 cost): auto = on CPUs with AVX512-BF16 or AMX "
                              "(default: never; reencoder_base: auto)")
-    parser.add_argument('--max-target-positions', type=positive_int, metavar='N',
-                        help='max target length')
     # fmt: on
 
 
-def upgrade_renamed_flags(args) -> None:
-    """The current names of flags stored under their older ones (a checkpoint's args, or an
-    architecture that still sets them): an old name fills the new one unless that is already
-    set (a flag given on the command line wins), old values are renamed, removed flags dropped."""
+def set_defaults(args, **values) -> None:
+    """``args.NAME = VALUE`` for every flag not set yet (on the command line, or stored in a
+    checkpoint): fairseq's ``getattr(args, NAME, VALUE)`` idiom, once."""
+    for name, value in values.items():
+        if not hasattr(args, name):
+            setattr(args, name, value)
+
+
+def _spelled(name: str, value) -> str:
+    """``--NAME VALUE`` as it was given on the command line (a switch without its value)."""
+    flag = "--" + name.replace("_", "-")
+    return flag if value is True else f"{flag} {value}"
+
+
+def rename_old_flags(args) -> None:
+    """Today's names of flags a checkpoint stored under older ones: an old name fills the new
+    one unless that is already set (a flag given on the command line wins); old values renamed."""
     for old, new in RENAMED_FLAGS.items():
         if hasattr(args, old):
             set_defaults(args, **{new: getattr(args, old)})
@@ -154,27 +152,41 @@ def upgrade_renamed_flags(args) -> None:
     for name, renamed in RENAMED_VALUES.items():
         if getattr(args, name, None) in renamed:
             setattr(args, name, renamed[getattr(args, name)])
-    for name in REMOVED_FLAGS:
-        if hasattr(args, name):
-            delattr(args, name)
 
 
-def grid_defaults(args, embed_dim: int, hidden: int, depth: int, dropout: float) -> None:
-    """Fill unset grid flags (fairseq ``base_architecture`` convention)."""
-    upgrade_renamed_flags(args)
-    set_defaults(args, dropout=dropout, decoder_embed_dim=embed_dim, grid_hidden_size=hidden, grid_depth=depth,
-                 grid_cell="standard", grid_no_priority=False, grid_shared_dims=False, grid_tied_depth=False,
-                 grid_depth_transform="lstm", grid_depth_gate_bias=DEPTH_GATE_BIAS, decoder_output_init=0.1,
-                 target_word_noise=0.0, target_word_noise_kind="unk")
-    set_defaults(args, grid_depth_dropout=args.dropout, share_decoder_input_output_embed=False, grid_bf16="auto",
-                 output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never")
+def drop_removed_flags(args) -> None:
+    """The removed flags a checkpoint stored, dropped where their value builds today's model;
+    otherwise ``ValueError``: ``--grid-target-input lstm was removed; the last commit with it is
+    159fcb3``."""
+    stored = [name for name in REMOVED_FLAGS if hasattr(args, name)]
+    for name in stored:
+        if not REMOVED_FLAGS[name](args):
+            raise ValueError(f"{_spelled(name, getattr(args, name))} was removed; the last commit with it is "
+                             f"{LAST_COMMIT}")
+    for name in stored:
+        delattr(args, name)
+
+
+def register_architectures(model: str, architectures: Dict[str, dict], fill: Callable) -> None:
+    """Register each named architecture of ``model`` with fairseq; its function is
+    ``fill(args, arch=NAME)``, which fills the flags still unset from ``architectures[NAME]``."""
+    for name in architectures:
+        register_model_architecture(model, name)(partial(fill, arch=name))
+
+
+def fill_defaults(args, defaults: dict) -> None:
+    """An architecture's work: a checkpoint's old names made today's, every flag still unset
+    taken from ``defaults``, then the removed flags it stored dropped (or refused)."""
+    rename_old_flags(args)
+    set_defaults(args, **defaults)
+    drop_removed_flags(args)
 
 
 def grid_kwargs(args) -> dict:
     """The grid's constructor options (:class:`reencoder.grid.grid_stack.DepthGridStack`) from the flags."""
     return dict(priority=not args.grid_no_priority, shared_dims=args.grid_shared_dims,
                 tied_depth=args.grid_tied_depth, cell=args.grid_cell,
-                depth_dropout=args.grid_depth_dropout, depth_transform=args.grid_depth_transform,
+                depth_dropout=args.dropout, depth_transform=args.grid_depth_transform,
                 depth_gate_bias=args.grid_depth_gate_bias)
 
 

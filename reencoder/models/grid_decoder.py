@@ -1,12 +1,11 @@
-"""What the fairseq models built on the Grid LSTM share: layers with fairseq's initialisation
-and a decoder base class (embedding → projection → grid → softmax head, with a carried grid
-state for incremental decoding and beam search).  Their flags are in :mod:`.flags`."""
+"""What the fairseq models built on the Grid LSTM share: a decoder class (embedding →
+projection → grid → softmax head, with a carried grid state for incremental decoding and beam
+search).  Their flags are in :mod:`.flags`, their layers' initialisation in :mod:`.layers`."""
 
 from __future__ import annotations
 
 from typing import Dict, Optional, Tuple
 
-import torch
 import torch.nn as nn
 from fairseq.models import FairseqIncrementalDecoder
 from fairseq.modules import FairseqDropout
@@ -14,30 +13,13 @@ from torch import Tensor
 
 from ..grid.grid_stack import GridState, reorder_state
 from ..grid.hardware import bf16_dot_kernel_pays
+from .layers import Embedding, Linear
 from .low_precision import Bf16Choice, WeightCopies, linear
-from .target_lstm import TargetLSTM
-from .word_noise import replace_words
 
 IncrementalState = Dict[str, Dict[str, Optional[Tensor]]]
-TARGET_LSTM_KEY = "target_lstm"  # the target LSTM's (h, c) in the incremental state
 
 
-def Embedding(num_embeddings: int, embedding_dim: int, padding_idx: int) -> nn.Embedding:
-    m = nn.Embedding(num_embeddings, embedding_dim, padding_idx=padding_idx)
-    nn.init.uniform_(m.weight, -0.1, 0.1)
-    nn.init.constant_(m.weight[padding_idx], 0)
-    return m
-
-
-def Linear(in_features: int, out_features: int, bias: bool = True, init: float = 0.1) -> nn.Linear:
-    m = nn.Linear(in_features, out_features, bias=bias)
-    nn.init.uniform_(m.weight, -init, init)
-    if bias:
-        nn.init.zeros_(m.bias)
-    return m
-
-
-class GridDecoderBase(FairseqIncrementalDecoder):
+class GridDecoder(FairseqIncrementalDecoder):
     """Embedding → dropout → projection to the grid → grid → softmax head.
 
     One forward pass runs down once: :meth:`extract_features` takes the carried grid state (its
@@ -49,16 +31,12 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     state_key = "grid_state"
 
-    def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None,
-                 target_lstm_size: int = 0):
+    def __init__(self, dictionary, args, grid: nn.Module, feature_size: Optional[int] = None):
         super().__init__(dictionary)
         n = args.grid_hidden_size if feature_size is None else feature_size  # what grid_features returns
         self.embed_tokens = Embedding(len(dictionary), args.decoder_embed_dim, dictionary.pad())
         self.dropout = FairseqDropout(args.dropout, module_name=self.__class__.__name__)
-        # target_lstm_size: the grid's target input is a causal LSTM's state over the prefix (.target_lstm)
-        self.target_lstm = TargetLSTM(args.decoder_embed_dim, target_lstm_size) if target_lstm_size else None
-        proj_in = target_lstm_size or args.decoder_embed_dim
-        self.proj = Linear(proj_in, args.grid_hidden_size, bias=True)
+        self.proj = Linear(args.decoder_embed_dim, args.grid_hidden_size, bias=True)
         self.grid = grid
         out_dim = args.decoder_out_embed_dim
         self.out_proj = Linear(n, out_dim, bias=False) if out_dim != n else None
@@ -68,9 +46,8 @@ class GridDecoderBase(FairseqIncrementalDecoder):
             self.fc_out = None
         else:
             # its init bounds how fast the first plateau is left (RESULTS, "The LSTM depth")
-            self.fc_out = Linear(out_dim, len(dictionary), init=getattr(args, "decoder_output_init", 0.1))
+            self.fc_out = Linear(out_dim, len(dictionary), init=args.decoder_output_init)
         self.max_target_positions = args.max_target_positions
-        self.word_noise = (getattr(args, "target_word_noise", 0.0), getattr(args, "target_word_noise_kind", "unk"))
         self.grid_bf16 = Bf16Choice(args.grid_bf16, "--grid-bf16", "grid")
         self.output_bf16 = Bf16Choice(args.output_layer_bf16, "--output-layer-bf16", "output layer")
         self.output_grads_bf16 = Bf16Choice(args.output_layer_bf16_grads, "--output-layer-bf16-grads",
@@ -81,8 +58,6 @@ class GridDecoderBase(FairseqIncrementalDecoder):
 
     def forward(self, prev_output_tokens: Tensor, encoder_out=None,
                 incremental_state: Optional[IncrementalState] = None, observer=None, **kwargs):
-        if self.training and self.word_noise[0] > 0.0:
-            prev_output_tokens = self.noisy(prev_output_tokens, encoder_out)
         x, extra = self.extract_features(prev_output_tokens, encoder_out, incremental_state, observer)
         return self.output_layer(x, copies=self.weight_copies(incremental_state)), extra
 
@@ -93,7 +68,7 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         state = self.cached_state(incremental_state)
         if state is not None:  # later steps: only the newest token's row (column)
             prev_output_tokens = prev_output_tokens[:, -1:]
-        x = self.embed(prev_output_tokens, incremental_state)  # [B, T, n]
+        x = self.embed(prev_output_tokens)  # [B, T, n]
         features, new_state = self.grid_features(x, encoder_out, state, observer, self.weight_copies(incremental_state))
         self.store_state(incremental_state, new_state)
         return features, {"attn": [None], "inner_states": [features]}
@@ -105,30 +80,9 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         (``copies``: see :meth:`weight_copies`)."""
         raise NotImplementedError
 
-    def own_predictions(self, tokens: Tensor, encoder_out) -> Tensor:
-        """This decoder's most likely word for each of the teacher-forced ``[B, T]`` input words
-        after the first (a first pass over ``tokens`` without gradients; the first stays)."""
-        with torch.no_grad():
-            logits = self.output_layer(self.extract_features(tokens, encoder_out)[0])
-        return torch.cat([tokens[:, :1], logits.argmax(dim=-1)[:, :-1]], dim=1)  # input j+1 is output j
-
-    def noisy(self, tokens: Tensor, encoder_out) -> Tensor:
-        """The teacher-forced ``[B, T]`` input words after ``--target-word-noise``: each after the
-        first replaced with probability ``p`` by ``<unk>``, a random word or this decoder's own
-        guess (:func:`own_predictions`), as ``--target-word-noise-kind`` says (:mod:`.word_noise`)."""
-        d, (p, kind) = self.dictionary, self.word_noise
-        predicted = self.own_predictions(tokens, encoder_out) if kind == "predicted" else None
-        return replace_words(tokens, p, kind, d.unk(), d.pad(), d.nspecial, len(d), predicted)
-
-    def embed(self, tokens: Tensor, incremental_state: Optional[IncrementalState] = None) -> Tensor:
-        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs (through the target LSTM where there is
-        one, continuing from its state carried in ``incremental_state``)."""
-        x = self.dropout(self.embed_tokens(tokens))
-        if self.target_lstm is not None:
-            x, lstm_state = self.target_lstm(x, self.carried(incremental_state, TARGET_LSTM_KEY))
-            self.carry(incremental_state, TARGET_LSTM_KEY, lstm_state)
-            x = self.dropout(x)
-        return self.proj(x)
+    def embed(self, tokens: Tensor) -> Tensor:
+        """``[B, T]`` tokens → ``[B, T, n]`` grid inputs."""
+        return self.proj(self.dropout(self.embed_tokens(tokens)))
 
     def run_grid(self, like: Tensor, *args, **kwargs):
         """Call the grid with its GEMM dtype given explicitly (``compute_dtype``): bf16 as
@@ -137,20 +91,14 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         x, state = self.grid(*args, compute_dtype=self.grid_bf16.dtype(like), **kwargs)
         return x.to(like.dtype), state
 
-    def carried(self, incremental_state: Optional[IncrementalState], key: str) -> Optional[Tuple[Tensor, Tensor]]:
-        """The ``(h, m)`` pair stored under ``key`` in fairseq's incremental state (``None``: none yet)."""
-        cached = None if incremental_state is None else self.get_incremental_state(incremental_state, key)
+    def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
+        """The grid's ``(h, m)`` carried in fairseq's incremental state (``None``: none yet)."""
+        cached = None if incremental_state is None else self.get_incremental_state(incremental_state, self.state_key)
         return None if cached is None else (cached["h"], cached["m"])
 
-    def carry(self, incremental_state: Optional[IncrementalState], key: str, pair: Tuple[Tensor, Tensor]) -> None:
-        if incremental_state is not None:
-            self.set_incremental_state(incremental_state, key, {"h": pair[0], "m": pair[1]})
-
-    def cached_state(self, incremental_state: Optional[IncrementalState]) -> Optional[GridState]:
-        return self.carried(incremental_state, self.state_key)
-
     def store_state(self, incremental_state: Optional[IncrementalState], state: GridState) -> None:
-        self.carry(incremental_state, self.state_key, state)
+        if incremental_state is not None:
+            self.set_incremental_state(incremental_state, self.state_key, {"h": state[0], "m": state[1]})
 
     def weight_copies(self, incremental_state: Optional[IncrementalState]) -> Optional[WeightCopies]:
         """Low-precision weight copies for one decoding run (:mod:`.low_precision`), kept in its
@@ -178,10 +126,9 @@ class GridDecoderBase(FairseqIncrementalDecoder):
         return linear(x, layer.weight, getattr(layer, "bias", None), dtype, copies, "fc_out", grads, sums_fp32)
 
     def reorder_incremental_state(self, incremental_state: IncrementalState, new_order: Tensor):
-        for key in (self.state_key, TARGET_LSTM_KEY):  # each pair has the batch on dim 1
-            pair = self.carried(incremental_state, key)
-            if pair is not None:
-                self.carry(incremental_state, key, reorder_state(pair, new_order))
+        state = self.cached_state(incremental_state)
+        if state is not None:
+            self.store_state(incremental_state, reorder_state(state, new_order))
 
     def max_positions(self) -> int:
         return self.max_target_positions

@@ -9,35 +9,30 @@ The seed experiment of the Grid LSTM paper (Kalchbrenner, Danihelka & Graves, IC
 * the previous characters are embedded, projected to the grid's hidden size and fed into the
   bottom of their columns (the depth-axis boundary);
 * the top hidden vector of column ``t`` predicts character ``t + 1`` through a linear softmax
-  layer (optionally tied to the input embedding);
+  layer (optionally the input embedding's matrix: ``--share-decoder-input-output-embed``);
 * with ``incremental_state`` (fairseq's SequenceGenerator, ``fairseq-interactive``) each new
   token adds one column, continuing from the cached time-axis state of the last column.
 
 Weights: one block per depth layer by default; ``--grid-tied-depth`` ties one block across
 depth (the paper's "Tied 2-LSTM"), ``--grid-shared-dims`` shares the weights of the time and the
 depth transform inside a block (§3.4).  Depth is the priority dimension unless
-``--grid-no-priority``.
+``--grid-no-priority``.  Each named architecture is one flat list of defaults in
+:data:`ARCHITECTURES`.
 """
 
 from __future__ import annotations
 
-from fairseq.models import (
-    FairseqLanguageModel,
-    register_model,
-    register_model_architecture,
-)
+from fairseq.models import FairseqLanguageModel, register_model
 from torch import Tensor
 
 from ..grid.lm_grid import LMGrid
-from .flags import add_grid_args, check_positive, grid_defaults, grid_kwargs, set_defaults
-from .grid_decoder import GridDecoderBase
+from .flags import add_grid_args, check_positive, fill_defaults, grid_kwargs, register_architectures, set_defaults
+from .grid_decoder import GridDecoder
 
 DEFAULT_MAX_TARGET_POSITIONS = 1024
-LM_OUTPUT_INIT = 0.4
-LM_DEPTH_GATE_BIAS = 2.0
 
 
-class GridLSTMLMDecoder(GridDecoderBase):
+class GridLSTMLMDecoder(GridDecoder):
     """Embedding → projection → 2D grid (time × depth) → softmax layer; one column per token."""
 
     state_key = "column_state"
@@ -62,32 +57,50 @@ class GridLSTMLanguageModel(FairseqLanguageModel):
 
     @classmethod
     def build_model(cls, args, task):
-        base_architecture(args)
-        if getattr(args, "max_target_positions", None) is None:
+        fill_architecture(args, getattr(args, "arch", "grid_lstm_lm"))  # flags an older checkpoint did not store
+        if getattr(args, "max_target_positions", None) is None:  # the task's flag, else its sample size
             args.max_target_positions = getattr(args, "tokens_per_sample", DEFAULT_MAX_TARGET_POSITIONS)
         check_positive(args, "grid_hidden_size", "grid_depth", "decoder_embed_dim", "decoder_out_embed_dim")
         return cls(GridLSTMLMDecoder(task.target_dictionary, args))
 
 
-@register_model_architecture("grid_lstm_lm", "grid_lstm_lm")
-def base_architecture(args):
-    """The CPU recipe configuration: two layers of 128-unit 2D blocks, one block per layer; the
-    LSTM depth's input/output gates start open (bias 2) and the output layer in U(-0.4, 0.4),
-    which together take the grid off its first plateau (``recipes/RESULTS.md``, "The LSTM depth")."""
-    set_defaults(args, decoder_output_init=LM_OUTPUT_INIT, grid_depth_gate_bias=LM_DEPTH_GATE_BIAS)
-    grid_defaults(args, embed_dim=128, hidden=128, depth=2, dropout=0.1)
-    set_defaults(args, decoder_out_embed_dim=args.grid_hidden_size, max_target_positions=None)
+#: Every named architecture: one flat list of the defaults it gives every flag (a flag given on
+#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim, unless given, is the
+#: --grid-hidden-size.  All three start the LSTM depth's input/output gates open (bias 2) and the
+#: output layer in U(-0.4, 0.4), which together take the grid off its first plateau
+#: (recipes/RESULTS.md, "The LSTM depth").
+ARCHITECTURES = {
+    # the CPU recipe configuration: two layers of 128-unit 2D blocks, one block per layer
+    "grid_lstm_lm": dict(
+        decoder_embed_dim=128, share_decoder_input_output_embed=False, dropout=0.1,
+        grid_hidden_size=128, grid_depth=2, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=2.0,
+        decoder_output_init=0.4,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+    # the paper's best character model shape, "Tied 2-LSTM": one block tied across three depth layers
+    "grid_lstm_lm_tied": dict(
+        decoder_embed_dim=128, share_decoder_input_output_embed=False, dropout=0.1,
+        grid_hidden_size=128, grid_depth=3, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=True, grid_depth_transform="lstm", grid_depth_gate_bias=2.0,
+        decoder_output_init=0.4,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+    # for tests: 16-unit blocks, two layers, exact fp32 on every machine
+    "grid_lstm_lm_tiny": dict(
+        decoder_embed_dim=16, share_decoder_input_output_embed=False, dropout=0.0,
+        grid_hidden_size=16, grid_depth=2, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=2.0,
+        decoder_output_init=0.4,
+        grid_bf16="never", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+}
 
 
-@register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tiny")
-def grid_lstm_lm_tiny(args):
-    """For tests: 16-unit blocks, two layers."""
-    set_defaults(args, decoder_embed_dim=16, grid_hidden_size=16, dropout=0.0, grid_bf16="never")
-    base_architecture(args)
+def fill_architecture(args, arch: str) -> None:
+    """fairseq's architecture function of ``arch``: every unset flag from its list."""
+    fill_defaults(args, ARCHITECTURES[arch])
+    set_defaults(args, decoder_out_embed_dim=args.grid_hidden_size)
 
 
-@register_model_architecture("grid_lstm_lm", "grid_lstm_lm_tied")
-def grid_lstm_lm_tied(args):
-    """The paper's best character model shape, "Tied 2-LSTM": one block tied across depth."""
-    set_defaults(args, grid_tied_depth=True, grid_depth=3)
-    base_architecture(args)
+register_architectures("grid_lstm_lm", ARCHITECTURES, fill_architecture)

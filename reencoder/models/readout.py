@@ -14,10 +14,7 @@ reads the prediction from the last one only; later 2D translation models pool ov
       c_j  = Σ_i α_ij h_ij                    r_j  = tanh(W_o [c_j; h_{|x| j}])
 
   ``r_j`` has ``out_size`` units (default ``n``): ``W_o`` can project straight to the size of
-  the output embedding.  With ``word_size`` (``--grid-readout-prev-word``) ``W_o`` also reads
-  ``t_j``, the grid's input for the previous target word: ``r_j = tanh(W_o [c_j; h_{|x| j}; t_j])``,
-  the deep output of RNNsearch (Bahdanau, Cho & Bengio, ICLR 2015, appendix A.2.2), which
-  reads the previous word beside the context.
+  the output embedding.
 
   With ``source_size`` (``--grid-readout-source-words``) the same weights also pool the source
   words' embeddings ``E_src(x_i)``, ``r_j = tanh(W_o [c_j; h_{|x| j}; Σ_i α_ij E_src(x_i)])``: a
@@ -42,17 +39,10 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from .layers import Linear
 from .low_precision import WeightCopies, linear
 
 READOUTS: Tuple[str, ...] = ("last", "max", "attn")
-
-
-def _uniform_linear(n_in: int, n_out: int, bias: bool) -> nn.Linear:
-    m = nn.Linear(n_in, n_out, bias=bias)
-    nn.init.uniform_(m.weight, -0.1, 0.1)
-    if bias:
-        nn.init.zeros_(m.bias)
-    return m
 
 
 def last_cell(top: Tensor, src_lengths: Tensor) -> Tensor:
@@ -71,31 +61,27 @@ class RowReadout(nn.Module):
     """One of :data:`READOUTS` (see the module docstring); ``forward(top, src_lengths)`` maps the
     ``[B, T, S, n]`` top-depth states of ``T`` rows to ``[B, T, output_size]``."""
 
-    def __init__(self, kind: str, hidden_size: int, out_size: Optional[int] = None, word_size: int = 0,
-                 source_size: int = 0):
+    def __init__(self, kind: str, hidden_size: int, out_size: Optional[int] = None, source_size: int = 0):
         super().__init__()
         if kind not in READOUTS:
             raise ValueError(f"readout must be one of {READOUTS}, got {kind!r}")
-        if (word_size or source_size) and kind != "attn":
-            raise ValueError(f"only the 'attn' readout reads the previous word or the source words, not {kind!r}")
+        if source_size and kind != "attn":
+            raise ValueError(f"only the 'attn' readout reads the source words, not {kind!r}")
         self.kind = kind
         self.hidden_size = n = hidden_size
-        self.word_size = word_size
         self.source_size = source_size
         self.output_size = n  # size of the returned vectors
         if kind == "attn":
             self.output_size = out_size or n
-            self.query = _uniform_linear(n, n, bias=False)
-            self.out = _uniform_linear(2 * n + word_size + source_size, self.output_size, bias=True)
+            self.query = Linear(n, n, bias=False)
+            self.out = Linear(2 * n + source_size, self.output_size, bias=True)
 
     def forward(self, top: Tensor, src_lengths: Tensor, compute_dtype: Optional[torch.dtype] = None,
-                copies: Optional[WeightCopies] = None, words: Optional[Tensor] = None,
-                source: Optional[Tensor] = None) -> Tensor:
+                copies: Optional[WeightCopies] = None, source: Optional[Tensor] = None) -> Tensor:
         """``compute_dtype`` (default ``top``'s): the dtype of the attention readout's GEMM
         operands (the softmax and the results stay in ``top``'s dtype); ``copies``: its weights
-        in that dtype while decoding (:mod:`.low_precision`); ``words``: the ``[B, T,
-        word_size]`` inputs of the previous words, read when ``word_size`` is set; ``source``:
-        the ``[B, S, source_size]`` source words' embeddings, pooled when ``source_size`` is set."""
+        in that dtype while decoding (:mod:`.low_precision`); ``source``: the ``[B, S,
+        source_size]`` source words' embeddings, pooled when ``source_size`` is set."""
         if self.kind == "max":
             mask = padding_mask(src_lengths, top.shape[2]).unsqueeze(-1)  # [B, 1, S, 1]
             return top.masked_fill(mask, float("-inf")).amax(dim=2)
@@ -108,7 +94,7 @@ class RowReadout(nn.Module):
         scores = torch.einsum("btsn,btn->bts", low, q.to(dtype)).to(top.dtype) / math.sqrt(self.hidden_size)
         alpha = scores.masked_fill(padding_mask(src_lengths, top.shape[2]), float("-inf")).softmax(dim=-1)
         context = torch.einsum("bts,btsn->btn", alpha.to(dtype), low).to(top.dtype)
-        parts = [context, last] + ([words.to(top.dtype)] if self.word_size else [])
+        parts = [context, last]
         if self.source_size:
             parts.append(torch.einsum("bts,bsn->btn", alpha, source.to(top.dtype)))
         return torch.tanh(linear(torch.cat(parts, dim=-1), self.out.weight, self.out.bias, dtype, copies, "readout.out"))
@@ -124,4 +110,4 @@ class RowReadout(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"kind={self.kind!r}, hidden_size={self.hidden_size}, output_size={self.output_size}, "
-                f"word_size={self.word_size}, source_size={self.source_size}")
+                f"source_size={self.source_size}")

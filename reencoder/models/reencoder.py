@@ -6,10 +6,14 @@ fairseq's encoder/decoder split maps onto the grid as follows:
   the input projection and moves padding to the right (fairseq left-pads sources by default;
   the grid needs right padding for padding invariance, see :mod:`reencoder.grid.reencoder_grid`).
   It does no recurrent work: the source is *re-encoded* inside the grid for every target word.
-* :class:`ReencoderGridDecoder` embeds the previous target tokens (optionally through a causal
-  LSTM, :mod:`reencoder.models.target_lstm`), runs the 3D grid and reads
-  each target distribution from the top of its row.  With ``incremental_state`` (fairseq's
-  SequenceGenerator) it computes one row per new token from the cached row state.
+* :class:`ReencoderGridDecoder` embeds the previous target tokens, runs the 3D grid and reads
+  each target distribution from the top of its row (:mod:`reencoder.models.readout`).  With
+  ``incremental_state`` (fairseq's SequenceGenerator) it computes one row per new token from the
+  cached row state.
+
+The model's flags are declared in :meth:`ReencoderModel.add_args` (with the grid's own,
+:mod:`reencoder.models.flags`); each named architecture is one flat list of defaults in
+:data:`ARCHITECTURES`.
 """
 
 from __future__ import annotations
@@ -21,17 +25,24 @@ from fairseq.models import (
     FairseqEncoder,
     FairseqEncoderDecoderModel,
     register_model,
-    register_model_architecture,
 )
 from fairseq.modules import FairseqDropout
 from torch import Tensor, nn
 
 from ..grid.reencoder_grid import ReencoderGrid, reverse_real_tokens, right_pad_lengths
-from .flags import add_grid_args, check_positive, grid_defaults, grid_kwargs, positive_int, set_defaults
-from .grid_decoder import Embedding, GridDecoderBase, Linear
+from .flags import (
+    add_grid_args,
+    check_positive,
+    fill_defaults,
+    grid_kwargs,
+    positive_int,
+    register_architectures,
+    set_defaults,
+)
+from .grid_decoder import GridDecoder
+from .layers import Embedding, Linear
 from .numerics import check_finite
 from .readout import READOUTS, RowReadout
-from .target_lstm import TARGET_INPUTS
 
 DEFAULT_MAX_POSITIONS = 1024
 
@@ -48,11 +59,11 @@ class ReencoderSourceEncoder(FairseqEncoder):
     ``source_input="embed"`` (the paper) feeds each cell its raw source embedding;
     ``"bilstm"`` feeds it the states of a one-layer bidirectional LSTM over the source (the
     2D-LSTM decoder's input, Bahar, Brix & Ney, EMNLP 2018): every cell then sees its word in
-    sentence context.  The grid still re-encodes the source for every target row.  ``lstm_size``:
-    the BiLSTM's units per direction (default half the embedding size)."""
+    sentence context, half the embedding size in each direction.  The grid still re-encodes the
+    source for every target row."""
 
     def __init__(self, dictionary, embed_dim: int, hidden_size: int, dropout: float, max_positions: int,
-                 reverse: bool = False, source_input: str = "embed", lstm_size: Optional[int] = None):
+                 reverse: bool = False, source_input: str = "embed"):
         super().__init__(dictionary)
         if source_input not in SOURCE_INPUTS:
             raise ValueError(f"--grid-source-input must be one of {SOURCE_INPUTS}, got {source_input!r}")
@@ -62,7 +73,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
         self.dropout = FairseqDropout(dropout, module_name=self.__class__.__name__)
         self.lstm = None
         if source_input == "bilstm":
-            half = lstm_size or max(embed_dim // 2, 1)  # per direction (default: two halves of the embedding)
+            half = max(embed_dim // 2, 1)  # per direction: two halves of the embedding
             self.lstm = nn.LSTM(embed_dim, half, batch_first=True, bidirectional=True)
             for p in self.lstm.parameters():
                 nn.init.uniform_(p, -0.1, 0.1)
@@ -92,7 +103,7 @@ class ReencoderSourceEncoder(FairseqEncoder):
         return self.max_source_positions
 
 
-class ReencoderGridDecoder(GridDecoderBase):
+class ReencoderGridDecoder(GridDecoder):
     """Runs the 3D grid; one row per target token (the row state is the carried state)."""
 
     state_key = "row_state"
@@ -100,10 +111,8 @@ class ReencoderGridDecoder(GridDecoderBase):
     def __init__(self, dictionary, args):
         grid = ReencoderGrid(args.grid_hidden_size, args.grid_depth, **grid_kwargs(args))
         readout = RowReadout(args.grid_readout, args.grid_hidden_size, out_size=args.decoder_out_embed_dim,
-                             word_size=args.grid_hidden_size if args.grid_readout_prev_word else 0,
                              source_size=args.encoder_embed_dim if args.grid_readout_source_words else 0)
-        target_lstm_size = (args.grid_target_lstm_size or args.grid_hidden_size) if args.grid_target_input == "lstm" else 0
-        super().__init__(dictionary, args, grid, feature_size=readout.output_size, target_lstm_size=target_lstm_size)
+        super().__init__(dictionary, args, grid, feature_size=readout.output_size)
         self.readout = readout
 
     def grid_features(self, tgt_in, encoder_out, row_state, observer=None, copies=None):
@@ -113,7 +122,7 @@ class ReencoderGridDecoder(GridDecoderBase):
         top, new_state = self.run_grid(tgt_in, src_in, tgt_in, row_state, observer=observer, src_lengths=src_lengths,
                                        copies=copies)
         source = encoder_out["src_words"][0] if self.readout.source_size else None
-        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, words=tgt_in, source=source), new_state
+        return self.readout(top, src_lengths, self.output_bf16.dtype(top), copies, source=source), new_state
 
 
 @register_model("reencoder")
@@ -127,32 +136,19 @@ class ReencoderModel(FairseqEncoderDecoderModel):
         # fmt: off
         parser.add_argument('--encoder-embed-dim', type=positive_int, metavar='N',
                             help='source embedding dimension')
-        parser.add_argument('--max-source-positions', type=positive_int, metavar='N',
-                            help='max source length')
         parser.add_argument('--grid-source-order', choices=['forward', 'reverse'],
                             help='lay each source sentence along the grid forwards or reversed '
                                  '(reversed: its first words next to where every row is read out)')
+        parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
+                            help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
         parser.add_argument('--grid-readout', choices=READOUTS,
                             help="how a row predicts its target word: 'last' source cell (the paper), "
                                  "'max' over the row, 'attn' (attention pooling over the row)")
-        parser.add_argument('--grid-readout-prev-word', action='store_true',
-                            help="the 'attn' readout also reads the previous target word's grid input (RNNsearch's "
-                                 "deep output)")
         parser.add_argument('--grid-readout-source-words', action='store_true',
                             help="the 'attn' readout also pools the source words' embeddings with its attention weights "
                                  "(a lexical path from the attended source words, Nguyen & Chiang 2018; reencoder_base: on)")
         parser.add_argument('--grid-readout-no-source-words', dest='grid_readout_source_words', action='store_false',
                             help="the readout does not pool the source words (undoes an architecture that does)")
-        parser.add_argument('--grid-source-input', choices=SOURCE_INPUTS,
-                            help="each cell's source input: 'embed' (the paper) or 'bilstm' states")
-        parser.add_argument('--grid-source-lstm-size', type=positive_int, metavar='N',
-                            help="units per direction of the 'bilstm' source input (default: half the source "
-                                 "embedding size)")
-        parser.add_argument('--grid-target-input', choices=TARGET_INPUTS,
-                            help="each row's target input: the previous word's 'embed' (the paper) or the state of "
-                                 "a causal 'lstm' over the target prefix (reencoder.models.target_lstm)")
-        parser.add_argument('--grid-target-lstm-size', type=positive_int, metavar='N',
-                            help="units of the 'lstm' target input (default: --grid-hidden-size)")
         # fmt: on
 
     def forward(self, src_tokens, src_lengths, prev_output_tokens, **kwargs):
@@ -163,7 +159,9 @@ class ReencoderModel(FairseqEncoderDecoderModel):
 
     @classmethod
     def build_model(cls, args, task):
-        base_architecture(args)
+        fill_architecture(args, getattr(args, "arch", "reencoder"))  # flags an older checkpoint did not store
+        # the task's --max-source-positions / --max-target-positions, where there is no task (fairseq's lstm.py)
+        set_defaults(args, max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS)
         check_positive(args, "grid_hidden_size", "grid_depth", "encoder_embed_dim", "decoder_embed_dim")
         encoder = ReencoderSourceEncoder(
             task.source_dictionary,
@@ -173,64 +171,75 @@ class ReencoderModel(FairseqEncoderDecoderModel):
             args.max_source_positions,
             reverse=args.grid_source_order == "reverse",
             source_input=args.grid_source_input,
-            lstm_size=args.grid_source_lstm_size,
         )
         decoder = ReencoderGridDecoder(task.target_dictionary, args)
         return cls(encoder, decoder)
 
 
-@register_model_architecture("reencoder", "reencoder")
-def base_architecture(args):
-    grid_defaults(args, embed_dim=256, hidden=256, depth=2, dropout=0.2)
-    set_defaults(args, encoder_embed_dim=256, decoder_out_embed_dim=args.decoder_embed_dim,
-                 max_source_positions=DEFAULT_MAX_POSITIONS, max_target_positions=DEFAULT_MAX_POSITIONS,
-                 grid_source_order="reverse", grid_readout="attn", grid_source_input="embed",
-                 grid_source_lstm_size=None, grid_readout_prev_word=False, grid_readout_source_words=False,
-                 grid_target_input="embed", grid_target_lstm_size=None)
+#: Every named architecture: one flat list of the defaults it gives every flag (a flag given on
+#: the command line, or stored in a checkpoint, wins); --decoder-out-embed-dim, unless given, is the
+#: --decoder-embed-dim.  Why each value: recipes/RESULTS.md.
+ARCHITECTURES = {
+    # the default: the paper's grid, two layers of 256-unit blocks, read out by attention over each row
+    "reencoder": dict(
+        encoder_embed_dim=256, decoder_embed_dim=256, share_decoder_input_output_embed=False, dropout=0.2,
+        grid_hidden_size=256, grid_depth=2, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=0.0,
+        grid_source_order="reverse", grid_source_input="embed",
+        grid_readout="attn", grid_readout_source_words=False, decoder_output_init=0.1,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+    # The paper's layout at the CPU demo's size: each row read out at its last source cell, raw
+    # embeddings as the cells' input; one layer of depth, 128 units (on a 2-core CPU one depth layer
+    # reached a lower dev loss in the same time than two: RESULTS, "Ablation").
+    "reencoder_paper": dict(
+        encoder_embed_dim=128, decoder_embed_dim=128, share_decoder_input_output_embed=True, dropout=0.1,
+        grid_hidden_size=128, grid_depth=1, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=0.0,
+        grid_source_order="reverse", grid_source_input="embed",
+        grid_readout="last", grid_readout_source_words=False, decoder_output_init=0.1,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+    # The CPU demo's Reencoder, chosen on dev: the paper's grid with one depth layer at 128 units;
+    # attention pooling over each row, and over the source words' embeddings (a lexical path),
+    # projected straight to 512-unit shared input/output embeddings; the paper's two cheaper cell
+    # options, source and target sharing one weight matrix (shared dims, §3.4) and a non-LSTM depth
+    # h' = tanh(V H') (§3.6).  Where bf16 is native, the output layer's backward GEMMs run in bf16
+    # and, on CPUs with AVX512-BF16 and without AMX, its forward on bf16 inputs with fp32 sums: each
+    # a cheaper step at no worse dev loss (torch's bf16 forward, logits rounded to bf16, cost dev loss).
+    "reencoder_base": dict(
+        encoder_embed_dim=512, decoder_embed_dim=512, share_decoder_input_output_embed=True, dropout=0.1,
+        grid_hidden_size=128, grid_depth=1, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=True, grid_tied_depth=False, grid_depth_transform="tanh", grid_depth_gate_bias=0.0,
+        grid_source_order="reverse", grid_source_input="embed",
+        grid_readout="attn", grid_readout_source_words=True, decoder_output_init=0.1,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="auto", output_layer_bf16_inputs="auto",
+    ),
+    # a GPU configuration: 512-unit blocks, four layers of depth
+    "reencoder_big": dict(
+        encoder_embed_dim=512, decoder_embed_dim=512, share_decoder_input_output_embed=True, dropout=0.3,
+        grid_hidden_size=512, grid_depth=4, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=0.0,
+        grid_source_order="reverse", grid_source_input="embed",
+        grid_readout="attn", grid_readout_source_words=False, decoder_output_init=0.1,
+        grid_bf16="auto", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+    # for tests: a few thousand parameters of grid, exact fp32 on every machine
+    "reencoder_tiny": dict(
+        encoder_embed_dim=16, decoder_embed_dim=16, share_decoder_input_output_embed=False, dropout=0.0,
+        grid_hidden_size=16, grid_depth=2, grid_cell="standard", grid_no_priority=False,
+        grid_shared_dims=False, grid_tied_depth=False, grid_depth_transform="lstm", grid_depth_gate_bias=0.0,
+        grid_source_order="reverse", grid_source_input="embed",
+        grid_readout="last", grid_readout_source_words=False, decoder_output_init=0.1,
+        grid_bf16="never", output_layer_bf16="never", output_layer_bf16_grads="never", output_layer_bf16_inputs="never",
+    ),
+}
 
 
-@register_model_architecture("reencoder", "reencoder_tiny")
-def reencoder_tiny(args):
-    """For tests: a few thousand parameters of grid."""
-    set_defaults(args, encoder_embed_dim=16, decoder_embed_dim=16, grid_hidden_size=16, grid_depth=2, dropout=0.0,
-                 grid_readout="last", grid_bf16="never")  # exact fp32 on every machine
-    base_architecture(args)
+def fill_architecture(args, arch: str) -> None:
+    """fairseq's architecture function of ``arch``: every unset flag from its list."""
+    fill_defaults(args, ARCHITECTURES[arch])
+    set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim)
 
 
-@register_model_architecture("reencoder", "reencoder_paper")
-def reencoder_paper(args):
-    """The paper's layout at the CPU demo's size: each row read out at its last source cell,
-    raw embeddings as the cells' input; one layer of depth, 128 units (on a 2-core CPU one depth
-    layer reached a lower dev loss in the same time than two: recipes/RESULTS.md, "Ablation")."""
-    set_defaults(args, encoder_embed_dim=128, decoder_embed_dim=128, grid_hidden_size=128, grid_depth=1, dropout=0.1,
-                 share_decoder_input_output_embed=True, grid_readout="last", grid_source_input="embed")
-    base_architecture(args)
-
-
-@register_model_architecture("reencoder", "reencoder_base")
-def reencoder_base(args):
-    """The CPU demo's Reencoder: the paper's grid with one depth layer at 128 units, attention
-    pooling over each row (:mod:`reencoder.models.readout`) projected straight to 512-unit tied
-    embeddings, and the paper's two cheaper cell options: source and target sharing one weight
-    matrix (§3.4, one set of gates per cell) and a non-LSTM depth dimension (§3.6,
-    ``h' = tanh(V H')``).
-    Chosen on dev (see ``recipes/RESULTS.md``): the readout and the embedding size lowered the
-    dev loss far more than grid width with the LSTM cell; the cheaper cell then learned faster
-    per update *and* per second, which paid for the wider grid.  Where bf16 is native, the output
-    layer's backward GEMMs run in bf16 (``--output-layer-bf16-grads auto``) and, on CPUs with
-    AVX512-BF16 and without AMX, its forward on bf16 inputs with fp32 sums
-    (``--output-layer-bf16-inputs auto``): each a cheaper step at no worse dev loss, where torch's
-    bf16 forward, whose logits are rounded to bf16, cost dev loss."""
-    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, output_layer_bf16_grads="auto",
-                 output_layer_bf16_inputs="auto")
-    set_defaults(args, decoder_out_embed_dim=args.decoder_embed_dim, grid_hidden_size=128, grid_readout="attn",
-                 grid_shared_dims=True, grid_depth_transform="tanh", grid_readout_source_words=True)
-    reencoder_paper(args)
-
-
-@register_model_architecture("reencoder", "reencoder_big")
-def reencoder_big(args):
-    """A GPU configuration: 512-unit blocks, four layers of depth."""
-    set_defaults(args, encoder_embed_dim=512, decoder_embed_dim=512, grid_hidden_size=512, grid_depth=4, dropout=0.3,
-                 share_decoder_input_output_embed=True)
-    base_architecture(args)
+register_architectures("reencoder", ARCHITECTURES, fill_architecture)

@@ -42,7 +42,7 @@ class StackedLSTMLanguageModel(LSTMLanguageModel):
 
 
 @register_model_architecture("stacked_lstm_lm", "stacked_lstm_lm")
-def base_architecture(args):
+def stacked_lstm_lm(args):
     """fairseq's ``lstm_lm`` defaults, and its output init."""
     if getattr(args, "decoder_output_init", None) is None:
         args.decoder_output_init = FAIRSEQ_OUTPUT_INIT

@@ -129,8 +129,7 @@ def test_average_of_last_checkpoints_is_the_parameter_mean(trained, tmp_path):
     (["--arch", "reencoder_huge"], "argument --arch/-a: invalid choice: 'reencoder_huge'"),
     (["--arch", "reencoder_tiny", "--grid-hidden-size", "0"], "argument --grid-hidden-size: must be at least 1, got 0"),
     (["--arch", "reencoder_tiny", "--grid-depth", "two"], "argument --grid-depth: 'two' is not an integer"),
-    (["--arch", "reencoder_tiny", "--grid-depth-dropout", "1.5"],
-     "argument --grid-depth-dropout: must be a number in [0, 1), got 1.5"),
+    (["--arch", "reencoder_tiny", "--dropout", "1.5"], "argument --dropout: must be a number in [0, 1), got 1.5"),
     (["--arch", "reencoder_tiny", "--grid-cell", "gru"], "argument --grid-cell: invalid choice: 'gru'"),
 ])
 def test_bad_model_arguments_are_a_usage_error(tiny_bin, tmp_path, extra, message):

@@ -68,23 +68,6 @@ def test_unknown_readout_is_refused():
         RowReadout("mean", 4)
 
 
-def test_attention_reads_the_previous_word_as_a_third_part():
-    """--grid-readout-prev-word: r_j = tanh(W_o [c_j; h_|x|j; t_j]); rows stay independent, so
-    row by row (incremental decoding) gives the whole grid's vectors."""
-    top, lengths = rows()
-    words = torch.randn(top.shape[0], top.shape[1], 6, dtype=torch.float64)
-    ro = RowReadout("attn", 6, word_size=6).double()
-    torch.nn.init.zeros_(ro.query.weight)
-    out = ro(top, lengths, words=words)
-    for b, L in enumerate(lengths.tolist()):
-        parts = [top[b, :, :L].mean(dim=1), top[b, :, L - 1], words[b]]
-        torch.testing.assert_close(out[b], torch.tanh(ro.out(torch.cat(parts, dim=-1))))
-    rows_one_by_one = torch.cat([ro(top[:, j:j + 1], lengths, words=words[:, j:j + 1]) for j in range(top.shape[1])], 1)
-    torch.testing.assert_close(rows_one_by_one, out)
-    with pytest.raises(ValueError, match="only the 'attn' readout"):
-        RowReadout("last", 6, word_size=6)
-
-
 def test_attention_pools_the_source_words_with_its_own_weights():
     """--grid-readout-source-words: r_j = tanh(W_o [c_j; h_|x|j; Σ_i α_ij s_i]) with the α of c_j;
     padding source words never matter, and row by row equals the whole."""
