@@ -32,6 +32,9 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
+// a sentencepiece label as drawn: without the word-boundary mark (a bare mark: an open box)
+const shown = (piece) => piece.replace(/\u2581/g, "") || "\u2423";
+
 function status(message, isError = false) {
   $("status").textContent = message;
   $("status").className = isError ? "error" : "";
@@ -100,20 +103,20 @@ function drawHeatmap(name, k, w) {
     const rect = svg("rect", { x: left + j * cell, y: top + i * cell, width: cell - 1, height: cell - 1,
       fill: v === null ? "#eee" : colour((v - lo) / (hi - lo || 1)), opacity: chosen.has(j) ? 1 : 0.25,
       class: "cell", "data-i": i, "data-j": j });
-    rect.append(svg("title", {}, `${heat.src_labels[i]} × ${heat.tgt_labels[j]}: ${v === null ? "-" : v.toFixed(3)}`));
+    rect.append(svg("title", {}, `${shown(heat.src_labels[i])} × ${shown(heat.tgt_labels[j])}: ${v === null ? "-" : v.toFixed(3)}`));
     root.append(rect);
   }));
   heat.src_labels.forEach((label, i) => root.append(svg("text", { x: left - 6, y: top + i * cell + cell * 0.68,
-    "text-anchor": "end", class: "src" }, label)));
+    "text-anchor": "end", class: "src" }, shown(label))));
   heat.tgt_labels.forEach((label, j) => root.append(svg("text", {
     transform: `translate(${left + j * cell + cell * 0.6},${top - 6}) rotate(-55)`,
-    "font-weight": chosen.has(j) ? "bold" : "normal" }, label)));
+    "font-weight": chosen.has(j) ? "bold" : "normal" }, shown(label))));
   const first = Math.min(...word.columns), last = Math.max(...word.columns);
   root.append(svg("rect", { x: left + first * cell - 1, y: top - 1, width: (last - first + 1) * cell + 1,
     height: rows * cell + 1, fill: "none", stroke: "#e8590c", "stroke-width": 2 }));
   $("heatmap").replaceChildren(root);
   $("grid-title").textContent = `${name}, line ${k + 1}, “${word.text}”: ${heat.quantity}, depth ${heat.depth}`;
-  const column = heat.src_labels.map((label, i) => [label, Math.max(...word.columns.map((j) => heat.values[i][j] ?? 0))]);
+  const column = heat.src_labels.map((label, i) => [shown(label), Math.max(...word.columns.map((j) => heat.values[i][j] ?? 0))]);
   const top3 = column.sort((a, b) => b[1] - a[1]).slice(0, 3).map(([label, v]) => `${label} (${v.toFixed(2)})`);
   $("grid-note").textContent = `Rows: the Chinese pieces; columns: the English pieces, each the grid row that predicts it. ` +
     `Colour: ${lo.toFixed(2)} (dark) to ${hi.toFixed(2)} (yellow). Re-read most for “${word.text}”: ${top3.join(", ")}.`;
