@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import resource
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence
 
 from .bench import BIN, write_json
+from .bench_decode import timed_run
 from .serve.backends import is_thot_folder, parse_model_arg
 from .serve.client import call, launch, peak_rss_mb, stop
 
@@ -104,12 +104,7 @@ def one_batch(folder: Path, text: str) -> tuple[float, List[str]]:
     """Wall seconds and output lines of one command-line translation of ``text``."""
     cmd = ([str(BIN / "reencoder-baseline"), "translate", "--model", str(folder)] if is_thot_folder(folder) else
            [str(BIN / "reencoder-translate"), "--model", str(folder), "--quiet"])
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, input=text, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return wall, proc.stdout.splitlines()
+    return timed_run(cmd, text)
 
 
 def bench_cli(models: Dict[str, Path], lines: Sequence[str]) -> dict:

@@ -10,7 +10,10 @@ from contextlib import contextmanager
 
 from eval.serve.client import call, launch, stop
 
-__all__ = ["call", "serving"]
+__all__ = ["SERVE_LIMITS", "call", "serving"]
+
+#: the request limits of the tests' server (tests/e2e/conftest.py ``tiny_server``)
+SERVE_LIMITS = {"max_chars": 300, "max_lines": 5, "max_body": 4096}
 
 
 @contextmanager

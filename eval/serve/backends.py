@@ -133,15 +133,18 @@ def load_backend(name: str, folder: Path) -> Backend:
 
 
 def load_backends(specs: Sequence[str], log=None) -> Dict[str, Backend]:
-    """Every ``--model`` of the command line, loaded in order; names must differ."""
-    backends: Dict[str, Backend] = {}
+    """Every ``--model`` of the command line, loaded in order; names must differ (checked first)."""
+    folders: Dict[str, Path] = {}
     for spec in specs:
         name, folder = parse_model_arg(spec)
         if not NAME_PATTERN.match(name):
             raise UserError(f"--model {spec}: the name {name!r} must be 1-64 letters, digits, '_', '.' or '-' "
                             "(give one as NAME=DIR)")
-        if name in backends:
+        if name in folders:
             raise UserError(f"--model {spec}: a second model named {name!r} (give another as NAME=DIR)")
+        folders[name] = folder
+    backends: Dict[str, Backend] = {}
+    for name, folder in folders.items():
         backends[name] = load_backend(name, folder)
         if log is not None:
             log(f"loaded {name}: {backends[name].kind} from {folder}")

@@ -15,27 +15,21 @@ import urllib.parse
 import numpy as np
 import pytest
 
+from eval.serve import cli as serve_cli
 from eval.serve.backends import NeuralBackend, target_words
 from eval.serve.batcher import Batcher, Overloaded
 from reencoder.translate import Translator
 from reencoder.visualize import grid_heatmap
-from tests.helpers import run_cli
-from tests.serve_fixtures import call, serving
+from tests.serve_fixtures import SERVE_LIMITS, call
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-LIMITS = {"max_chars": 300, "max_lines": 5, "max_body": 4096}
 GOOD = {"text": "我们走吧。"}
 
 
 @pytest.fixture(scope="module")
-def server(tiny):
-    """The tiny Reencoder twice (as ``tiny`` and ``again``), a long batching window so that
-    requests sent together meet, small limits so that the bad inputs stay small."""
-    args = ["--model", f"tiny={tiny.folder}", "--model", f"again={tiny.folder}", "--batch-window-ms", "300",
-            "--max-chars", LIMITS["max_chars"], "--max-lines", LIMITS["max_lines"], "--max-body", LIMITS["max_body"]]
-    with serving(args) as url:
-        yield url
+def server(tiny_server):
+    return tiny_server
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +44,7 @@ def test_health_and_models(server, tiny):
     assert status == 200 and models["models"] == ["tiny", "again"]
     info = models["info"]["tiny"]
     assert info["kind"] == "reencoder_tiny" and info["heatmap"] is True and info["folder"] == str(tiny.folder)
-    assert models["limits"]["max_lines"] == LIMITS["max_lines"]
+    assert models["limits"]["max_lines"] == SERVE_LIMITS["max_lines"]
 
 
 def test_translations_are_the_translators(server, tiny, translator):
@@ -155,7 +149,15 @@ def test_routes_methods_and_streamed_bodies_over_the_cap(server):
     assert call(server, "/translate", GOOD)[0] == 200
 
 
-def test_a_folder_that_fails_to_load_stops_the_start(tiny, tmp_path):
+def serve_fails(args, capsys) -> list:
+    """reencoder-serve's ``main`` (in process) stops with status 2 before serving: its stderr."""
+    assert serve_cli.main([str(arg) for arg in args]) == 2
+    out, err = capsys.readouterr()
+    assert "serving" not in out
+    return [line for line in err.splitlines() if not line.startswith("reencoder-serve: loaded")]
+
+
+def test_a_folder_that_fails_to_load_stops_the_start(tiny, tmp_path, capsys):
     broken = tmp_path / "broken"
     shutil.copytree(tiny.folder, broken)
     (broken / "spm.en.model").unlink()
@@ -165,19 +167,16 @@ def test_a_folder_that_fails_to_load_stops_the_start(tiny, tmp_path):
         (["--model", f"a={tiny.folder}", "--model", f"a={tiny.folder}"],
          f"error: --model a={tiny.folder}: a second model named 'a' (give another as NAME=DIR)"),
     ]:
-        proc = run_cli(["reencoder-serve", *args, "--port", "0"], check=False)
-        assert proc.returncode == 2 and proc.stdout == ""
-        assert [line for line in proc.stderr.splitlines() if "loaded" not in line and "tensorboardX" not in line] == [message]
+        assert serve_fails([*args, "--port", "0"], capsys) == [message]
 
 
-def test_an_address_in_use_is_a_one_line_error(tiny):
+def test_an_address_in_use_is_a_one_line_error(tiny, capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = run_cli(["reencoder-serve", "--model", tiny.folder, "--port", port], check=False)
-    assert proc.returncode == 2
-    assert proc.stderr.splitlines()[-1] == f"error: cannot listen on 127.0.0.1:{port} (Address already in use)"
+        assert serve_fails(["--model", tiny.folder, "--port", port], capsys) == \
+            [f"error: cannot listen on 127.0.0.1:{port} (Address already in use)"]
 
 
 # -- the batcher on the real model, in process -------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 
 from reencoder.translate import Translator
 from tests.helpers import REPO
-from tests.serve_fixtures import call, serving
+from tests.serve_fixtures import call
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -88,19 +88,18 @@ def translate_and_point(driver, url: str, sentence: str, model: str, word: int =
     return shown
 
 
-def test_type_translate_point_see_the_grid(tiny, browser):
+def test_type_translate_point_see_the_grid(tiny, tiny_server, browser):
     translator = Translator.from_folder(tiny.folder, warn=lambda message: None)
     # a test sentence whose (tiny, poor) translation has a word to point at
     sentence, english = next((zh, en) for zh, en in zip(tiny.test_zh[:20], translator.translate(tiny.test_zh[:20])) if en)
-    with serving(["--model", f"reencoder={tiny.folder}", "--model", f"again={tiny.folder}"]) as url:
-        shown = translate_and_point(browser, url, sentence, "reencoder", screenshot=SCREENSHOT)
-        status, heat = call(url, "/heatmap", {"model": "reencoder", "source": sentence, "target": english})
+    shown = translate_and_point(browser, tiny_server, sentence, "tiny", screenshot=SCREENSHOT)
+    status, heat = call(tiny_server, "/heatmap", {"model": "tiny", "source": sentence, "target": english})
     assert status == 200
-    assert shown["translations"] == {"reencoder": [english], "again": [english]}
+    assert shown["translations"] == {"tiny": [english], "again": [english]}
     assert len(shown["ms"]) == 2 and all(text.endswith(" ms") for text in shown["ms"])
     assert shown["word"] == heat["words"][0]["text"]
     assert shown["cells"] == len(heat["src_labels"]) * len(heat["tgt_labels"])
     assert shown["bright"] == len(heat["src_labels"]) * len(heat["words"][0]["columns"])
-    assert shown["title"].startswith(f"reencoder, line 1, “{shown['word']}”")
+    assert shown["title"].startswith(f"tiny, line 1, “{shown['word']}”")
     assert shown["cjk_font_faces"] >= 1  # the packaged Noto Sans SC, through @font-face
     assert SCREENSHOT.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
