@@ -84,6 +84,7 @@ class ThotBackend(Backend):
         from ..phrase_based.model import PhraseBasedModel
 
         self.model = PhraseBasedModel(folder)
+        self.model.translate(["你好"])  # jieba loads its dictionary on first use: at start, not in a request
         super().__init__(name, folder, "phrase_based (Thot)", {})
 
     def search_key(self, beam, lenpen):

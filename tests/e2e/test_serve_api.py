@@ -228,3 +228,32 @@ def test_token_cap_splits_batches(backend, tiny):
     finally:
         batcher.close()
     assert len(job.batches) == len(lines)
+
+
+# -- Thot's folder beside a neural one ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def thot_folder(tatoeba_prepared, tmp_path_factory):
+    """A small Thot model (800 real pairs, 2 tuning runs: ~10 s) of reencoder-baseline's recipe."""
+    from eval.phrase_based import recipe
+
+    folder = tmp_path_factory.mktemp("thot") / "model"
+    recipe.train(tatoeba_prepared, folder, "HMM", max_train=800, max_dev=10, max_tune_evals=2, progress=False)
+    return folder
+
+
+def test_thot_is_served_beside_the_reencoder(tiny, thot_folder, translator):
+    from eval.phrase_based.model import PhraseBasedModel
+    from tests.serve_fixtures import serving
+
+    lines = tiny.test_zh[:2] + ["", tiny.test_zh[2]]
+    with serving(["--model", f"tiny={tiny.folder}", "--model", f"thot={thot_folder}"]) as url:
+        status, models = call(url, "/models")
+        assert models["info"]["thot"] == {"kind": "phrase_based (Thot)", "folder": str(thot_folder), "heatmap": False}
+        status, answer = call(url, "/translate", {"text": "\n".join(lines), "beam": 2})
+        assert call(url, "/heatmap", {"model": "thot", "source": "我", "target": "I"}) == \
+            (400, {"error": "model 'thot' (phrase_based (Thot)) has no grid to draw (models with one: tiny)"})
+    assert status == 200 and answer["translations"]["tiny"] == translator.translate(lines)
+    with PhraseBasedModel(thot_folder) as model:
+        assert answer["translations"]["thot"] == model.translate(lines)
