@@ -27,16 +27,6 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -c "from reencoder.cjk_font import packaged_cjk_font as f; print('CJK font for the heat maps:', f())"
 	touch $(STAMP)
 
-# Headless Chromium and its driver for the page's browser test (tests/e2e/test_serve_page.py), from
-# Debian's packages: a no-op when both are there; without root or apt-get, a note (the test then
-# skips, except under CI=true, where it fails).
-browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
-	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing chromium and chromium-driver (Debian) for the browser test"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	else echo "note: no chromium/chromedriver and no root apt-get here: the browser test will be skipped"; fi
-
 # Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow):
 # ~9 min on 2 cores (8 min 04 s from a fresh clone on a Zen 4, 11 min 03 s on an AMX Xeon,
 # install and lint included).
@@ -70,6 +60,16 @@ SERVE_ARGS ?=
 serve: install
 	@for m in $(SERVE_MODELS); do test -e "$$m" || { echo "error: no model folder $$m: run make demo first (or set SERVE_MODELS)"; exit 2; }; done
 	OMP_NUM_THREADS=1 $(BIN)/reencoder-serve $(foreach m,$(SERVE_MODELS),--model $(m)) $(SERVE_ARGS)
+
+# Headless Chromium and its driver for the page's browser test (tests/e2e/test_serve_page.py), from
+# Debian's packages: a no-op when both are there; without root or apt-get, a note (the test then
+# skips, except under CI=true, where it fails).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (Debian) for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: no chromium/chromedriver and no root apt-get here: the browser test will be skipped"; fi
 
 # Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
 # machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),
