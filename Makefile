@@ -7,9 +7,9 @@ STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 
-.PHONY: install lint test test-fast demo tvsub data tvsub-data baseline bench bench-ladder char-lm algo synthetic ablation clean
+.PHONY: install browser serve lint test test-fast demo tvsub data tvsub-data baseline bench bench-ladder char-lm algo synthetic ablation clean
 
-install: $(STAMP)
+install: $(STAMP) browser
 
 # Re-runs only when the requirement files change: a second `make install` is a no-op.
 $(STAMP): requirements.txt constraints.txt pyproject.toml
@@ -51,6 +51,24 @@ demo: install
 # BUDGET_MIN=3 TVSUB_LIMIT=200000 checks every stage in about 20 min).
 tvsub: install
 	SHARED=$(SHARED) bash recipes/tvsub.sh
+
+# Translate from a browser: reencoder-serve on the demo's model folders (after make demo), the page at
+# the URL it prints (http://127.0.0.1:8080/; SERVE_ARGS="--port 9000" etc., SERVE_MODELS="DIR ..." for others).
+SERVE_MODELS ?= runs/demo/reencoder/model runs/demo/lstm/model runs/demo/transformer/model runs/demo/phrase_based/model
+SERVE_ARGS ?=
+serve: install
+	@for m in $(SERVE_MODELS); do test -e "$$m" || { echo "error: no model folder $$m: run make demo first (or set SERVE_MODELS)"; exit 2; }; done
+	OMP_NUM_THREADS=1 $(BIN)/reencoder-serve $(foreach m,$(SERVE_MODELS),--model $(m)) $(SERVE_ARGS)
+
+# Headless Chromium and its driver for the page's browser test (tests/e2e/test_serve_page.py), from
+# Debian's packages: a no-op when both are there; without root or apt-get, a note (the test then
+# skips, except under CI=true, where it fails).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (Debian) for the browser test"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	else echo "note: no chromium/chromedriver and no root apt-get here: the browser test will be skipped"; fi
 
 # Speed of the grid at n = 128 / 256, depth 1 / 2, fp32 / bf16 and every cell option against this
 # machine's matmul peak, with fairseq's lstm and transformer of matching size (runs/bench/widths.json),

@@ -42,6 +42,11 @@ def translate(model: Path, text: str, beam: int, batch: int, threads: int) -> Tu
     """Wall seconds of one ``reencoder-translate`` process over ``text``, and its output lines."""
     cmd = [str(BIN / "reencoder-translate"), "--model", str(model), "--beam", str(beam), "--batch-size", str(batch),
            "--buffer-size", str(max(64, batch)), "--cpu-threads", str(threads), "--quiet"]
+    return timed_run(cmd, text)
+
+
+def timed_run(cmd: Sequence[str], text: str) -> Tuple[float, List[str]]:
+    """Wall seconds and output lines of the command ``cmd`` with ``text`` on its stdin."""
     t = time.perf_counter()
     proc = subprocess.run(cmd, input=text, capture_output=True, text=True)
     wall = time.perf_counter() - t

@@ -102,7 +102,7 @@ class Translator:
         self.warn = warn
         # tokens per source sentence, end-of-sentence included
         self.max_source_tokens = min(m.encoder.max_positions() for m in self.models)
-        self._generators: Dict[int, SequenceGenerator] = {}
+        self._generators: Dict[Tuple[int, float], SequenceGenerator] = {}
 
     @classmethod
     def from_folder(cls, path, **options) -> "Translator":
@@ -143,17 +143,20 @@ class Translator:
         text = subwords.decode([pieces], self.spm_tgt)[0] if pieces.strip() else ""
         return one_line(text)
 
-    def generator(self, beam: int) -> SequenceGenerator:
-        if beam not in self._generators:
-            self._generators[beam] = SequenceGenerator(
+    def generator(self, beam: int, len_penalty: Optional[float] = None) -> SequenceGenerator:
+        """fairseq's beam search of size ``beam`` (length penalty: the Translator's unless given),
+        built once per (beam, length penalty)."""
+        key = (beam, self.len_penalty if len_penalty is None else len_penalty)
+        if key not in self._generators:
+            self._generators[key] = SequenceGenerator(
                 self.models,
                 self.tgt_dict,
                 beam_size=beam,
                 max_len_a=self.max_len_a,
                 max_len_b=self.max_len_b,
-                len_penalty=self.len_penalty,
+                len_penalty=key[1],
             )
-        return self._generators[beam]
+        return self._generators[key]
 
     def _batches(self, tokens: List[Optional[torch.Tensor]]) -> Iterable[List[int]]:
         """Indices of non-empty lines, longest first, in groups of ``batch_size``."""
@@ -164,13 +167,17 @@ class Translator:
     # -- API -------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def translate_nbest(self, lines: Sequence[str], n: int = 1, first_line_number: int = 1) -> List[List[Hypothesis]]:
+    def translate_nbest(self, lines: Sequence[str], n: int = 1, first_line_number: int = 1, *,
+                        beam: Optional[int] = None, len_penalty: Optional[float] = None) -> List[List[Hypothesis]]:
         """The ``n`` best ``(text, score)`` per line, best first: exactly ``n`` per line (empty
-        lines get ``("", 0.0)``; fewer finished hypotheses are padded with ``("", -inf)``)."""
+        lines get ``("", 0.0)``; fewer finished hypotheses are padded with ``("", -inf)``).
+        ``beam`` and ``len_penalty`` override the Translator's own for this call."""
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
+        if beam is not None and beam < 1:
+            raise ValueError(f"beam must be at least 1, got {beam}")
         lines = list(lines)
-        beam = max(self.beam, n)
+        beam = max(self.beam if beam is None else beam, n)
         tokens = self.encode(lines, first_line_number)
         results: List[List[Hypothesis]] = [[("", 0.0)] * n for _ in lines]
         pad, eos = self.src_dict.pad(), self.src_dict.eos()
@@ -183,16 +190,17 @@ class Translator:
                     "src_lengths": torch.tensor([t.numel() for t in src]),
                 },
             }
-            hypos = self.generator(beam).generate(self.models, sample)
+            hypos = self.generator(beam, len_penalty).generate(self.models, sample)
             for k, sent_hypos in zip(batch, hypos):
                 best = [(self.decode(h["tokens"]), float(h["score"])) for h in sent_hypos[:n]]
                 best += [("", -math.inf)] * (n - len(best))
                 results[k] = best
         return results
 
-    def translate(self, lines: Sequence[str], first_line_number: int = 1) -> List[str]:
-        """One detokenized English line per raw input line (see the module's guarantees)."""
-        return [hyps[0][0] for hyps in self.translate_nbest(lines, 1, first_line_number)]
+    def translate(self, lines: Sequence[str], first_line_number: int = 1, **search) -> List[str]:
+        """One detokenized English line per raw input line (see the module's guarantees);
+        ``search``: ``beam``, ``len_penalty`` for this call (:meth:`translate_nbest`)."""
+        return [hyps[0][0] for hyps in self.translate_nbest(lines, 1, first_line_number, **search)]
 
 
 def load_model_folder(path, **translator_options) -> Translator:

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from data_prep import cli as data_cli
+from tests.serve_fixtures import SERVE_LIMITS, serving
 from tests.translate_fixtures import build_tiny_model, single_thread
 
 #: training pairs read from the TVsub corpus by the ``prepared`` slice
@@ -51,6 +52,17 @@ def tatoeba_prepared(tatoeba_tsv, tmp_path_factory) -> Path:
 def tiny(tmp_path_factory, shared_data):
     """The tiny trained Reencoder, its data and its model folder (built once per session)."""
     return build_tiny_model(tmp_path_factory.getbasetemp())
+
+
+@pytest.fixture(scope="session")
+def tiny_server(tiny):
+    """reencoder-serve on the tiny model folder, twice (``tiny`` and ``again``), a long batching
+    window so that requests sent together meet, small limits (``SERVE_LIMITS``) so that the bad
+    inputs stay small: its base URL (for the API and page tests)."""
+    limits = [arg for key, value in SERVE_LIMITS.items() for arg in (f"--{key.replace('_', '-')}", value)]
+    with serving(["--model", f"tiny={tiny.folder}", "--model", f"again={tiny.folder}", "--batch-window-ms", "300",
+                  *limits]) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
