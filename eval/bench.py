@@ -185,8 +185,8 @@ def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs
 
 def fused_without_workspace(*args, **kwargs):
     """The fused wavefront with its large buffers allocated afresh on every call."""
+    from reencoder.grid.fused_memory import Workspace
     from reencoder.grid.fused_wavefront import run_grid_fused
-    from reencoder.grid.workspace import Workspace
 
     return run_grid_fused(*args, workspace=Workspace(keep=0), **kwargs)
 

@@ -9,7 +9,7 @@ import torch
 
 from reencoder.grid import gate_kernels
 from reencoder.grid.gate_math import (
-    BufferRows,
+    BufferLines,
     gates_backward,
     gates_backward_eager,
     gates_forward,
@@ -121,14 +121,14 @@ def test_memory_rows_read_and_written_where_they_lie(F, g, k0, cell):
     buf = torch.randn(rows, n, generator=gen, dtype=torch.float64)
     pre = torch.randn(R, 4 * g * n, generator=gen, dtype=torch.float64) * 3
     dh, dm = (torch.randn(R, F, n, generator=gen, dtype=torch.float64) for _ in range(2))
-    mem = BufferRows(buf, idx, N).sides(k0, F)
+    mem = BufferLines(buf, idx, N).sides(k0, F)
     m_in = mem.gather()
     assert torch.equal(m_in, buf[idx.view(R, N)[:, k0 : k0 + F]])
     results = {}
     for name in ("kernel", "eager rows", "eager tensor"):
         G, h, m, T = pre.clone(), *(torch.empty(R, F, n, dtype=torch.float64) for _ in range(3))
         dbuf = torch.full_like(buf, 7.0)
-        dmem = BufferRows(dbuf, idx, N).sides(k0, F)
+        dmem = BufferLines(dbuf, idx, N).sides(k0, F)
         if name == "eager tensor":
             gates_forward_eager(G, m_in, cell, h, m, T)
             dm_in = torch.empty(R, F, n, dtype=torch.float64)
@@ -152,9 +152,9 @@ def test_memory_rows_index_is_checked():
     G = torch.zeros(2, 4 * 8)
     h, m, T = (torch.zeros(2, 3, 8) for _ in range(3))
     with pytest.raises(RuntimeError, match="memory index out of range"):
-        gates_forward(G, BufferRows(buf, idx, 3).sides(0, 3), "standard", h, m, T)
+        gates_forward(G, BufferLines(buf, idx, 3).sides(0, 3), "standard", h, m, T)
     with pytest.raises(ValueError, match="one index"):
-        gates_backward(G, T, BufferRows(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))
+        gates_backward(G, T, BufferLines(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))
 
 
 def test_a_finished_build_loads_without_torchs_extension_builder(tmp_path, monkeypatch):

@@ -7,13 +7,13 @@ import functools
 import pytest
 import torch
 
+from reencoder.grid.fused_memory import Workspace
 from reencoder.grid.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid.grid_lstm import GridLSTMBlock
 from reencoder.grid.grid_stack import DepthGridStack
 from reencoder.grid.reference import naive_grid
 from reencoder.grid.schedule import OuterSum, schedule
 from reencoder.grid.wavefront import run_grid
-from reencoder.grid.workspace import Workspace
 
 # CI has no GPU: the CUDA cases run where one is present (the device checks of the grid)
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
