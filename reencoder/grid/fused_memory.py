@@ -20,6 +20,15 @@ gate-major (:func:`reencoder.grid.gate_math.gate_major`), every matrix in the GE
 GEMM helpers take operands in that dtype (bf16 GEMMs) and accumulate into buffers of the
 states' dtype (fp32).
 
+**The additive input.**  A priority-axis boundary given as an
+:class:`~reencoder.grid.schedule.OuterSum` (the Reencoder's depth input ``x_ij = s_i + t_j``)
+is never materialised: the priority side's share of both transforms is linear in it,
+``W_x x_ij = W_x s_i + W_x t_j``, so :func:`project_parts` computes it once for the ``S + T``
+parts (the bias added to the first part's, so that the per-cell sum carries it once) and
+:func:`gather_parts` sums it per cell into a group's pre-activations; backwards,
+:func:`scatter_parts` sums the pre-activations' gradients per part (folded into the parts' and
+the matrices' gradients with one GEMM per part): the depth-0 GEMMs shrink by a third.
+
 **Workspace.**  A training step needs a few buffers of hundreds of MB (the slots, their
 gradients, the gate activations).  Freshly allocated memory is paged in on first touch, and on
 the 2-core development VM that cost more than the arithmetic done in it; glibc returns such
@@ -40,6 +49,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
+from . import gate_kernels
 from .gate_math import gate_major
 from .grid_lstm import BlockLayout
 from .schedule import Shape, face_index, schedule
@@ -223,6 +233,52 @@ def acc_mm(acc: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype) -> None:
         acc.addmm_(a, b)
     else:
         acc.add_(torch.mm(a.to(dtype), b.to(dtype)))
+
+
+# ----------------------------------------------------------------------------- the additive input
+
+
+def project_parts(weights: Sequence[BlockWeights], groups: Sequence[Group], parts: Sequence[Tensor],
+                   dtype: torch.dtype) -> Dict[int, tuple]:
+    """Per block that computes additive groups, ``(first, prio)``: for each transform the parts
+    through its ``x`` columns, ``[L * B, rows]`` each (``W_x p + b`` for the first part, ``W_x p``
+    for the others)."""
+    proj: Dict[int, tuple] = {}
+    for g in groups:
+        if g.part_idx is None or g.block in proj:
+            continue
+        w, n = weights[g.block], parts[0].shape[-1]
+        proj[g.block] = tuple([mm_as(p.reshape(-1, n), W.t(), dtype, parts[0].dtype) for p in parts]
+                              for W in (w.W1_x, w.Wp_x))
+        for first, b in zip(proj[g.block], (w.b1, w.bp)):
+            first[0].add_(b)
+    return proj
+
+
+def gather_parts(out: Tensor, projected: Sequence[Tensor], g: Group, kernels: str) -> Tensor:
+    """``out[(c, b)] = Σ_a projected[a][c_a, b]``: the additive input's share of a transform."""
+    flat = out.view(g.cells, -1)  # [R, W] -> [cells, B * W]: one row per cell (R = cells * B, cell-major)
+    rows = [p.view(-1, flat.shape[1]) for p in projected]  # [L * B, W] -> [L, B * W]
+    idx = [i.to(out.device) for i in g.part_idx]
+    if kernels == "cpp" and gate_kernels.rows_usable(flat, *rows):
+        gate_kernels.gather_rows_sum(flat, rows, idx)
+        return out
+    torch.index_select(rows[0], 0, idx[0], out=flat)
+    for p, i in zip(rows[1:], idx[1:]):
+        flat.add_(p.index_select(0, i))
+    return out
+
+
+def scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: Group, kernels: str) -> None:
+    """``acc[a][c_a] += dG[c]``: the backward of :func:`gather_parts`."""
+    rows = dG.view(g.cells, -1)  # [R, W] -> [cells, B * W]
+    for a, i in zip(acc, g.part_idx):
+        a = a.view(-1, rows.shape[1])
+        if kernels == "cpp" and gate_kernels.rows_usable(a, rows):
+            gate_kernels.scatter_rows_add(a, i, rows)
+        else:
+            a.index_add_(0, i.to(dG.device), rows)
+
 
 
 # ----------------------------------------------------------------------------- reused memory

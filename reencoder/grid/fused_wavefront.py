@@ -34,7 +34,7 @@ of one hyperplane that one block computes, ``R = cells * B`` rows of its GEMMs; 
       d parts, dW_x from the additive groups' dG1, dG2 summed per part
 
 The gate math of eq. 3 and its closed-form derivatives are :mod:`reencoder.grid.gate_math`
-(``kernels="fused"``: the C++ kernels, ``"eager"``: torch ops).  ``compute_dtype`` is the dtype
+(``kernels="cpp"``: the C++ kernels, ``"torch"``: torch ops).  ``compute_dtype`` is the dtype
 of the GEMM operands (bf16 GEMMs, chosen by the model: ``--grid-bf16``); states and gate math
 stay in the boundary dtype.  See ``recipes/RESULTS.md``, "Performance", for what each buys.
 
@@ -55,7 +55,21 @@ import torch.nn as nn
 from torch import Tensor
 
 from . import gate_kernels
-from .fused_memory import WORKSPACE, BlockWeights, Group, Scratch, SlotPlan, Workspace, acc_mm, linear_cast_into, mm_as, slot_plan
+from .fused_memory import (
+    WORKSPACE,
+    BlockWeights,
+    Group,
+    Scratch,
+    SlotPlan,
+    Workspace,
+    acc_mm,
+    gather_parts,
+    linear_cast_into,
+    mm_as,
+    project_parts,
+    scatter_parts,
+    slot_plan,
+)
 from .gate_math import BufferLines, activation_backward, activation_forward, gates_backward, gates_forward
 from .schedule import OuterSum, Shape
 
@@ -70,15 +84,15 @@ def run_grid_fused(
     block_axis: Optional[int] = None,
     dropout: Optional[Sequence[float]] = None,
     compute_dtype: Optional[torch.dtype] = None,
-    kernels: str = "fused",
+    kernels: str = "cpp",
     workspace: Workspace = WORKSPACE,
 ) -> Tuple[List[Tensor], List[Tensor]]:
     """:func:`reencoder.grid.wavefront.run_grid` with the hand-written backward (same grid
     arguments and results; no observer: observed grids run through ``run_grid``).
 
     ``compute_dtype`` is the dtype of the GEMM operands (default: that of the boundary
-    tensors); states and gate math stay in the boundary dtype.  ``kernels``: ``"fused"`` runs
-    the C++ gate and row kernels where they apply, ``"eager"`` the torch ops they replace.
+    tensors); states and gate math stay in the boundary dtype.  ``kernels``: ``"cpp"`` runs
+    the C++ gate and row kernels where they apply, ``"torch"`` the torch ops they replace.
     ``workspace`` lends the large buffers (a ``Workspace(keep=0)`` allocates them afresh).
     An :class:`~reencoder.grid.schedule.OuterSum` boundary on the priority axis, with one
     block per coordinate of it or a shared block, takes the additive path; any other is
@@ -239,7 +253,7 @@ def _forward_steps(run: FusedRun, weights: Sequence[BlockWeights], slots: Slots,
                    acts_buf: Tensor) -> List[List[GroupActs]]:
     """Every hyperplane's groups in order, their saved activations carved from ``acts_buf`` one
     after the other."""
-    proj = _project_parts(weights, run.plan.groups, parts, run.dtype)
+    proj = project_parts(weights, run.plan.groups, parts, run.dtype)
     used = 0
 
     def arena(R: int, width: int) -> Tensor:
@@ -268,7 +282,7 @@ def _forward_group(run: FusedRun, g: Group, w: BlockWeights, slots: Slots, proj:
     if g.part_idx is None:
         linear_cast_into(G1, H, w.W1, w.b1)
     else:
-        linear_cast_into(_gather_parts(G1, proj[g.block][0], g, run.kernels), H[:, :K], w.W1_h)
+        linear_cast_into(gather_parts(G1, proj[g.block][0], g, run.kernels), H[:, :K], w.W1_h)
     gates_forward(G1, m_in.sides(0, F), w.cell, h_out[:, :F], m_out[:, :F], T1, run.kernels)
     G2 = T2 = None
     if w.prio:  # on H' = [h'_1; ...; h'_F; h_p] (§3.5): the h' are the group's own outputs, [R, K] in place
@@ -279,7 +293,7 @@ def _forward_group(run: FusedRun, g: Group, w: BlockWeights, slots: Slots, proj:
             linear_cast_into(G2, h_first, w.Wp_h, w.bp)
             linear_cast_into(G2, H[:, K:], w.Wp_x)
         else:
-            linear_cast_into(_gather_parts(G2, proj[g.block][1], g, run.kernels), h_first, w.Wp_h)
+            linear_cast_into(gather_parts(G2, proj[g.block][1], g, run.kernels), h_first, w.Wp_h)
         if w.prio_act:  # h' = α(V H'), no memory: its m' slot holds zeros
             h_out[:, F] = activation_forward(G2, w.prio_act)
             m_out[:, F] = 0.0
@@ -333,7 +347,7 @@ def _priority_grads(run: FusedRun, g: Group, w: BlockWeights, grads: Grads, h_fi
     acc_mm(dh.view(R, -1)[:, :K], low2, w.Wp_h, dtype)
     if g.part_idx is not None:  # the bias is in part 0's projection: its gradient is summed there
         acc_mm(grads.cols[g.block][1], low2.t(), h_first, dtype)
-        _scatter_parts(grads.proj[g.block][1], dG2, g, run.kernels)
+        scatter_parts(grads.proj[g.block][1], dG2, g, run.kernels)
     else:
         dp = grads.params[g.block]
         dp[w.prio_param + 1].add_(dG2.sum(0))
@@ -353,7 +367,7 @@ def _first_grads(run: FusedRun, g: Group, w: BlockWeights, grads: Grads, H: Tens
     if g.part_idx is not None:
         dx = mm_as(low1, w.W1_h, dtype, fdt, run.scratch("dx", R, K))  # [R, 4gn] @ [4gn, K] -> [R, K]
         acc_mm(grads.cols[g.block][0], low1.t(), H, dtype)
-        _scatter_parts(grads.proj[g.block][0], dG1, g, run.kernels)
+        scatter_parts(grads.proj[g.block][0], dG1, g, run.kernels)
         return dx
     dp[1].add_(dG1.sum(0))
     dx = mm_as(low1, w.W1, dtype, fdt, run.scratch("dx", R, run.N * run.n))  # [R, 4gn] @ [4gn, N n] -> [R, N n]
@@ -361,56 +375,6 @@ def _first_grads(run: FusedRun, g: Group, w: BlockWeights, grads: Grads, H: Tens
     if low2 is not None:  # h_p's gradient from the priority transform
         acc_mm(dx[:, K:], low2, w.Wp_x, dtype)
     return dx
-
-
-# The additive input: a priority-axis boundary given as an OuterSum (the Reencoder's depth input
-# x_ij = s_i + t_j).  The priority side's share of both transforms is linear in it,
-# W_x x_ij = W_x s_i + W_x t_j, so it is projected once for the S + T parts (the bias added to the
-# first part's, so that the per-cell sum carries it once) and summed per cell into a group's
-# pre-activations; backwards, the pre-activations' gradients are summed per part and folded into
-# the parts' and the matrices' gradients with one GEMM per part: the depth-0 GEMMs shrink by a third.
-
-
-def _project_parts(weights: Sequence[BlockWeights], groups: Sequence[Group], parts: Sequence[Tensor],
-                   dtype: torch.dtype) -> Dict[int, tuple]:
-    """Per block that computes additive groups, ``(first, prio)``: for each transform the parts
-    through its ``x`` columns, ``[L * B, rows]`` each (``W_x p + b`` for the first part, ``W_x p``
-    for the others)."""
-    proj: Dict[int, tuple] = {}
-    for g in groups:
-        if g.part_idx is None or g.block in proj:
-            continue
-        w, n = weights[g.block], parts[0].shape[-1]
-        proj[g.block] = tuple([mm_as(p.reshape(-1, n), W.t(), dtype, parts[0].dtype) for p in parts]
-                              for W in (w.W1_x, w.Wp_x))
-        for first, b in zip(proj[g.block], (w.b1, w.bp)):
-            first[0].add_(b)
-    return proj
-
-
-def _gather_parts(out: Tensor, projected: Sequence[Tensor], g: Group, kernels: str) -> Tensor:
-    """``out[(c, b)] = Σ_a projected[a][c_a, b]``: the additive input's share of a transform."""
-    flat = out.view(g.cells, -1)  # [R, W] -> [cells, B * W]: one row per cell (R = cells * B, cell-major)
-    rows = [p.view(-1, flat.shape[1]) for p in projected]  # [L * B, W] -> [L, B * W]
-    idx = [i.to(out.device) for i in g.part_idx]
-    if kernels == "fused" and gate_kernels.rows_usable(flat, *rows):
-        gate_kernels.gather_rows_sum(flat, rows, idx)
-        return out
-    torch.index_select(rows[0], 0, idx[0], out=flat)
-    for p, i in zip(rows[1:], idx[1:]):
-        flat.add_(p.index_select(0, i))
-    return out
-
-
-def _scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: Group, kernels: str) -> None:
-    """``acc[a][c_a] += dG[c]``: the backward of :func:`_gather_parts`."""
-    rows = dG.view(g.cells, -1)  # [R, W] -> [cells, B * W]
-    for a, i in zip(acc, g.part_idx):
-        a = a.view(-1, rows.shape[1])
-        if kernels == "fused" and gate_kernels.rows_usable(a, rows):
-            gate_kernels.scatter_rows_add(a, i, rows)
-        else:
-            a.index_add_(0, i.to(dG.device), rows)
 
 
 class Grads:

@@ -52,7 +52,7 @@ def row_step_applies(blocks: Sequence[nn.Module], depth_dropout: float) -> bool:
 
 @torch.no_grad()
 def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_state: RowState,
-            compute_dtype: Optional[torch.dtype] = None, kernels: str = "fused",
+            compute_dtype: Optional[torch.dtype] = None, kernels: str = "cpp",
             src_lengths: Optional[Tensor] = None, copies: Optional[Dict[str, object]] = None
             ) -> Tuple[Tensor, RowState]:
     """One row: ``src_in`` ``[B, S, n]`` (the source half of the input projection), ``tgt_in``
