@@ -239,7 +239,7 @@ def acc_mm(acc: Tensor, a: Tensor, b: Tensor, dtype: torch.dtype) -> None:
 
 
 def project_parts(weights: Sequence[BlockWeights], groups: Sequence[Group], parts: Sequence[Tensor],
-                   dtype: torch.dtype) -> Dict[int, tuple]:
+                  dtype: torch.dtype) -> Dict[int, tuple]:
     """Per block that computes additive groups, ``(first, prio)``: for each transform the parts
     through its ``x`` columns, ``[L * B, rows]`` each (``W_x p + b`` for the first part, ``W_x p``
     for the others)."""
@@ -278,7 +278,6 @@ def scatter_parts(acc: Sequence[Tensor], dG: Tensor, g: Group, kernels: str) -> 
             gate_kernels.scatter_rows_add(a, i, rows)
         else:
             a.index_add_(0, i.to(dG.device), rows)
-
 
 
 # ----------------------------------------------------------------------------- reused memory

@@ -14,24 +14,25 @@ of one hyperplane that one block computes, ``R = cells * B`` rows of its GEMMs; 
 ``K = (N - 1) n`` the columns of ``H`` that are not the priority side's::
 
     forward(boundary h_k, m_k: [F_k, B, n] per axis; parts s, t: [L, B, n]; block parameters)
-      hbuf, mbuf = [slots * B, n]                   every h and m of the grid, each written once
-      hbuf, mbuf[near face k] = h_k, m_k            (zeros where not given)
-      P = W_x part + b, per part: [L * B, 4gn]      the additive input x_ij = s_i + t_j (once)
+      hbuf, mbuf = [slots * B, n]                 every h and m of the grid, each written once
+      hbuf, mbuf[near face k] = h_k, m_k          (zeros where not given)
+      P1, P2 = part W1_xᵀ, part Wp_xᵀ per part    the additive input x_ij = s_i + t_j, [L * B, 4gn]
+                                                  and [L * B, 4n], once (+ b1, bp on the first part)
       for each hyperplane, for each group:
-        H  = hbuf[in_lines]                         eq. 4, [R, N n]
-        G1 = H W1ᵀ + b1                             [R, 4gn] gate-major (additive: H[:, :K] W1_hᵀ + P_s[i] + P_t[j])
-        h'_k, m'_k = LSTM(G1, mbuf[in_lines])       eq. 3, k < F, into the group's own slots
-        G2 = [h'_1 .. h'_F; h_p] Wpᵀ + bp           §3.5, [R, 4n] (§3.6: [R, n])
-        h'_p, m'_p = LSTM(G2, m_p)                  (§3.6: α(G2), 0)
+        H  = hbuf[in_lines]                       eq. 4, [R, N n]
+        G1 = H W1ᵀ + b1                           [R, 4gn] gate-major (additive: H[:, :K] W1_hᵀ + P1_s[i] + P1_t[j])
+        h'_k, m'_k = LSTM(G1, mbuf[in_lines])     eq. 3, k < F, into the group's own slots
+        G2 = [h'_1 .. h'_F; h_p] Wpᵀ + bp         §3.5, [R, 4n] (§3.6: [R, n]; additive: h_p W_pxᵀ = P2_s[i] + P2_t[j])
+        h'_p, m'_p = LSTM(G2, m_p)                (§3.6: α(G2), 0)
         h'_k *= dropout mask_k
-      return hbuf, mbuf[far face k]                 [F_k, B, n] per axis
+      return hbuf, mbuf[far face k]               [F_k, B, n] per axis
     backward(gradients of the exits)
-      dh, dm = [slots * B, n]                       the exits' gradients in their slots
+      dhbuf, dmbuf = [slots * B, n]               the exits' gradients in their slots
       for each hyperplane in reverse, for each group:
         dG2 = LSTM'(...); dh'_1..F += dG2 Wp_h; dWp += dG2ᵀ H'
         dG1 = LSTM'(...); dH = dG1 W1 (+ dG2 Wp_x on h_p); dW1 += dG1ᵀ H
-        dh[in_lines] = dH; dm[in_lines] = dm_in     copied: every slot has one reader
-      d parts, dW_x from the additive groups' dG1, dG2 summed per part
+        dhbuf[in_lines] = dH; dmbuf[in_lines] = dm_in copied: every slot has one reader
+      d parts, dW1_x, dWp_x from the additive groups' dG1, dG2 summed per part
 
 The gate math of eq. 3 and its closed-form derivatives are :mod:`reencoder.grid.gate_math`
 (``kernels="cpp"``: the C++ kernels, ``"torch"``: torch ops).  ``compute_dtype`` is the dtype
@@ -220,25 +221,25 @@ class _FusedGrid(torch.autograd.Function):
         weights = run.weights(flat)
         grads = Grads(run, weights, flat, parts, hbuf)
         # every slot's gradient is written once: by its exit or by the one cell that read it
-        dh, dm = run.workspace.take(hbuf.shape, hbuf), run.workspace.take(mbuf.shape, mbuf)
-        for buf, gs in ((dh, exit_grads[:N]), (dm, exit_grads[N:])):
+        dhbuf, dmbuf = run.workspace.take(hbuf.shape, hbuf), run.workspace.take(mbuf.shape, mbuf)
+        for buf, gs in ((dhbuf, exit_grads[:N]), (dmbuf, exit_grads[N:])):
             for lines, g in zip(ctx.exit_lines, gs):
                 if g is None:
                     buf.index_fill_(0, lines, 0.0)
                 else:
                     buf.index_copy_(0, lines, g.to(buf.dtype).reshape(-1, n))
-        R = B * max(g.cells for g in plan.groups)
+        R = B * max(g.cells for g in plan.groups)  # rows of the largest group
         run.scratch = Scratch(hbuf, run.workspace, H=R * N * n, dx=R * N * n, dG1=R * max(w.W1.shape[0] for w in weights),
                               dG2=R * max(4 * n if w.prio else 0 for w in weights))
         for groups, step_acts in zip(reversed(plan.steps), reversed(ctx.acts)):
             for g, acts in zip(groups, step_acts):
-                _backward_group(run, g, weights[g.block], acts, (hbuf, mbuf), (dh, dm), grads)
+                _backward_group(run, g, weights[g.block], acts, (hbuf, mbuf), (dhbuf, dmbuf), grads)
         run.scratch.release()
         dparts = grads.finish(weights, parts, run.dtype)
         dbnd = [_face(buf, span, B).clone() if given else None
-                for buf, given_k in ((dh, ctx.given[:N]), (dm, ctx.given[N:]))
+                for buf, given_k in ((dhbuf, ctx.given[:N]), (dmbuf, ctx.given[N:]))
                 for span, given in zip(plan.boundary, given_k)]
-        run.workspace.give(dh, dm)
+        run.workspace.give(dhbuf, dmbuf)
         return (None, *dbnd, *dparts, *grads.flat)
 
 
@@ -381,7 +382,7 @@ class Grads:
     """What the backward accumulates besides the slots' gradients: ``flat``, every block's
     parameter gradients (``params``: per block, the first transforms' rows in GEMM order until
     :meth:`finish`); for the blocks that compute additive groups, ``proj``, the gradients of
-    their parts' projections (``(first, prio)`` like :func:`_project_parts`'s), and ``cols``,
+    their parts' projections (``(first, prio)`` like :func:`~reencoder.grid.fused_memory.project_parts`'s), and ``cols``,
     those of the columns ``[:, :K]`` of their two matrices (one per block: per group they
     would be zero-filled every hyperplane)."""
 
