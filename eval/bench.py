@@ -185,18 +185,18 @@ def fused_without_additive_input(blocks, shape, boundary_h, boundary_m, **kwargs
 
 def fused_without_workspace(*args, **kwargs):
     """The fused wavefront with its large buffers allocated afresh on every call."""
+    from reencoder.grid.fused_memory import Workspace
     from reencoder.grid.fused_wavefront import run_grid_fused
-    from reencoder.grid.workspace import Workspace
 
     return run_grid_fused(*args, workspace=Workspace(keep=0), **kwargs)
 
 
-def variant_model(data_bin: Path, arch: str, runner=None, bf16: bool = False, kernels: str = "fused"):
+def variant_model(data_bin: Path, arch: str, runner=None, bf16: bool = False, kernels: str = "cpp"):
     """A model for one benchmark variant, built with its options: the GEMM dtype through
     ``--grid-bf16`` and the grid's ``runner`` and ``kernels`` as constructor options (a grid
     built with them; the same seed, so every variant has the same parameters)."""
     _, model = build(data_bin, arch, ["--grid-bf16", "always" if bf16 else "never"], DEVICE)
-    if runner is not None or kernels != "fused":
+    if runner is not None or kernels != "cpp":
         model.decoder.grid = model.decoder.grid.with_options(runner=runner, kernels=kernels)
     return model
 

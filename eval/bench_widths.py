@@ -15,8 +15,8 @@ on real Tatoeba batches of ``--max-tokens``:
   epoch of the training set (its target tokens over tokens/s);
 * fairseq's ``lstm`` and ``transformer`` with the parameter count closest to the default grid
   model of each width, on the same batches;
-* for the cells of ``--eager-gates``, the same fp32 grid with the eager torch ops of the gate
-  math instead of the fused kernels (:mod:`reencoder.grid.gate_kernels`): what they buy.
+* for the cells of ``--torch-gates``, the same fp32 grid with the gate math in torch ops
+  instead of the C++ kernels (:mod:`reencoder.grid.gate_kernels`): what they buy.
 
 FLOPs are counted, not estimated: :class:`torch.utils.flop_counter.FlopCounterMode` over one
 step (every matmul the step really runs, forward and backward, padding cells included).
@@ -126,8 +126,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--options", default=",".join(OPTIONS), help="comma-separated names of %(default)s")
     ap.add_argument("--bf16", choices=["auto", "always", "never"], default="auto",
                     help="bf16 rows: auto = all where bf16 is native, the default cell only where it is emulated")
-    ap.add_argument("--eager-gates", default=f"{list(OPTIONS)[0]},{list(OPTIONS)[-1]}",
-                    help="cells also timed with the eager gate math (fp32; empty: none)")
+    ap.add_argument("--torch-gates", default=f"{list(OPTIONS)[0]},{list(OPTIONS)[-1]}",
+                    help="cells also timed with the gate math in torch ops instead of the C++ kernels (fp32; empty: none)")
     ap.add_argument("--max-tokens", type=int, default=4096)
     ap.add_argument("--batches", type=int, default=2, help="real batches per round")
     ap.add_argument("--rounds", type=int, default=2,
@@ -137,9 +137,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = ap.parse_args(argv)
     data_bin = Path(args.data) / "bin"
     options = args.options.split(",")
-    eager = [o for o in args.eager_gates.split(",") if o]
-    if any(o not in OPTIONS for o in options + eager) or not (data_bin / "dict.zh.txt").exists():
-        print(f"error: unknown options in {options + eager}" if any(o not in OPTIONS for o in options + eager)
+    torch_gates = [o for o in args.torch_gates.split(",") if o]
+    if any(o not in OPTIONS for o in options + torch_gates) or not (data_bin / "dict.zh.txt").exists():
+        print(f"error: unknown options in {options + torch_gates}" if any(o not in OPTIONS for o in options + torch_gates)
               else f"error: no binarized data in {data_bin} (run `make data`)", file=sys.stderr)
         return 2
     widths, depths = [int(w) for w in args.widths.split(",")], [int(d) for d in args.depths.split(",")]
@@ -154,29 +154,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     measure_peaks(res["peaks"], widths, rows)
     # widths whose bf16 matmuls are slower than fp32 here (emulated: no AMX, no AVX512-BF16)
     emulated = {n for n in widths if res["peaks"][n]["bfloat16"] < res["peaks"][n]["float32"]}
-    variants = []  # (name, n, D, dtype, flags, eager gate math)
+    variants = []  # (name, n, D, dtype, flags, gate math in torch ops)
     for n in widths:
         for D in depths:
             for opt in options:
                 variants.append((opt, n, D, "float32", OPTIONS[opt], False))
-            for opt in eager:
+            for opt in torch_gates:
                 variants.append((opt, n, D, "float32", OPTIONS[opt], True))
             for opt in options:
                 if args.bf16 == "always" or (args.bf16 == "auto" and (n not in emulated or opt == options[0])):
                     variants.append((opt, n, D, "bfloat16", OPTIONS[opt], False))
     table = []
     models = {}
-    for i, (opt, n, D, dt, flags, eager_gates) in enumerate(variants):
+    for i, (opt, n, D, dt, flags, in_torch) in enumerate(variants):
         _, model = build(data_bin, args.arch, ["--grid-hidden-size", str(n), "--grid-depth", str(D), *flags,
                                                "--grid-bf16", "always" if dt == "bfloat16" else "never"])
-        if eager_gates:  # the same grid built with the eager gate math
-            model.decoder.grid = model.decoder.grid.with_options(kernels="eager")
+        if in_torch:  # the same grid built with the gate math in torch ops
+            model.decoder.grid = model.decoder.grid.with_options(kernels="torch")
         model.train()
         grid = grid_step(model, samples[0], dt == "bfloat16")
-        row = {"option": opt + (", eager gates" if eager_gates else ""), "cell": opt, "gates": "eager" if eager_gates
-               else "fused", "n": n, "depth": D, "dtype": dt, "params": params(model)}
+        row = {"option": opt + (", torch gates" if in_torch else ""), "cell": opt, "gates": "torch" if in_torch
+               else "cpp", "n": n, "depth": D, "dtype": dt, "params": params(model)}
         same = next((r for r in table if (r["cell"], r["n"], r["depth"]) == (opt, n, D)), None)
-        if same is not None:  # bf16 and the eager gate math run the same matmuls: counted once
+        if same is not None:  # bf16 and the torch gate math run the same matmuls: counted once
             row.update(step_flops=same["step_flops"], grid_flops=same["grid_flops"])
         else:
             row.update(step_flops=sum(counted_flops(lambda m=model, s=s: train_step(m, s)) for s in samples) / len(samples),
@@ -250,12 +250,12 @@ def print_table(res) -> None:
               f"{r['tgt_tokens_per_s']:6.0f} {r['flops_per_tgt_token'] / 1e9:7.3f} {100 * r['step_of_fp32_peak']:5.0f}% "
               f"{r['s_per_epoch']:8.0f} {r['grid_s']:7.3f} {r['grid_gflops']:9.1f} {100 * r['grid_of_fp32_peak']:9.0f}%")
     for r in res["variants"]:
-        fused = next((f for f in res["variants"] if r.get("gates") == "eager" and f.get("gates") == "fused" and
-                      (f["cell"], f["n"], f["depth"], f["dtype"]) == (r["cell"], r["n"], r["depth"], r["dtype"])), None)
-        if fused is not None:
-            print(f"fused gate kernels, n = {r['n']}, D = {r['depth']}, {r['cell']}: "
-                  f"the grid {r['grid_s'] / fused['grid_s']:.2f}x "
-                  f"and the step {r['s_per_step'] / fused['s_per_step']:.2f}x faster than with the eager gate math")
+        cpp = next((f for f in res["variants"] if r.get("gates") == "torch" and f.get("gates") == "cpp" and
+                    (f["cell"], f["n"], f["depth"], f["dtype"]) == (r["cell"], r["n"], r["depth"], r["dtype"])), None)
+        if cpp is not None:
+            print(f"C++ gate kernels, n = {r['n']}, D = {r['depth']}, {r['cell']}: "
+                  f"the grid {r['grid_s'] / cpp['grid_s']:.2f}x "
+                  f"and the step {r['s_per_step'] / cpp['s_per_step']:.2f}x faster than with the gate math in torch ops")
     for b in res["baselines"]:
         print(f"{'':4s} {'':2s} {'float32':8s} {b['system']:32s} {b['params']:10,d} {b['s_per_step']:7.3f} "
               f"{b['tgt_tokens_per_s']:6.0f} {b['flops_per_tgt_token'] / 1e9:7.3f} {'':6s} {b['s_per_epoch']:8.0f}")

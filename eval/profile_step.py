@@ -39,8 +39,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 
+from reencoder.grid.fused_memory import Workspace
 from reencoder.grid.fused_wavefront import run_grid_fused
-from reencoder.grid.workspace import Workspace
 
 from .bench import real_batches, write_json
 from .bench_archs import SYSTEMS

@@ -142,7 +142,7 @@ at::Tensor mm_bf16(const at::Tensor& a, const at::Tensor& packed, int64_t N, con
   return c;
 }
 
-// out = bias + a W^T, or out += a W^T without bias (the row step's GEMMs, as fused_weights.linear_into).
+// out = bias + a W^T, or out += a W^T without bias (the row step's GEMMs: bf16_gemm.linear_bf16_into).
 void mm_bf16_into_(at::Tensor out, const at::Tensor& a, const at::Tensor& packed, const c10::optional<at::Tensor>& bias) {
   gemm_into(out, a, packed, bias, !(bias.has_value() && bias->defined()));
 }

@@ -50,9 +50,10 @@ def linear_bf16_operands(x: Tensor, weight: Tensor, bias: Optional[Tensor], pack
     return out.view(*x.shape[:-1], N)
 
 
-def linear_into(out: Tensor, a: Tensor, packed: Tensor, bias: Optional[Tensor] = None) -> Tensor:
-    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as
-    :func:`reencoder.grid.fused_weights.linear_into`), for ``W`` given :func:`pack_bf16`-packed:
-    ``a`` rounded to bf16, the sums in fp32 (``out``: a contiguous fp32 matrix)."""
+def linear_bf16_into(out: Tensor, a: Tensor, packed: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias, for ``W`` given
+    :func:`pack_bf16`-packed: ``a`` rounded to bf16, the sums in fp32 (``out``: a contiguous fp32
+    matrix).  :func:`reencoder.grid.fused_memory.linear_cast_into` is its twin on a plain ``W``
+    (``a`` cast to ``W``'s dtype, the sums in it)."""
     torch.ops.reencoder_gemm.mm_bf16_into_(out, a, packed, bias)
     return out

@@ -1,10 +1,10 @@
-"""The fused CPU kernels of the LSTM gate math (``gate_kernels.cpp``), the fused wavefront's
-row gather/scatter (``row_kernels.cpp``) and a GEMM on bf16 operands with fp32 results
-(``bf16_gemm.cpp``, used by :mod:`reencoder.models.low_precision`), built into one extension on
-first use.
+"""The grid's C++ CPU kernels, built into one extension on first use: the LSTM gate math
+(``gate_kernels.cpp``), the fused wavefront's row gather/scatter of its additive input
+(``row_kernels.cpp``) and a GEMM on bf16 operands with fp32 results (``bf16_gemm.cpp``, used by
+:mod:`reencoder.models.low_precision` and :mod:`.row_step`).
 
-:func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as separate torch
-ops (eager: ~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
+With torch ops, :func:`reencoder.grid.gate_math.gates_forward` / ``gates_backward`` run eq. 3 as
+separate ops (~8 passes over memory forward, ~20 backward, each with its temporaries); the C++
 kernels do one pass per row, parallel over rows.  :func:`gather_rows_sum` and
 :func:`scatter_rows_add` move the additive input's rows (sums of parts, and their gradients)
 without ``index_select`` temporaries.  The kernels are compiled with
@@ -13,10 +13,10 @@ into torch's extension cache the first time a CPU grid needs them (one build per
 sources, flags, torch and CPU: :func:`_build_name`); ``make install`` builds them once, so
 training and tests find them ready.
 
-``REENCODER_GATE_KERNELS=0`` keeps the eager ops (also the fallback, with one warning, when no
+``REENCODER_GATE_KERNELS=0`` keeps the torch ops (also the fallback, with one warning, when no
 compiler is available); :func:`available` says which path runs.  GPU tensors and dtypes other
-than float32 / float64 always take the eager ops.  A caller chooses the eager ops for itself
-with ``kernels="eager"`` (:data:`CHOICES`), an option of the gate math and of
+than float32 / float64 always take the torch ops.  A caller chooses the torch ops for itself
+with ``kernels="torch"`` (:data:`CHOICES`), an option of the gate math and of
 :func:`reencoder.grid.fused_wavefront.run_grid_fused` (the benchmarks' comparison rows).
 """
 
@@ -81,16 +81,17 @@ def available() -> bool:
         build_dir.mkdir(parents=True, exist_ok=True)
         load(name=name, sources=[str(p) for p in SOURCES], extra_cflags=FLAGS, extra_ldflags=["-fopenmp"],
              build_directory=str(build_dir), is_python_module=False, verbose=False)
-    except Exception as e:  # no compiler / ninja: eager ops, said once
+    except Exception as e:  # no compiler / ninja: torch ops, said once
         last = (str(e).strip().splitlines() or [""])[-1]  # a build error's last line names the cause
-        warnings.warn(f"reencoder: the fused gate kernels could not be built ({type(e).__name__}: {last}); "
-                      "using eager torch ops", stacklevel=2)
+        warnings.warn(f"reencoder: the C++ gate kernels could not be built ({type(e).__name__}: {last}); "
+                      "using torch ops", stacklevel=2)
         return False
     return True
 
 
-#: The gate math's ``kernels`` option: these kernels where they apply, or the eager torch ops.
-CHOICES = ("fused", "eager")
+#: The ``kernels`` option of the gate math and the fused wavefront: these C++ kernels where they
+#: apply (``"cpp"``), or torch ops (``"torch"``).
+CHOICES = ("cpp", "torch")
 
 
 def usable(*tensors: torch.Tensor) -> bool:
@@ -102,7 +103,7 @@ def usable(*tensors: torch.Tensor) -> bool:
 
 def lstm_forward(G, m_in, m_idx, N: int, k0: int, h_out, m_out, T, gate_then_tanh: bool) -> None:
     """Eq. 3 in place (see ``gate_kernels.cpp``); ``m_in`` is ``[R, F, n]`` (``m_idx`` None) or
-    a ``[rows, n]`` buffer whose row ``m_idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
+    a ``[lines, n]`` buffer whose line ``m_idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
     torch.ops.reencoder_gates.lstm_forward(G, m_in, m_idx, N, k0, h_out, m_out, T, gate_then_tanh)
 
 
@@ -128,4 +129,4 @@ def scatter_rows_add(acc, idx, src) -> None:
 
 def report() -> str:
     """Build the kernels now (``make install``) and say which gate math CPU grids run."""
-    return "fused gate kernels: " + ("built, in use on CPU" if available() else "not available, eager torch ops")
+    return "C++ gate kernels: " + ("built, in use on CPU" if available() else "not available, torch ops")

@@ -1,22 +1,23 @@
-"""LSTM gate math of the fused wavefront (paper eq. 3), written out for forward and backward.
+"""LSTM gate math of the fused wavefront and the row step (paper eq. 3), written out for forward
+and backward.
 
-The fused passes (:mod:`reencoder.grid.fused_wavefront`) keep the pre-activations of ``g`` gate
+The fused wavefront (:mod:`reencoder.grid.fused_wavefront`) keeps the pre-activations of ``g`` gate
 sets *gate-major*, ``[(u, f, o) of every set | c of every set]``, so that one ``sigmoid_`` and
 one ``tanh_`` cover a whole GEMM output; :func:`gate_major` is the row permutation of a block's
-``[u, f, o, c]``-per-set weights into that layout (:mod:`reencoder.grid.fused_weights` applies
+``[u, f, o, c]``-per-set weights into that layout (:mod:`reencoder.grid.fused_memory` applies
 it).  The gate math runs in the states' dtype (fp32 under bf16 GEMMs).
 
-:func:`gates_forward` and :func:`gates_backward` run the fused C++ kernels of
-:mod:`reencoder.grid.gate_kernels` where they apply (CPU, float32/64) and ``kernels="fused"``
-(the default) asks for them, and otherwise (``kernels="eager"``: a benchmark's comparison, the
-tests) the eager torch ops of :func:`gates_forward_eager` / :func:`gates_backward_eager`, which
-are also the kernels' test oracle.
+:func:`gates_forward` and :func:`gates_backward` run the C++ kernels of
+:mod:`reencoder.grid.gate_kernels` where they apply (CPU, float32/64) and ``kernels="cpp"``
+(the default) asks for them, and otherwise (``kernels="torch"``: a benchmark's comparison, the
+tests) the torch ops of :func:`gates_forward_torch` / :func:`gates_backward_torch`, which are
+also the kernels' test oracle.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -25,10 +26,11 @@ from . import gate_kernels
 
 
 @dataclass
-class BufferRows:
-    """Sides ``k0 .. k0 + F - 1`` of ``R`` rows that lie in a ``[rows, n]`` buffer: side ``k`` of
-    row ``r`` is ``buf[idx[r N + k0 + k]]`` (the fused wavefront's memory buffer and its gather
-    index).  The kernels read and write such rows where they lie; the eager ops gather them."""
+class BufferLines:
+    """Sides ``k0 .. k0 + F - 1`` of ``R`` rows whose vectors are lines of a ``[lines, n]`` buffer:
+    side ``k`` of row ``r`` is ``buf[idx[r N + k0 + k]]`` (the fused wavefront's memory slots and
+    its gather index).  The kernels read and write such lines where they lie; the torch ops
+    gather them."""
 
     buf: Tensor
     idx: Tensor  # [R * N], int64
@@ -36,81 +38,74 @@ class BufferRows:
     k0: int = 0
     F: int = None
 
-    def sides(self, k0: int, F: int) -> "BufferRows":
-        return BufferRows(self.buf, self.idx, self.N, self.k0 + k0, F)
+    def sides(self, k0: int, F: int) -> "BufferLines":
+        return BufferLines(self.buf, self.idx, self.N, self.k0 + k0, F)
 
-    def _rows(self) -> Tensor:
+    def _lines(self) -> Tensor:
         return self.idx.view(-1, self.N)[:, self.k0 : self.k0 + self.F].reshape(-1)
 
     def gather(self) -> Tensor:
-        """The rows as a ``[R, F, n]`` tensor (a copy)."""
-        return self.buf.index_select(0, self._rows()).view(-1, self.F, self.buf.shape[1])
+        """The lines as a ``[R, F, n]`` tensor (a copy)."""
+        return self.buf.index_select(0, self._lines()).view(-1, self.F, self.buf.shape[1])
 
     def write(self, src: Tensor) -> None:
-        """Store ``[R, F, n]`` values in the rows."""
-        self.buf.index_copy_(0, self._rows(), src.reshape(-1, self.buf.shape[1]))
+        """Store ``[R, F, n]`` values in the lines."""
+        self.buf.index_copy_(0, self._lines(), src.reshape(-1, self.buf.shape[1]))
 
     def fill_(self, value: float) -> None:
-        self.buf.index_fill_(0, self._rows(), value)
+        self.buf.index_fill_(0, self._lines(), value)
 
 
-Memory = Union[Tensor, BufferRows]
+Memory = Union[Tensor, BufferLines]
 
 
-class KernelMemory(NamedTuple):
-    """A memory argument as the kernels take it: a ``[R, F, n]`` tensor (``idx`` None), or a
-    ``[rows, n]`` buffer whose row ``idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
-
-    buf: Tensor
-    idx: Optional[Tensor]
-    N: int
-    k0: int
-
-
-def _kernel_memory(m: Memory) -> KernelMemory:
-    return KernelMemory(m.buf, m.idx, m.N, m.k0) if isinstance(m, BufferRows) else KernelMemory(m, None, 0, 0)
+def _kernel_memory(m: Memory) -> Tuple[Tensor, Optional[Tensor], int, int]:
+    """A memory argument as the kernels take it, ``(buf, idx, N, k0)``: a ``[R, F, n]`` tensor
+    (``idx`` None), or a ``[lines, n]`` buffer whose line ``idx[r N + k0 + k]`` is side ``k`` of row ``r``."""
+    return (m.buf, m.idx, m.N, m.k0) if isinstance(m, BufferLines) else (m, None, 0, 0)
 
 
 def use_kernels(kernels: str, *tensors: Tensor) -> bool:
-    """Whether the fused kernels run on these tensors: asked for (``kernels``, one of
+    """Whether the C++ kernels run on these tensors: asked for (``kernels``, one of
     :data:`~reencoder.grid.gate_kernels.CHOICES`) and able to take them."""
     if kernels not in gate_kernels.CHOICES:
         raise ValueError(f"kernels must be one of {gate_kernels.CHOICES}, got {kernels!r}")
-    return kernels == "fused" and gate_kernels.usable(*tensors)
+    return kernels == "cpp" and gate_kernels.usable(*tensors)
 
 
 def gates_forward(G: Tensor, m_in: Memory, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor,
-                  kernels: str = "fused") -> None:
-    """:func:`gates_forward_eager`'s results, by the fused kernel where it applies (see
-    :func:`use_kernels`); ``m_in`` may be :class:`BufferRows`."""
-    m = _kernel_memory(m_in)
-    if use_kernels(kernels, G, m.buf, h_out, m_out, T):
-        gate_kernels.lstm_forward(G, m.buf, m.idx, m.N, m.k0, h_out, m_out, T, cell == "gate-then-tanh")
+                  kernels: str = "cpp") -> None:
+    """:func:`gates_forward_torch`'s results, by the C++ kernel where it applies (see
+    :func:`use_kernels`); ``m_in`` may be :class:`BufferLines`."""
+    buf, idx, N, k0 = _kernel_memory(m_in)
+    if use_kernels(kernels, G, buf, h_out, m_out, T):
+        gate_kernels.lstm_forward(G, buf, idx, N, k0, h_out, m_out, T, cell == "gate-then-tanh")
     else:
-        gates_forward_eager(G, m_in.gather() if isinstance(m_in, BufferRows) else m_in, cell, h_out, m_out, T)
+        gates_forward_torch(G, m_in.gather() if isinstance(m_in, BufferLines) else m_in, cell, h_out, m_out, T)
 
 
 def gates_backward(G: Tensor, T: Tensor, m_in: Memory, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
-                   dm_in: Memory, dG: Tensor = None, kernels: str = "fused") -> Tensor:
-    """:func:`gates_backward_eager`'s results, by the fused kernel where it applies (see
-    :func:`use_kernels`); ``m_in`` and ``dm_in`` may be :class:`BufferRows` (both, with one
+                   dm_in: Memory, dG: Tensor = None, kernels: str = "cpp") -> Tensor:
+    """:func:`gates_backward_torch`'s results, by the C++ kernel where it applies (see
+    :func:`use_kernels`); ``m_in`` and ``dm_in`` may be :class:`BufferLines` (both, with one
     index)."""
-    m, dmem = _kernel_memory(m_in), _kernel_memory(dm_in)
-    if m.idx is not dmem.idx or (m.N, m.k0) != (dmem.N, dmem.k0):
-        raise ValueError("gates_backward: m_in and dm_in must be tensors or rows picked by one index")
-    if use_kernels(kernels, G, T, m.buf, m_new, dh, dm, dmem.buf):
+    (buf, idx, N, k0), dmem = _kernel_memory(m_in), _kernel_memory(dm_in)
+    dbuf = dmem[0]
+    if dmem[1] is not idx or dmem[2:] != (N, k0):
+        raise ValueError("gates_backward: m_in and dm_in must be tensors or lines picked by one index")
+    if use_kernels(kernels, G, T, buf, m_new, dh, dm, dbuf):
         dG = torch.empty(G.shape[0], G.shape[1], dtype=dm.dtype, device=dm.device) if dG is None else dG
-        gate_kernels.lstm_backward(G, T, m.buf, m_new, dh, dm, m.idx, m.N, m.k0, cell == "gate-then-tanh", dG, dmem.buf)
+        gate_kernels.lstm_backward(G, T, buf, m_new, dh, dm, idx, N, k0, cell == "gate-then-tanh", dG, dbuf)
         return dG
-    if not isinstance(m_in, BufferRows):
-        return gates_backward_eager(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
+    if not isinstance(m_in, BufferLines):
+        return gates_backward_torch(G, T, m_in, m_new, dh, dm, cell, dm_in, dG)
     dm_rows = torch.empty_like(dm)
-    dG = gates_backward_eager(G, T, m_in.gather(), m_new, dh, dm, cell, dm_rows, dG)
+    dG = gates_backward_torch(G, T, m_in.gather(), m_new, dh, dm, cell, dm_rows, dG)
     dm_in.write(dm_rows)
     return dG
 
 
-def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
+def gates_forward_torch(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out: Tensor, T: Tensor) -> None:
     """Paper eq. 3 in place on the pre-activations ``G = [R, 4gn]`` of ``g`` gate sets laid out
     gate-major, ``[(u, f, o) of every set | c of every set]`` (``g = 1`` for a single transform
     or the gates of §3.4's shared dims), so one ``sigmoid_`` and one ``tanh_`` cover them.
@@ -133,7 +128,7 @@ def gates_forward_eager(G: Tensor, m_in: Tensor, cell: str, h_out: Tensor, m_out
         torch.mul(o, T, out=h_out)
 
 
-def gates_backward_eager(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
+def gates_backward_torch(G: Tensor, T: Tensor, m_in: Tensor, m_new: Tensor, dh: Tensor, dm: Tensor, cell: str,
                          dm_in: Tensor, dG: Tensor = None) -> Tensor:
     """Derivatives of eq. 3, with ``G`` the activations and ``T`` what :func:`gates_forward`
     returned: from ``dh'``, ``dm'`` (``[R, F, n]``) returns the gradient of the pre-activations

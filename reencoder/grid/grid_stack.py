@@ -6,7 +6,8 @@ Depth is the priority dimension by default (paper §3.5).  Weights are one block
 ``shared_dims`` shares one weight matrix among a block's dimensions (§3.4).
 
 Which function runs the grid is fixed when the stack is built (``runner``, ``kernels``): by
-default :func:`reencoder.grid.fused_wavefront.run_grid_fused` with the C++ gate kernels, or
+default :func:`reencoder.grid.fused_wavefront.run_grid_fused` with the C++ gate kernels
+(``kernels="cpp"``; ``"torch"``: torch ops), or
 :func:`reencoder.grid.wavefront.run_grid` for blocks the fused pass does not implement; a grid
 run with an observer always goes through ``run_grid``.  The GEMM precision is an argument of
 every run (``compute_dtype``), chosen by the model (``--grid-bf16``).
@@ -66,7 +67,8 @@ class DepthGridStack(nn.Module):
             (:class:`~reencoder.grid.grid_lstm.GridLSTMBlock`'s ``priority_gate_bias``).
         runner: what runs the grid (see :func:`resolve_runner`; ``None``: the fastest that
             applies).
-        kernels: ``"fused"`` C++ gate kernels in the fused runner, or ``"eager"`` torch ops.
+        kernels: the fused runner's gate math: ``"cpp"``, the C++ kernels, or ``"torch"``, torch ops
+            (:data:`reencoder.grid.gate_kernels.CHOICES`).
     """
 
     def __init__(
@@ -82,7 +84,7 @@ class DepthGridStack(nn.Module):
         depth_transform: str = "lstm",
         depth_gate_bias: float = 0.0,
         runner: Union[None, str, Runner] = None,
-        kernels: str = "fused",
+        kernels: str = "cpp",
     ):
         super().__init__()
         self._config = dict(

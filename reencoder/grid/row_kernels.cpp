@@ -2,7 +2,8 @@
 // for CPU tensors: one pass, parallel, without the temporaries of index_select + add_ and of
 // index_add_.  Built with gate_kernels.cpp into one extension (reencoder/grid/gate_kernels.py).
 //
-// A "row" is one cell's block of W contiguous values (all batch rows of its projection).
+// A "row" is one row of a [C, W] matrix: one cell's W contiguous values (its projection for every
+// batch element).
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -34,16 +35,16 @@ void gather_rows_sum(at::Tensor out, at::TensorList parts, at::TensorList idx) {
     ix.push_back(p);
   }
   AT_DISPATCH_FLOATING_TYPES(out.scalar_type(), "gather_rows_sum", [&] {
-    std::vector<const scalar_t*> base;
-    for (const auto& p : parts) base.push_back(p.data_ptr<scalar_t>());
+    std::vector<const scalar_t*> data;
+    for (const auto& p : parts) data.push_back(p.data_ptr<scalar_t>());
     scalar_t* o = out.data_ptr<scalar_t>();
     at::parallel_for(0, C, 1, [&](int64_t c0, int64_t c1) {
       for (int64_t c = c0; c < c1; ++c) {
         scalar_t* __restrict__ dst = o + c * W;
-        const scalar_t* __restrict__ src = base[0] + ix[0][c] * W;
+        const scalar_t* __restrict__ src = data[0] + ix[0][c] * W;
         for (int64_t i = 0; i < W; ++i) dst[i] = src[i];
-        for (size_t a = 1; a < base.size(); ++a) {
-          const scalar_t* __restrict__ s = base[a] + ix[a][c] * W;
+        for (size_t a = 1; a < data.size(); ++a) {
+          const scalar_t* __restrict__ s = data[a] + ix[a][c] * W;
           for (int64_t i = 0; i < W; ++i) dst[i] += s[i];
         }
       }

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from . import bf16_gemm
 from .bf16_gemm import kernel_runs, pack_bf16
-from .fused_weights import BlockWeights, linear_into
+from .fused_memory import BlockWeights, linear_cast_into
 from .gate_math import activation_forward, gates_forward
 
 RowState = Tuple[Tensor, Tensor]  # (h, m), each [S * D, B, n] in (i, d) order
@@ -52,7 +52,7 @@ def row_step_applies(blocks: Sequence[nn.Module], depth_dropout: float) -> bool:
 
 @torch.no_grad()
 def run_row(blocks: Sequence[nn.Module], src_in: Tensor, tgt_in: Tensor, row_state: RowState,
-            compute_dtype: Optional[torch.dtype] = None, kernels: str = "fused",
+            compute_dtype: Optional[torch.dtype] = None, kernels: str = "cpp",
             src_lengths: Optional[Tensor] = None, copies: Optional[Dict[str, object]] = None
             ) -> Tuple[Tensor, RowState]:
     """One row: ``src_in`` ``[B, S, n]`` (the source half of the input projection), ``tgt_in``
@@ -152,11 +152,12 @@ def _row_weights(blk: nn.Module, dtype: torch.dtype, like: Tensor, copies: Optio
 
 
 def _gemm(out: Tensor, a: Tensor, w: _Weight, bias: Optional[Tensor] = None) -> None:
-    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias (as :func:`linear_into`)."""
+    """``out = bias + a @ W.T``, or ``out += a @ W.T`` without bias: by :func:`linear_cast_into`, or
+    with ``W`` packed by :func:`~reencoder.grid.bf16_gemm.linear_bf16_into`."""
     if w.packed is None:
-        linear_into(out, a, w.matrix, bias)
+        linear_cast_into(out, a, w.matrix, bias)
     else:
-        bf16_gemm.linear_into(out, a, w.packed, bias)
+        bf16_gemm.linear_bf16_into(out, a, w.packed, bias)
 
 
 def _first_transforms(w: _RowWeights, cell: str, h_tgt: Tensor, m_tgt: Tensor, dep_h: Tensor,

@@ -14,7 +14,7 @@ sequential steps instead of ``Π L_k``, with the index tables a runner needs to 
 step's inputs from the step before; it is computed once per grid shape and cached.  Both
 runners use it: :func:`reencoder.grid.wavefront.run_grid` (through autograd) and
 :func:`reencoder.grid.fused_wavefront.run_grid_fused` (hand-written backward, via
-:mod:`reencoder.grid.fused_plan`).
+:mod:`reencoder.grid.fused_memory`).
 
 Boundary and exit tensors of axis ``k`` are ``[F_k, B, n]``: the ``F_k = Π_{a≠k} L_a`` cells
 of the face, in C order over the remaining axes (:func:`face_index`), for a batch of ``B``

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from reencoder.grid import bf16_gemm
-from reencoder.grid.bf16_gemm import kernel_runs, linear_bf16_operands, linear_into, pack_bf16
+from reencoder.grid.bf16_gemm import kernel_runs, linear_bf16_into, linear_bf16_operands, pack_bf16
 from reencoder.models.low_precision import Bf16OperandLinear, GradCastLinear, linear
 
 
@@ -89,20 +89,20 @@ def test_autograd_forward_is_the_kernel_and_backward_is_grad_cast_linears():
 
 
 @pytest.mark.parametrize("M", [1, 5, 7, 160])
-def test_linear_into_adds_the_exact_sums_into_its_output_or_writes_them_over_a_bias(M):
+def test_linear_bf16_into_adds_the_exact_sums_into_its_output_or_writes_them_over_a_bias(M):
     x, w, b = operands(M, 512, 128)
     packed = pack_bf16(w)
     if packed is None:
         pytest.skip("no bf16 dot products on this CPU: the kernel never runs here")
     start = torch.randn(M, 512, generator=torch.Generator().manual_seed(5))
     out = start.clone()
-    assert linear_into(out, x, packed) is out
+    assert linear_bf16_into(out, x, packed) is out
     want = (start.double() + reference(x, w, None).double()).float()
     torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)
     strided = torch.randn(M, 2, 128)[:, 0]  # a row of the row step's [S, B, 2, n] states
-    torch.testing.assert_close(linear_into(torch.zeros(M, 512), strided, packed), reference(strided, w, None),
+    torch.testing.assert_close(linear_bf16_into(torch.zeros(M, 512), strided, packed), reference(strided, w, None),
                                rtol=1e-5, atol=1e-5)
-    over = linear_into(start.clone(), x, packed, b.bfloat16())  # the row step's biases are bf16
+    over = linear_bf16_into(start.clone(), x, packed, b.bfloat16())  # the row step's biases are bf16
     torch.testing.assert_close(over, reference(x, w, b.bfloat16().float()), rtol=1e-5, atol=1e-5)
 
 

@@ -1,6 +1,6 @@
-"""The fused C++ kernels against the eager torch ops they replace: the gate math (paper eq. 3 and
+"""The C++ kernels against the torch ops they replace: the gate math (paper eq. 3 and
 its derivatives) on the layouts the fused wavefront passes (gate-major pre-activations, state
-tensors that are strided views of the row buffers, F gate sets or one set shared by the
+tensors that are strided views of the slot buffers, F gate sets or one set shared by the
 dimensions of §3.4's shared dims, standard and gate-then-tanh cell, float32 and float64), and the row gather / scatter of the
 additive input."""
 
@@ -9,15 +9,15 @@ import torch
 
 from reencoder.grid import gate_kernels
 from reencoder.grid.gate_math import (
-    BufferRows,
+    BufferLines,
     gates_backward,
-    gates_backward_eager,
+    gates_backward_torch,
     gates_forward,
-    gates_forward_eager,
+    gates_forward_torch,
     use_kernels,
 )
 
-pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the eager ops run")
+pytestmark = pytest.mark.skipif(not gate_kernels.available(), reason="no C++ compiler: the torch ops run")
 
 
 def strided(R, F, n, N, gen, dtype, layout="rows"):
@@ -32,7 +32,7 @@ def strided(R, F, n, N, gen, dtype, layout="rows"):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("cell", ["standard", "gate-then-tanh"])
 @pytest.mark.parametrize("F,g", [(2, 2), (2, 1), (1, 1), (3, 3)])
-def test_kernels_match_eager(F, g, cell, dtype, layout):
+def test_kernels_match_torch_ops(F, g, cell, dtype, layout):
     gen = torch.Generator().manual_seed(F * 10 + g)
     R, n, N = 37, 24, F + 1
     pre = torch.randn(R, 4 * g * n, generator=gen, dtype=dtype) * 3  # saturated gates included,
@@ -40,7 +40,7 @@ def test_kernels_match_eager(F, g, cell, dtype, layout):
     m_in = strided(R, F, n, N, gen, dtype, layout)
     outs = {}
     for name, fwd, bwd in (("kernel", gates_forward, gates_backward),
-                           ("eager", gates_forward_eager, gates_backward_eager)):
+                           ("torch", gates_forward_torch, gates_backward_torch)):
         G = pre.clone()
         h, m = strided(R, F, n, N, gen, dtype, layout), strided(R, F, n, N, gen, dtype, layout)
         T = torch.empty(R, F, n, dtype=dtype)
@@ -52,16 +52,16 @@ def test_kernels_match_eager(F, g, cell, dtype, layout):
         dG = bwd(G, T, m_in, m, dh, dm, cell, dm_in, torch.full_like(pre, float("nan")))  # dG fully written
         outs[name] = (G, h, m, T, dG, dm_in)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-10, atol=1e-10)
-    for k, e, what in zip(outs["kernel"], outs["eager"], ("activations", "h'", "m'", "T", "dG", "dm_in")):
+    for k, e, what in zip(outs["kernel"], outs["torch"], ("activations", "h'", "m'", "T", "dG", "dm_in")):
         torch.testing.assert_close(k, e, **tol, msg=lambda s, what=what: f"{what}: {s}")
 
 
 def test_kernels_take_only_what_they_implement():
     x = torch.zeros(4, 2, 8)
     assert gate_kernels.usable(x, x)
-    assert not gate_kernels.usable(x.half(), x.half())  # eager for other dtypes
+    assert not gate_kernels.usable(x.half(), x.half())  # torch ops for other dtypes
     assert not gate_kernels.usable(x, x.transpose(1, 2))  # and for non-unit inner strides
-    assert use_kernels("fused", x, x) and not use_kernels("eager", x, x)  # the caller's choice
+    assert use_kernels("cpp", x, x) and not use_kernels("torch", x, x)  # the caller's choice
     with pytest.raises(ValueError, match="kernels must be"):
         use_kernels("fast", x, x)
 
@@ -70,7 +70,7 @@ def test_switched_off_by_the_environment(monkeypatch):
     monkeypatch.setenv("REENCODER_GATE_KERNELS", "0")
     gate_kernels.available.cache_clear()
     try:
-        assert not gate_kernels.available() and "eager torch ops" in gate_kernels.report()
+        assert not gate_kernels.available() and "not available, torch ops" in gate_kernels.report()
         x = torch.zeros(4, 2, 8)
         assert not gate_kernels.usable(x, x)
     finally:
@@ -111,50 +111,50 @@ def test_row_kernels_reject_out_of_range_indices():
 
 @pytest.mark.parametrize("cell", ["standard", "gate-then-tanh"])
 @pytest.mark.parametrize("F,g,k0", [(2, 2, 0), (2, 1, 0), (1, 1, 2)])
-def test_memory_rows_read_and_written_where_they_lie(F, g, k0, cell):
-    """m_in / dm_in given as rows of a buffer picked by an index (the fused wavefront's memory
-    buffer): the kernels read and write those rows in place, the eager path gathers and
-    scatters them, and both equal the eager ops on the gathered tensor."""
+def test_memory_lines_read_and_written_where_they_lie(F, g, k0, cell):
+    """m_in / dm_in given as lines of a buffer picked by an index (the fused wavefront's memory
+    slots): the kernels read and write those lines in place, the torch path gathers and
+    scatters them, and both equal the torch ops on the gathered tensor."""
     gen = torch.Generator().manual_seed(11)
-    R, n, N, rows = 9, 16, 3, 40
-    idx = torch.randperm(rows, generator=gen)[: R * N]  # every (row, side) its own buffer row
-    buf = torch.randn(rows, n, generator=gen, dtype=torch.float64)
+    R, n, N, lines = 9, 16, 3, 40
+    idx = torch.randperm(lines, generator=gen)[: R * N]  # every (row, side) its own buffer line
+    buf = torch.randn(lines, n, generator=gen, dtype=torch.float64)
     pre = torch.randn(R, 4 * g * n, generator=gen, dtype=torch.float64) * 3
     dh, dm = (torch.randn(R, F, n, generator=gen, dtype=torch.float64) for _ in range(2))
-    mem = BufferRows(buf, idx, N).sides(k0, F)
+    mem = BufferLines(buf, idx, N).sides(k0, F)
     m_in = mem.gather()
     assert torch.equal(m_in, buf[idx.view(R, N)[:, k0 : k0 + F]])
     results = {}
-    for name in ("kernel", "eager rows", "eager tensor"):
+    for name in ("kernel", "torch lines", "torch tensor"):
         G, h, m, T = pre.clone(), *(torch.empty(R, F, n, dtype=torch.float64) for _ in range(3))
         dbuf = torch.full_like(buf, 7.0)
-        dmem = BufferRows(dbuf, idx, N).sides(k0, F)
-        if name == "eager tensor":
-            gates_forward_eager(G, m_in, cell, h, m, T)
+        dmem = BufferLines(dbuf, idx, N).sides(k0, F)
+        if name == "torch tensor":
+            gates_forward_torch(G, m_in, cell, h, m, T)
             dm_in = torch.empty(R, F, n, dtype=torch.float64)
-            dG = gates_backward_eager(G, T, m_in, m, dh, dm, cell, dm_in)
+            dG = gates_backward_torch(G, T, m_in, m, dh, dm, cell, dm_in)
             dmem.write(dm_in)
         else:
-            kernels = "fused" if name == "kernel" else "eager"
+            kernels = "cpp" if name == "kernel" else "torch"
             gates_forward(G, mem, cell, h, m, T, kernels=kernels)
             dG = gates_backward(G, T, mem, m, dh, dm, cell, dmem, kernels=kernels)
         results[name] = (G, h, m, T, dG, dbuf)
-    untouched = torch.ones(rows, dtype=torch.bool)
+    untouched = torch.ones(lines, dtype=torch.bool)
     untouched[idx.view(R, N)[:, k0 : k0 + F].reshape(-1)] = False
-    assert torch.all(results["kernel"][5][untouched] == 7.0)  # only the rows of these sides written
-    for name in ("kernel", "eager rows"):
-        for a, b in zip(results[name], results["eager tensor"]):
+    assert torch.all(results["kernel"][5][untouched] == 7.0)  # only the lines of these sides written
+    for name in ("kernel", "torch lines"):
+        for a, b in zip(results[name], results["torch tensor"]):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
 
 
-def test_memory_rows_index_is_checked():
+def test_memory_lines_index_is_checked():
     buf, idx = torch.zeros(5, 8), torch.tensor([0, 1, 9, 2, 3, 4])  # R = 2 rows, N = 3 sides; 9 is out of range
     G = torch.zeros(2, 4 * 8)
     h, m, T = (torch.zeros(2, 3, 8) for _ in range(3))
     with pytest.raises(RuntimeError, match="memory index out of range"):
-        gates_forward(G, BufferRows(buf, idx, 3).sides(0, 3), "standard", h, m, T)
+        gates_forward(G, BufferLines(buf, idx, 3).sides(0, 3), "standard", h, m, T)
     with pytest.raises(ValueError, match="one index"):
-        gates_backward(G, T, BufferRows(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))
+        gates_backward(G, T, BufferLines(buf, idx, 3).sides(0, 3), m, h, m, "standard", torch.zeros(2, 3, 8))
 
 
 def test_a_finished_build_loads_without_torchs_extension_builder(tmp_path, monkeypatch):

@@ -48,7 +48,7 @@ def test_row_step_equals_both_wavefront_runners(layout, depth):
         torch.testing.assert_close(m, ref_m, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("kernels", ["fused", "eager"])
+@pytest.mark.parametrize("kernels", ["cpp", "torch"])
 def test_row_step_in_float32_with_either_gate_math(kernels):
     grid, src, tgt, state = grid_and_row("shared-dims-tanh-depth", 2, torch.float32)
     grid = grid.with_options(kernels=kernels).eval()

@@ -1,19 +1,19 @@
 """Wavefront execution == the naive cell-by-cell loop (outputs and gradients), for both the
 autograd wavefront and the fused one with its hand-written backward (on CPU with the C++ kernels
-and with the eager torch ops they replace)."""
+and with the torch ops they replace)."""
 
 import functools
 
 import pytest
 import torch
 
+from reencoder.grid.fused_memory import Workspace
 from reencoder.grid.fused_wavefront import fused_supported, run_grid_fused
 from reencoder.grid.grid_lstm import GridLSTMBlock
 from reencoder.grid.grid_stack import DepthGridStack
 from reencoder.grid.reference import naive_grid
 from reencoder.grid.schedule import OuterSum, schedule
 from reencoder.grid.wavefront import run_grid
-from reencoder.grid.workspace import Workspace
 
 # CI has no GPU: the CUDA cases run where one is present (the device checks of the grid)
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA"))]
@@ -53,9 +53,9 @@ CASES = [
     ((4, 3, 3), 3, 2, {"priority_dim": 2, "non_lstm_dims": [2], "shared_dims": True, "activation": "relu"}),
     ((5, 3), 1, None, {"priority_dim": 1, "non_lstm_dims": [1], "shared_dims": True, "cell": "gate-then-tanh"}),
 ]
-# the fused runner with the C++ kernels (where they are built) and with the eager gate ops they
+# the fused runner with the C++ kernels (where they are built) and with the torch gate ops they
 # replace (the fallback without a compiler), forward and backward
-RUNNERS = {"autograd": run_grid, "fused": run_grid_fused, "fused-eager": functools.partial(run_grid_fused, kernels="eager")}
+RUNNERS = {"autograd": run_grid, "fused": run_grid_fused, "fused-torch": functools.partial(run_grid_fused, kernels="torch")}
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -118,7 +118,7 @@ def test_blocks_see_contiguous_slices_per_block_axis():
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("n_blocks,kw", [(3, {}), (3, {"shared_dims": True}), (3, {"cell": "gate-then-tanh"}), (1, {}),
                                          (3, {"non_lstm_dims": [2]}), (1, {"non_lstm_dims": [2], "shared_dims": True})])
-@pytest.mark.parametrize("runner", ["fused", "fused-eager"])
+@pytest.mark.parametrize("runner", ["fused", "fused-torch"])
 def test_additive_depth_input_matches_naive_loop(n_blocks, kw, device, runner):
     """The Reencoder's depth input x_ij = s_i + t_j given as an OuterSum: the fused pass
     projects the S + T parts instead of the S·T cells; outputs and every gradient (parts
@@ -243,8 +243,8 @@ def test_runner_and_kernels_are_constructor_options(kw):
     torch.manual_seed(1)
     grid = DepthGridStack(3, 4, 2, depth_dropout=0.0, **kw).double()
     variants = {"fused": grid, "autograd": grid.with_options(runner="autograd"),
-                "eager": grid.with_options(kernels="eager"), "naive": grid.with_options(runner=naive_runner)}
-    assert variants["autograd"].runner is run_grid and variants["eager"].runner.keywords == {"kernels": "eager"}
+                "torch": grid.with_options(kernels="torch"), "naive": grid.with_options(runner=naive_runner)}
+    assert variants["autograd"].runner is run_grid and variants["torch"].runner.keywords == {"kernels": "torch"}
     assert variants["autograd"].options == {**grid.options, "runner": "autograd"} and grid.options["runner"] is None
     with pytest.raises(ValueError, match="runner must be"):
         DepthGridStack(3, 4, 2, runner="fast")
@@ -257,7 +257,7 @@ def test_runner_and_kernels_are_constructor_options(kw):
         outs = h + m
         loss = sum((o * (i + 1)).sum() for i, o in enumerate(outs))
         results[name] = [o.detach() for o in outs] + list(torch.autograd.grad(loss, [s, t, row, *g.parameters()]))
-    for name in ("autograd", "eager", "naive"):
+    for name in ("autograd", "torch", "naive"):
         for a, b in zip(results["fused"], results[name]):
             torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
