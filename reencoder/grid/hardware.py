@@ -10,7 +10,7 @@
   emulate bf16, many times slower than fp32, and stay in fp32.
 
 The model passes the chosen dtype to the grid explicitly (``compute_dtype``:
-:meth:`reencoder.models.grid_decoder.GridDecoderBase.run_grid`).
+:meth:`reencoder.models.grid_decoder.GridDecoder.run_grid`).
 """
 
 from __future__ import annotations
