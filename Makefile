@@ -28,7 +28,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	touch $(STAMP)
 
 # Every test (CI): the linter, tests/unit, then the end-to-end runs of tests/e2e (marked slow);
-# about 8-11 min on 2 cores from a fresh clone, install and lint included.
+# about 15 min on 2 cores from a fresh clone (the suite alone about 11), install and lint included.
 test: install lint
 	$(BIN)/python -m pytest -q tests
 
