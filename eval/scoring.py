@@ -122,11 +122,10 @@ def bleu_by_bucket(hyps: Sequence[str], refs: RefStreams, buckets: Sequence[str]
     return scores
 
 
-def _paired_bootstrap(named: list[tuple[str, list[str]]], refs: RefStreams, metrics: Optional[dict] = None):
-    """sacrebleu's paired bootstrap (baseline first) of ``metrics`` (default BLEU and chrF);
+def _paired_bootstrap(named: list[tuple[str, list[str]]], refs: RefStreams, metrics: dict):
+    """sacrebleu's paired bootstrap (baseline first) of ``metrics`` (name -> sacrebleu metric);
     returns (signatures, results)."""
     os.environ.setdefault("SACREBLEU_SEED", DEFAULT_SEED)
-    metrics = metrics or {"BLEU": BLEU(), "chrF": CHRF()}
     test = PairedTest(named, metrics, refs, test_type="bs", n_samples=N_BOOTSTRAP)
     return test()
 
